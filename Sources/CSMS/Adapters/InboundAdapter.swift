@@ -1,0 +1,41 @@
+public import Foundation
+public import OCPP
+
+/// Maps one OCPP version's station-initiated CALLs onto `ChargingService`.
+public protocol InboundAdapter: Sendable {
+    var version: OCPPVersion { get }
+    /// Actions this adapter applies. Other known actions are answered `NotSupported`.
+    var handledActions: Set<String> { get }
+    /// Applies a validated CALL inside `uow` and returns the CALLRESULT payload.
+    func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue
+}
+
+/// A request that passed schema validation but cannot be applied, answered with a CALLERROR.
+public struct InboundRejection: Error, Sendable {
+    public var code: RPCErrorCode
+    public var reason: String
+
+    public init(_ code: RPCErrorCode, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+}
+
+extension InboundAdapter {
+    func decode<T: Decodable>(_ type: T.Type, _ payload: JSONValue) throws -> T {
+        do {
+            return try OCPPCoder.decode(T.self, from: payload)
+        } catch {
+            throw InboundRejection(.formatViolation, "payload does not decode as \(T.self)")
+        }
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+        try OCPPCoder.encode(value)
+    }
+}
+
+extension Int64 {
+    /// Whole Wh from a validated integer register value.
+    init(wh value: Int) { self = Int64(value) }
+}

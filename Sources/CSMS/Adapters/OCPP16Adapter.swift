@@ -1,0 +1,118 @@
+public import Foundation
+public import OCPP
+
+/// OCPP 1.6: connector n is EVSE n with connector 1; connector 0 is the station.
+public struct OCPP16Adapter: InboundAdapter {
+    public let service: ChargingService
+    public var version: OCPPVersion { .v16 }
+
+    public init(service: ChargingService) { self.service = service }
+
+    public let handledActions: Set<String> = [
+        "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+        "Heartbeat", "MeterValues", "StartTransaction", "StatusNotification", "StopTransaction",
+        "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification",
+    ]
+
+    public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
+        typealias M = OCPP16
+        switch action {
+        case "BootNotification":
+            let r = try decode(M.BootNotificationRequest.self, payload)
+            let info = BootInfo(
+                vendor: r.chargePointVendor, model: r.chargePointModel, serialNumber: r.chargePointSerialNumber ?? r.chargeBoxSerialNumber,
+                firmwareVersion: r.firmwareVersion, iccid: r.iccid, imsi: r.imsi, meterType: r.meterType, meterSerialNumber: r.meterSerialNumber
+            )
+            let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
+            let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
+            return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
+
+        case "Heartbeat":
+            try await service.heartbeat(uow, stationId: stationId, now: now)
+            return try encode(M.HeartbeatResponse(currentTime: now))
+
+        case "Authorize":
+            let r = try decode(M.AuthorizeRequest.self, payload)
+            let info = try await service.authorize(uow, idToken: r.idTag, now: now)
+            return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
+
+        case "StatusNotification":
+            let r = try decode(M.StatusNotificationRequest.self, payload)
+            let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
+            let status = ConnectorStatus(
+                evseId: ref.evseId, connectorId: ref.connectorId, status: r.status.rawValue, errorCode: r.errorCode.rawValue,
+                info: r.info, vendorErrorCode: r.vendorErrorCode, reportedAt: r.timestamp ?? now
+            )
+            try await service.status(uow, stationId: stationId, status)
+            return try encode(M.StatusNotificationResponse())
+
+        case "StartTransaction":
+            let r = try decode(M.StartTransactionRequest.self, payload)
+            let result = try await service.start(
+                uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
+                startedAt: r.timestamp, meterStartWh: Int64(wh: r.meterStart), reservationId: r.reservationId, now: now
+            )
+            guard let id = Int(exactly: result.transactionId) else { throw InboundRejection(.internalError, "transaction id out of range") }
+            let info = Self.idTagInfo(result.authorization)
+            return try encode(M.StartTransactionResponse(idTagInfo: .init(expiryDate: info.expiryDate, parentIdTag: info.parentIdTag, status: .init(rawValue: info.status.rawValue) ?? .invalid), transactionId: id))
+
+        case "StopTransaction":
+            let r = try decode(M.StopTransactionRequest.self, payload)
+            let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
+            let auth = try await service.stop(
+                uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
+                meterStopWh: Int64(wh: r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
+            )
+            let info = auth.map(Self.idTagInfo)
+            return try encode(M.StopTransactionResponse(idTagInfo: info.map { .init(expiryDate: $0.expiryDate, parentIdTag: $0.parentIdTag, status: .init(rawValue: $0.status.rawValue) ?? .invalid) }))
+
+        case "MeterValues":
+            let r = try decode(M.MeterValuesRequest.self, payload)
+            let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample16($0, at: mv.timestamp) } }
+            let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
+            try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
+            return try encode(M.MeterValuesResponse())
+
+        case "DataTransfer":
+            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+            return try encode(M.DataTransferResponse(status: .unknownVendorId))
+
+        case "DiagnosticsStatusNotification", "FirmwareStatusNotification", "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification":
+            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+            return .object([:])
+
+        default:
+            throw InboundRejection(.notSupported, "\(action) is not supported")
+        }
+    }
+
+    static func idTagInfo(_ info: AuthorizationInfo) -> OCPP16.AuthorizeResponse.IdTagInfo {
+        let status: OCPP16.AuthorizeResponse.IdTagInfo.Status =
+            switch info.status {
+            case .accepted: .accepted
+            case .blocked: .blocked
+            case .expired: .expired
+            case .concurrentTx: .concurrentTx
+            default: .invalid
+            }
+        return .init(expiryDate: info.expiresAt, parentIdTag: info.groupId, status: status)
+    }
+
+    static func sample(_ v: OCPP16.StopTransactionRequest.TransactionData.SampledValue, at: Date) -> MeterSample {
+        make(value: v.value, format: v.format?.rawValue, measurand: v.measurand?.rawValue, phase: v.phase?.rawValue, location: v.location?.rawValue, context: v.context?.rawValue, unit: v.unit?.rawValue, at: at)
+    }
+
+    static func sample16(_ v: OCPP16.MeterValuesRequest.MeterValue.SampledValue, at: Date) -> MeterSample {
+        make(value: v.value, format: v.format?.rawValue, measurand: v.measurand?.rawValue, phase: v.phase?.rawValue, location: v.location?.rawValue, context: v.context?.rawValue, unit: v.unit?.rawValue, at: at)
+    }
+
+    static func make(value: String, format: String?, measurand: String?, phase: String?, location: String?, context: String?, unit: String?, at: Date) -> MeterSample {
+        let measurand = measurand ?? MeterSample.energyImportRegister
+        if format == "SignedData" {
+            return MeterSample(sampledAt: at, measurand: measurand, phase: phase, location: location, context: context, value: nil, unit: unit ?? UnitNormalizer.defaultUnit(for: measurand), rawValue: value, rawUnit: unit, signedData: value)
+        }
+        let parsed = UnitNormalizer.parseDecimal(value)
+        let (normalized, normalizedUnit) = parsed.map { UnitNormalizer.normalize(value: $0, unit: unit, measurand: measurand) } ?? (nil, unit ?? UnitNormalizer.defaultUnit(for: measurand))
+        return MeterSample(sampledAt: at, measurand: measurand, phase: phase, location: location, context: context, value: normalized, unit: normalizedUnit, rawValue: value, rawUnit: unit)
+    }
+}

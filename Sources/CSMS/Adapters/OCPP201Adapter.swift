@@ -1,0 +1,106 @@
+public import Foundation
+public import OCPP
+
+/// OCPP 2.0.1 onto the version-neutral service.
+public struct OCPP201Adapter: InboundAdapter {
+    public let service: ChargingService
+    public let version: OCPPVersion
+
+    public init(service: ChargingService, version: OCPPVersion = .v201) {
+        self.service = service
+        self.version = version
+    }
+
+    public let handledActions: Set<String> = [
+        "BootNotification", "Heartbeat", "StatusNotification", "Authorize", "TransactionEvent", "MeterValues",
+        "NotifyReport", "NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification", "LogStatusNotification",
+        "ReservationStatusUpdate", "DataTransfer",
+    ]
+
+    public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
+        typealias M = OCPP201
+        switch action {
+        case "BootNotification":
+            let r = try decode(M.BootNotificationRequest.self, payload)
+            let cs = r.chargingStation
+            let info = BootInfo(
+                vendor: cs.vendorName, model: cs.model, serialNumber: cs.serialNumber, firmwareVersion: cs.firmwareVersion,
+                iccid: cs.modem?.iccid, imsi: cs.modem?.imsi, reason: r.reason.rawValue
+            )
+            let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
+            let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
+            return try encode(M.BootNotificationResponse(currentTime: now, interval: result.interval, status: status))
+
+        case "Heartbeat":
+            try await service.heartbeat(uow, stationId: stationId, now: now)
+            return try encode(M.HeartbeatResponse(currentTime: now))
+
+        case "Authorize":
+            let r = try decode(M.AuthorizeRequest.self, payload)
+            let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now)
+            return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
+
+        case "StatusNotification":
+            let r = try decode(M.StatusNotificationRequest.self, payload)
+            let status = ConnectorStatus(evseId: r.evseId, connectorId: r.connectorId, status: r.connectorStatus.rawValue, reportedAt: r.timestamp)
+            try await service.status(uow, stationId: stationId, status)
+            return try encode(M.StatusNotificationResponse())
+
+        case "TransactionEvent":
+            let r = try decode(M.TransactionEventRequest.self, payload)
+            let samples = (r.meterValue ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
+            let input = ChargingService.TransactionEventInput(
+                eventType: r.eventType.rawValue, timestamp: r.timestamp, triggerReason: r.triggerReason.rawValue, seqNo: r.seqNo,
+                offline: r.offline ?? false, transactionUid: r.transactionInfo.transactionId, chargingState: r.transactionInfo.chargingState?.rawValue,
+                stoppedReason: r.transactionInfo.stoppedReason?.rawValue, remoteStartId: r.transactionInfo.remoteStartId, reservationId: r.reservationId,
+                idToken: r.idToken?.idToken, evse: r.evse.map { ConnectorRef(evseId: $0.id, connectorId: $0.connectorId ?? 1) }, samples: samples
+            )
+            let auth = try await service.transactionEvent(uow, stationId: stationId, input, now: now)
+            return try encode(M.TransactionEventResponse(idTokenInfo: auth.map(Self.idTokenInfo)))
+
+        case "MeterValues":
+            let r = try decode(M.MeterValuesRequest.self, payload)
+            let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
+            try await service.meterValues(uow, stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
+            return try encode(M.MeterValuesResponse())
+
+        case "ReservationStatusUpdate":
+            let r = try decode(M.ReservationStatusUpdateRequest.self, payload)
+            if let existing = try await uow.reservation(id: r.reservationId), existing.stationId == stationId, existing.status != .used {
+                try await uow.updateReservation(id: r.reservationId, status: r.reservationUpdateStatus == .expired ? .expired : .cancelled, transactionId: nil)
+            }
+            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+            return try encode(M.ReservationStatusUpdateResponse())
+
+        case "DataTransfer":
+            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+            return try encode(M.DataTransferResponse(status: .unknownVendorId))
+
+        case "NotifyReport", "NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification", "LogStatusNotification":
+            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+            return .object([:])
+
+        default:
+            throw InboundRejection(.notSupported, "\(action) is not supported")
+        }
+    }
+
+    static func idTokenInfo(_ info: AuthorizationInfo) -> OCPP201.IdTokenInfoType {
+        let status = OCPP201.AuthorizationStatusEnumType(rawValue: info.status.rawValue) ?? .invalid
+        return OCPP201.IdTokenInfoType(
+            status: status, cacheExpiryDateTime: info.expiresAt,
+            groupIdToken: info.groupId.map { OCPP201.IdTokenType(idToken: $0, type: .central) }
+        )
+    }
+
+    static func sample(_ v: OCPP201.SampledValueType, at: Date) -> MeterSample {
+        let measurand = v.measurand?.rawValue ?? MeterSample.energyImportRegister
+        let raw = Decimal(string: "\(v.value)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(v.value)
+        let (value, unit) = UnitNormalizer.normalize(value: raw, unit: v.unitOfMeasure?.unit, multiplier: v.unitOfMeasure?.multiplier ?? 0, measurand: measurand)
+        let signed = try? v.signedMeterValue.map { try OCPPCoder.encode($0).serialized }
+        return MeterSample(
+            sampledAt: at, measurand: measurand, phase: v.phase?.rawValue, location: v.location?.rawValue, context: v.context?.rawValue,
+            value: value, unit: unit, rawValue: "\(v.value)", rawUnit: v.unitOfMeasure?.unit, signedData: signed ?? nil
+        )
+    }
+}

@@ -1,0 +1,72 @@
+public import Foundation
+public import OCPP
+
+/// Everything the application services read and write, inside one database transaction.
+/// Storage implements it on PostgreSQL; the services never see SQL.
+public protocol UnitOfWork: Sendable {
+    // Stations
+    func station(id: String) async throws -> Station?
+    func createStation(id: String, registrationStatus: RegistrationStatus) async throws
+    func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, status: RegistrationStatus, at: Date) async throws
+    func touchStation(id: String, at: Date) async throws
+    func recordStatus(stationId: String, _ status: ConnectorStatus) async throws
+
+    // Tokens
+    func token(value: String) async throws -> IdToken?
+    func hasActiveTransaction(idToken: String) async throws -> Bool
+
+    // Transactions
+    func findStart(stationId: String, connector: ConnectorRef, idToken: String, startedAt: Date, meterStartWh: Int64) async throws -> ChargingTransaction?
+    func insertTransaction(_ tx: NewTransaction) async throws -> ChargingTransaction
+    func transaction(id: Int64) async throws -> ChargingTransaction?
+    func transaction(stationId: String, uid: String) async throws -> ChargingTransaction?
+    func updateTransaction(_ tx: ChargingTransaction) async throws
+    func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws
+    func registerReadings(transactionId: Int64) async throws -> [(Date, Int64)]
+    /// Records a 2.0.1 TransactionEvent's seqNo; false when that seqNo was already recorded.
+    func recordTransactionEvent(transactionId: Int64, seqNo: Int, eventType: String, triggerReason: String, offline: Bool, at: Date) async throws -> Bool
+
+    // Reservations
+    func reservation(id: Int) async throws -> Reservation?
+    func updateReservation(id: Int, status: ReservationStatus, transactionId: Int64?) async throws
+
+    // Everything else a station reports, kept as it came (firmware, diagnostics, reports, events, data transfer)
+    func recordStationEvent(stationId: String, kind: String, payload: JSONValue, suspect: Bool, at: Date) async throws
+    /// Appends a domain event to the outbox, for workers (OCPI push, settlement) to drain.
+    func appendOutbox(topic: String, payload: JSONValue) async throws
+}
+
+/// The values of a transaction about to be created.
+public struct NewTransaction: Sendable {
+    public var uid: String?
+    public var stationId: String
+    public var connector: ConnectorRef
+    public var idToken: String?
+    public var reservationId: Int?
+    public var startedAt: Date?
+    public var meterStartWh: Int64?
+    public var state: TransactionState
+    public var chargingState: String?
+    public var remoteStartId: Int?
+    public var suspectReasons: [String]
+
+    public init(uid: String? = nil, stationId: String, connector: ConnectorRef, idToken: String?, reservationId: Int? = nil, startedAt: Date?, meterStartWh: Int64?, state: TransactionState = .active, chargingState: String? = nil, remoteStartId: Int? = nil, suspectReasons: [String] = []) {
+        self.uid = uid
+        self.stationId = stationId
+        self.connector = connector
+        self.idToken = idToken
+        self.reservationId = reservationId
+        self.startedAt = startedAt
+        self.meterStartWh = meterStartWh
+        self.state = state
+        self.chargingState = chargingState
+        self.remoteStartId = remoteStartId
+        self.suspectReasons = suspectReasons
+    }
+}
+
+/// Runs work in one committed database transaction. `perform` returns only after the commit, so a
+/// caller that answers a station after `perform` returns acknowledges only what is durable.
+public protocol TransactionRunner: Sendable {
+    func perform<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T
+}
