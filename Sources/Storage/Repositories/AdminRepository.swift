@@ -1,0 +1,243 @@
+public import CSMS
+public import Foundation
+public import Logging
+public import OCPP
+public import PostgresNIO
+
+/// Reads and writes for the admin API and the CLI.
+public struct AdminRepository: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    // MARK: Stations
+
+    public struct StationDetail: Sendable, Codable {
+        public var station: Station
+        public var connectors: [ConnectorStatus]
+    }
+
+    public struct StationCredentials: Sendable {
+        public var exists: Bool
+        public var passwordHash: String?
+        public var registrationStatus: RegistrationStatus
+    }
+
+    /// Creates a station; false when it already exists.
+    public func createStation(id: String, passwordHash: String?, registrationStatus: RegistrationStatus = .accepted) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO stations (id, password_hash, security_profile, registration_status)
+            VALUES (\(id), \(passwordHash), \(passwordHash == nil ? 0 : 1), \(registrationStatus.rawValue))
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    public func stations() async throws -> [Station] {
+        try await StationRows.all(client.query("SELECT \(unescaped: StationRows.columns) FROM stations ORDER BY id", logger: logger))
+    }
+
+    public func station(id: String) async throws -> StationDetail? {
+        guard let station = try await StationRows.all(client.query("SELECT \(unescaped: StationRows.columns) FROM stations WHERE id = \(id)", logger: logger)).first
+        else { return nil }
+        var connectors: [ConnectorStatus] = []
+        let rows = try await client.query(
+            """
+            SELECT evse_id, connector_id, status, error_code, info, vendor_error_code, status_at FROM connectors
+            WHERE station_id = \(id) ORDER BY evse_id, connector_id
+            """,
+            logger: logger
+        )
+        for try await (evse, connector, status, errorCode, info, vendorError, at) in rows.decode((Int, Int, String, String?, String?, String?, Date).self) {
+            connectors.append(ConnectorStatus(evseId: evse, connectorId: connector, status: status, errorCode: errorCode, info: info, vendorErrorCode: vendorError, reportedAt: at))
+        }
+        return StationDetail(station: station, connectors: connectors)
+    }
+
+    public func deleteStation(id: String) async throws -> Bool {
+        let rows = try await client.query("DELETE FROM stations WHERE id = \(id) RETURNING id", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    public func credentials(stationId: String) async throws -> StationCredentials {
+        let rows = try await client.query("SELECT password_hash, registration_status FROM stations WHERE id = \(stationId)", logger: logger)
+        for try await (hash, status) in rows.decode((String?, String).self) {
+            return StationCredentials(exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected)
+        }
+        return StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected)
+    }
+
+    public func setOnline(stationId: String, online: Bool, node: String?, at: Date) async throws {
+        try await client.query(
+            """
+            UPDATE stations SET online = \(online), connected_node = \(online ? node : nil),
+                last_seen_at = CASE WHEN \(online) THEN \(at) ELSE last_seen_at END
+            WHERE id = \(stationId)
+            """,
+            logger: logger
+        )
+    }
+
+    /// At startup: stations this node held before a crash are no longer connected.
+    public func markOffline(node: String) async throws {
+        try await client.query("UPDATE stations SET online = false, connected_node = NULL WHERE connected_node = \(node)", logger: logger)
+    }
+
+    // MARK: Tokens
+
+    public func upsertToken(_ t: IdToken) async throws -> IdToken {
+        let rows = try await client.query(
+            """
+            INSERT INTO id_tokens (value, type, status, expires_at, group_id) VALUES (\(t.value), \(t.type), \(t.status.rawValue), \(t.expiresAt), \(t.groupId))
+            ON CONFLICT (value) DO UPDATE SET type = EXCLUDED.type, status = EXCLUDED.status, expires_at = EXCLUDED.expires_at,
+                group_id = EXCLUDED.group_id, updated_at = now()
+            RETURNING \(unescaped: TokenRows.columns)
+            """,
+            logger: logger
+        )
+        guard let token = try await TokenRows.all(rows).first else { throw StoreUnavailable(reason: "upsert returned no row") }
+        return token
+    }
+
+    public func token(value: String) async throws -> IdToken? {
+        try await TokenRows.all(client.query("SELECT \(unescaped: TokenRows.columns) FROM id_tokens WHERE value = \(value)", logger: logger)).first
+    }
+
+    public func tokens(limit: Int = 500) async throws -> [IdToken] {
+        try await TokenRows.all(client.query("SELECT \(unescaped: TokenRows.columns) FROM id_tokens ORDER BY value LIMIT \(limit)", logger: logger))
+    }
+
+    public func setTokenStatus(value: String, status: AuthorizationStatus) async throws -> IdToken? {
+        let rows = try await client.query(
+            "UPDATE id_tokens SET status = \(status.rawValue), updated_at = now() WHERE value = \(value) RETURNING \(unescaped: TokenRows.columns)",
+            logger: logger
+        )
+        return try await TokenRows.all(rows).first
+    }
+
+    // MARK: Transactions
+
+    public struct TransactionFilter: Sendable {
+        public var stationId: String?
+        public var state: TransactionState?
+        public var idToken: String?
+        public var since: Date?
+        public var limit: Int
+
+        public init(stationId: String? = nil, state: TransactionState? = nil, idToken: String? = nil, since: Date? = nil, limit: Int = 100) {
+            self.stationId = stationId
+            self.state = state
+            self.idToken = idToken
+            self.since = since
+            self.limit = limit
+        }
+    }
+
+    public func transactions(_ f: TransactionFilter) async throws -> [ChargingTransaction] {
+        try await TransactionRows.all(
+            client.query(
+                """
+                SELECT \(unescaped: TransactionRows.columns) FROM transactions
+                WHERE (\(f.stationId)::text IS NULL OR station_id = \(f.stationId))
+                  AND (\(f.state?.rawValue)::text IS NULL OR state = \(f.state?.rawValue))
+                  AND (\(f.idToken)::text IS NULL OR id_token = \(f.idToken))
+                  AND (\(f.since)::timestamptz IS NULL OR started_at >= \(f.since))
+                ORDER BY id DESC LIMIT \(f.limit)
+                """,
+                logger: logger
+            )
+        )
+    }
+
+    public func transaction(id: Int64) async throws -> ChargingTransaction? {
+        try await TransactionRows.all(client.query("SELECT \(unescaped: TransactionRows.columns) FROM transactions WHERE id = \(id)", logger: logger)).first
+    }
+
+    public func meterValues(transactionId: Int64) async throws -> [MeterSample] {
+        let rows = try await client.query(
+            """
+            SELECT sampled_at, measurand, phase, location, context, value::text, unit, raw_value, raw_unit, signed_data
+            FROM meter_values WHERE transaction_id = \(transactionId) ORDER BY sampled_at, id
+            """,
+            logger: logger
+        )
+        var out: [MeterSample] = []
+        for try await (at, measurand, phase, location, context, value, unit, raw, rawUnit, signed) in rows.decode(
+            (Date, String, String, String, String, String?, String, String, String?, String?).self
+        ) {
+            out.append(
+                MeterSample(
+                    sampledAt: at, measurand: measurand, phase: phase.isEmpty ? nil : phase, location: location.isEmpty ? nil : location,
+                    context: context.isEmpty ? nil : context, value: value.flatMap { Decimal(string: $0) }, unit: unit, rawValue: raw,
+                    rawUnit: rawUnit, signedData: signed
+                )
+            )
+        }
+        return out
+    }
+
+    // MARK: Reservations
+
+    public func createReservation(stationId: String, evseId: Int?, idToken: String, expiresAt: Date) async throws -> Reservation {
+        let rows = try await client.query(
+            """
+            INSERT INTO reservations (station_id, evse_id, id_token, expires_at, status) VALUES (\(stationId), \(evseId), \(idToken), \(expiresAt), 'Pending')
+            RETURNING \(unescaped: ReservationRows.columns)
+            """,
+            logger: logger
+        )
+        guard let r = try await ReservationRows.all(rows).first else { throw StoreUnavailable(reason: "insert returned no row") }
+        return r
+    }
+
+    public func setReservationStatus(id: Int, status: ReservationStatus) async throws {
+        try await client.query("UPDATE reservations SET status = \(status.rawValue), updated_at = now() WHERE id = \(id)", logger: logger)
+    }
+
+    public func reservation(id: Int) async throws -> Reservation? {
+        try await ReservationRows.all(client.query("SELECT \(unescaped: ReservationRows.columns) FROM reservations WHERE id = \(id)", logger: logger)).first
+    }
+
+    public func reservations(stationId: String?, limit: Int = 200) async throws -> [Reservation] {
+        try await client.query(
+            "UPDATE reservations SET status = 'Expired', updated_at = now() WHERE status IN ('Pending', 'Accepted') AND expires_at <= now()",
+            logger: logger
+        )
+        return try await ReservationRows.all(
+            client.query(
+                """
+                SELECT \(unescaped: ReservationRows.columns) FROM reservations
+                WHERE (\(stationId)::text IS NULL OR station_id = \(stationId)) ORDER BY id DESC LIMIT \(limit)
+                """,
+                logger: logger
+            )
+        )
+    }
+
+    // MARK: Commands
+
+    public func logCommand(stationId: String, action: String, request: JSONValue) async throws -> Int64 {
+        let rows = try await client.query(
+            "INSERT INTO station_commands (station_id, action, request) VALUES (\(stationId), \(action), \(request.serialized)::jsonb) RETURNING id",
+            logger: logger
+        )
+        for try await id in rows.decode(Int64.self) { return id }
+        throw StoreUnavailable(reason: "insert returned no row")
+    }
+
+    public func completeCommand(id: Int64, outcome: String, response: JSONValue?) async throws {
+        try await client.query(
+            "UPDATE station_commands SET outcome = \(outcome), response = \(response?.serialized)::jsonb, completed_at = now() WHERE id = \(id)",
+            logger: logger
+        )
+    }
+}
