@@ -39,7 +39,9 @@ public struct EmbeddedPostgres: Sendable {
             throw EmbeddedPostgresError("the data directory path is too long for a unix socket; choose a shorter --data-dir")
         }
         if !fm.fileExists(atPath: dataDirectory + "/PG_VERSION") {
-            try fm.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // Parents get ordinary permissions (the cluster's user must traverse them); the cluster itself 0700.
+            try fm.createDirectory(atPath: (dataDirectory as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if !fm.fileExists(atPath: dataDirectory) { try fm.createDirectory(atPath: dataDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) }
             try handOver(dataDirectory)
             logger.info("creating embedded PostgreSQL cluster", metadata: ["db.data_dir": "\(dataDirectory)"])
             try run("initdb", ["-D", dataDirectory, "-U", user, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
@@ -78,9 +80,8 @@ public struct EmbeddedPostgres: Sendable {
         // The user must be able to reach the directory through every parent.
         var parent = URL(fileURLWithPath: path).deletingLastPathComponent()
         while parent.path != "/" {
-            if access(parent.path, F_OK) == 0, let attrs = try? FileManager.default.attributesOfItem(atPath: parent.path),
-                let perms = attrs[.posixPermissions] as? Int, perms & 0o001 == 0
-            {
+            var st = stat()
+            if stat(parent.path, &st) == 0, st.st_uid != pw.pointee.pw_uid, st.st_mode & 0o001 == 0 {
                 throw EmbeddedPostgresError("\(parent.path) is not searchable by the '\(runAs)' user; choose a --data-dir elsewhere (for example under /var/lib or /tmp)")
             }
             parent.deleteLastPathComponent()
@@ -89,46 +90,22 @@ public struct EmbeddedPostgres: Sendable {
 
     @discardableResult
     private func run(_ tool: String, _ arguments: [String], quiet: Bool = false) throws -> String {
-        let process = Process()
         let executable = binDirectory + "/" + tool
-        if let runAs {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", runAs, "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+        let result =
+            if let runAs { try ChildProcess.run("/usr/sbin/runuser", ["-u", runAs, "--", executable] + arguments) } else { try ChildProcess.run(executable, arguments) }
+        guard result.status == 0 else {
+            if !quiet { logger.error("\(tool) failed", metadata: ["output": "\(result.output)"]) }
+            throw EmbeddedPostgresError("\(tool) failed (exit \(result.status)): \(result.output.suffix(500))")
         }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            if !quiet { logger.error("\(tool) failed", metadata: ["output": "\(text)"]) }
-            throw EmbeddedPostgresError("\(tool) failed (exit \(process.terminationStatus)): \(text.suffix(500))")
-        }
-        return text
+        return result.output
     }
 
     /// The PostgreSQL server binaries: `pg_config --bindir`, then Debian's /usr/lib/postgresql/<v>/bin.
     static func findBinaries() throws -> String {
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["VOLTAIC_PG_BINDIR"] { candidates.append(env) }
-        let pgConfig = Process()
-        pgConfig.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        pgConfig.arguments = ["pg_config", "--bindir"]
-        let pipe = Pipe()
-        pgConfig.standardOutput = pipe
-        pgConfig.standardError = FileHandle.nullDevice
-        if (try? pgConfig.run()) != nil {
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            pgConfig.waitUntilExit()
-            if pgConfig.terminationStatus == 0 {
-                candidates.append(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+        if let r = try? ChildProcess.run("/usr/bin/env", ["pg_config", "--bindir"]), r.status == 0 {
+            candidates.append(r.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .compactMap(Int.init).sorted(by: >)

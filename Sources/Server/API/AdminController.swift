@@ -1,0 +1,274 @@
+import CSMS
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import HummingbirdBcrypt
+import NIOWebSocket
+import OCPP
+import Storage
+
+/// `/api/v1`: stations, tokens, transactions, reservations and commands. Described by openapi/admin.yaml.
+struct AdminController: Sendable {
+    let repository: AdminRepository
+    let registry: StationRegistry
+    let commands: CommandDispatcher
+
+    func addRoutes(to group: RouterGroup<AdminContext>) {
+        group.post("stations", use: createStation)
+        group.get("stations", use: listStations)
+        group.get("stations/{id}", use: getStation)
+        group.delete("stations/{id}", use: deleteStation)
+        group.post("stations/{id}/commands/{action}", use: sendCommand)
+        group.post("tokens", use: createToken)
+        group.get("tokens", use: listTokens)
+        group.get("tokens/{value}", use: getToken)
+        group.put("tokens/{value}", use: updateToken)
+        group.post("tokens/{value}/block", use: blockToken)
+        group.get("transactions", use: listTransactions)
+        group.get("transactions/{id}", use: getTransaction)
+        group.post("reservations", use: createReservation)
+        group.get("reservations", use: listReservations)
+        group.delete("reservations/{id}", use: cancelReservation)
+    }
+
+    // MARK: Stations
+
+    struct NewStation: Decodable {
+        var id: String
+        var password: String?
+        var registrationStatus: RegistrationStatus?
+    }
+
+    struct StationView: Codable, ResponseEncodable {
+        var station: Station
+        var connected: Bool
+    }
+
+    struct StationDetailView: Codable, ResponseEncodable {
+        var station: Station
+        var connected: Bool
+        var connectors: [ConnectorStatus]
+    }
+
+    struct ListOf<T: Codable & Sendable>: Codable, ResponseEncodable, Sendable {
+        var items: [T]
+    }
+
+    @Sendable func createStation(_ request: Request, context: AdminContext) async throws -> EditedResponse<StationDetailView> {
+        let body = try await request.decode(as: NewStation.self, context: context)
+        guard StationIdentity.isValid(body.id) else {
+            throw Problem(.unprocessableContent, "Invalid station id", "at most 48 characters of letters, digits and *-_=:+|@.")
+        }
+        if let password = body.password {
+            guard (16...40).contains(password.utf8.count) else {
+                throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
+            }
+        }
+        let hash = body.password.map { Bcrypt.hash($0, cost: 10) }
+        guard try await repository.createStation(id: body.id, passwordHash: hash, registrationStatus: body.registrationStatus ?? .accepted) else {
+            throw Problem(.conflict, "Station exists", "station '\(body.id)' already exists")
+        }
+        let detail = try await requireStation(body.id)
+        return EditedResponse(status: .created, headers: [.location: "/api/v1/stations/\(body.id)"], response: detail)
+    }
+
+    @Sendable func listStations(_ request: Request, context: AdminContext) async throws -> ListOf<StationView> {
+        let connected = registry.connectedIds
+        return ListOf(items: try await repository.stations().map { StationView(station: $0, connected: connected.contains($0.id)) })
+    }
+
+    @Sendable func getStation(_ request: Request, context: AdminContext) async throws -> StationDetailView {
+        try await requireStation(try context.parameters.require("id"))
+    }
+
+    private func requireStation(_ id: String) async throws -> StationDetailView {
+        guard let d = try await repository.station(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist") }
+        return StationDetailView(station: d.station, connected: registry.session(id) != nil, connectors: d.connectors)
+    }
+
+    @Sendable func deleteStation(_ request: Request, context: AdminContext) async throws -> HTTPResponse.Status {
+        let id = try context.parameters.require("id")
+        guard try await repository.deleteStation(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist") }
+        if let session = registry.session(id) { await session.close(code: .policyViolation, reason: "station removed") }
+        return .noContent
+    }
+
+    // MARK: Commands
+
+    struct CommandAnswer: Codable, ResponseEncodable {
+        var stationId: String
+        var action: String
+        var ocppVersion: String
+        var response: JSONValue
+        var responseSchemaViolation: String?
+    }
+
+    @Sendable func sendCommand(_ request: Request, context: AdminContext) async throws -> CommandAnswer {
+        let id = try context.parameters.require("id")
+        let action = try context.parameters.require("action")
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        let payload: JSONValue
+        do {
+            payload = buffer.readableBytes == 0 ? .object([:]) : try JSONParser.parse(Array(buffer.readableBytesView))
+        } catch {
+            throw Problem(.badRequest, "Invalid JSON", error.description)
+        }
+        let answer = try await commands.send(stationId: id, action: action, payload: payload)
+        switch answer.answer {
+        case .result(let result):
+            return CommandAnswer(stationId: id, action: action, ocppVersion: answer.version.rawValue, response: result, responseSchemaViolation: answer.responseViolation)
+        case .error(let code, let description, _):
+            throw Problem(.badGateway, "Station answered with an error", "\(code): \(description)")
+        }
+    }
+
+    // MARK: Tokens
+
+    struct TokenInput: Decodable {
+        var value: String?
+        var type: String?
+        var status: AuthorizationStatus?
+        var expiresAt: Date?
+        var groupId: String?
+    }
+
+    private func token(from input: TokenInput, value: String) throws -> IdToken {
+        guard !value.isEmpty, value.count <= 36 else { throw Problem(.unprocessableContent, "Invalid token", "a token value is 1 to 36 characters") }
+        let status = input.status ?? .accepted
+        guard [.accepted, .blocked, .expired, .invalid].contains(status) else {
+            throw Problem(.unprocessableContent, "Invalid token status", "status is one of Accepted, Blocked, Expired, Invalid")
+        }
+        return IdToken(value: value, type: input.type ?? "Central", status: status, expiresAt: input.expiresAt, groupId: input.groupId)
+    }
+
+    @Sendable func createToken(_ request: Request, context: AdminContext) async throws -> EditedResponse<IdToken> {
+        let input = try await request.decode(as: TokenInput.self, context: context)
+        let saved = try await repository.upsertToken(try token(from: input, value: input.value ?? ""))
+        return EditedResponse(status: .created, response: saved)
+    }
+
+    @Sendable func updateToken(_ request: Request, context: AdminContext) async throws -> IdToken {
+        let input = try await request.decode(as: TokenInput.self, context: context)
+        return try await repository.upsertToken(try token(from: input, value: try context.parameters.require("value")))
+    }
+
+    @Sendable func getToken(_ request: Request, context: AdminContext) async throws -> IdToken {
+        let value = try context.parameters.require("value")
+        guard let t = try await repository.token(value: value) else { throw Problem(.notFound, "No such token") }
+        return t
+    }
+
+    @Sendable func listTokens(_ request: Request, context: AdminContext) async throws -> ListOf<IdToken> {
+        ListOf(items: try await repository.tokens())
+    }
+
+    @Sendable func blockToken(_ request: Request, context: AdminContext) async throws -> IdToken {
+        guard let t = try await repository.setTokenStatus(value: try context.parameters.require("value"), status: .blocked) else {
+            throw Problem(.notFound, "No such token")
+        }
+        return t
+    }
+
+    // MARK: Transactions
+
+    struct TransactionDetail: Codable, ResponseEncodable {
+        var transaction: ChargingTransaction
+        var meterValues: [MeterSample]
+    }
+
+    @Sendable func listTransactions(_ request: Request, context: AdminContext) async throws -> ListOf<ChargingTransaction> {
+        let q = request.uri.queryParameters
+        var filter = AdminRepository.TransactionFilter()
+        filter.stationId = q.get("stationId")
+        filter.idToken = q.get("idToken")
+        if let s = q.get("state") {
+            guard let state = TransactionState(rawValue: s) else { throw Problem(.badRequest, "Invalid state", "state is Active or Ended") }
+            filter.state = state
+        }
+        if let s = q.get("since") {
+            guard let since = OCPPDateTime.parse(s) else { throw Problem(.badRequest, "Invalid since", "since is an RFC 3339 date-time") }
+            filter.since = since
+        }
+        if let s = q.get("limit") {
+            guard let limit = Int(s), (1...1000).contains(limit) else { throw Problem(.badRequest, "Invalid limit", "limit is 1 to 1000") }
+            filter.limit = limit
+        }
+        return ListOf(items: try await repository.transactions(filter))
+    }
+
+    @Sendable func getTransaction(_ request: Request, context: AdminContext) async throws -> TransactionDetail {
+        guard let id = Int64(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid transaction id") }
+        guard let tx = try await repository.transaction(id: id) else { throw Problem(.notFound, "No such transaction") }
+        return TransactionDetail(transaction: tx, meterValues: try await repository.meterValues(transactionId: id))
+    }
+
+    // MARK: Reservations
+
+    struct NewReservation: Decodable {
+        var stationId: String
+        var evseId: Int?
+        var idToken: String
+        var expiresAt: Date?
+        var durationMinutes: Int?
+    }
+
+    struct ReservationAnswer: Codable, ResponseEncodable {
+        var reservation: Reservation
+        var stationStatus: String
+    }
+
+    @Sendable func createReservation(_ request: Request, context: AdminContext) async throws -> EditedResponse<ReservationAnswer> {
+        let body = try await request.decode(as: NewReservation.self, context: context)
+        let expiresAt = body.expiresAt ?? Date().addingTimeInterval(Double(body.durationMinutes ?? 30) * 60)
+        guard expiresAt > Date() else { throw Problem(.unprocessableContent, "Invalid expiry", "a reservation must expire in the future") }
+        guard let session = registry.session(body.stationId) else { throw Problem(.conflict, "Station offline", "station '\(body.stationId)' is not connected") }
+        var reservation = try await repository.createReservation(stationId: body.stationId, evseId: body.evseId, idToken: body.idToken, expiresAt: expiresAt)
+        let payload: JSONValue
+        if session.version == .v16 {
+            payload = .object([
+                "connectorId": .number(JSONNumber(body.evseId ?? 0)), "expiryDate": .string(OCPPDateTime.format(expiresAt)),
+                "idTag": .string(body.idToken), "reservationId": .number(JSONNumber(reservation.id)),
+            ])
+        } else {
+            var o: [String: JSONValue] = [
+                "id": .number(JSONNumber(reservation.id)), "expiryDateTime": .string(OCPPDateTime.format(expiresAt)),
+                "idToken": .object(["idToken": .string(body.idToken), "type": .string("Central")]),
+            ]
+            if let evse = body.evseId { o["evseId"] = .number(JSONNumber(evse)) }
+            payload = .object(o)
+        }
+        let status: String
+        do {
+            let answer = try await commands.send(stationId: body.stationId, action: "ReserveNow", payload: payload)
+            guard case .result(let result) = answer.answer else { throw Problem(.badGateway, "Station answered with an error") }
+            status = result["status"]?.stringValue ?? "Rejected"
+        } catch {
+            try await repository.setReservationStatus(id: reservation.id, status: .rejected)
+            throw error
+        }
+        reservation.status = status == "Accepted" ? .accepted : .rejected
+        try await repository.setReservationStatus(id: reservation.id, status: reservation.status)
+        return EditedResponse(status: .created, response: ReservationAnswer(reservation: reservation, stationStatus: status))
+    }
+
+    @Sendable func listReservations(_ request: Request, context: AdminContext) async throws -> ListOf<Reservation> {
+        ListOf(items: try await repository.reservations(stationId: request.uri.queryParameters.get("stationId")))
+    }
+
+    @Sendable func cancelReservation(_ request: Request, context: AdminContext) async throws -> ReservationAnswer {
+        guard let id = Int(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid reservation id") }
+        guard var reservation = try await repository.reservation(id: id) else { throw Problem(.notFound, "No such reservation") }
+        let answer = try await commands.send(stationId: reservation.stationId, action: "CancelReservation", payload: .object(["reservationId": .number(JSONNumber(id))]))
+        guard case .result(let result) = answer.answer else { throw Problem(.badGateway, "Station answered with an error") }
+        let status = result["status"]?.stringValue ?? "Rejected"
+        if status == "Accepted" {
+            reservation.status = .cancelled
+            try await repository.setReservationStatus(id: id, status: .cancelled)
+        }
+        return ReservationAnswer(reservation: reservation, stationStatus: status)
+    }
+}
+
+extension IdToken: ResponseEncodable {}
+extension ChargingTransaction: ResponseEncodable {}
+extension Reservation: ResponseEncodable {}

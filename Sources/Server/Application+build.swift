@@ -1,0 +1,66 @@
+import CSMS
+import Foundation
+public import Hummingbird
+import HummingbirdWebSocket
+public import Logging
+import OCPP
+import PostgresNIO
+import ServiceLifecycle
+import Storage
+
+/// Builds the whole system on one listener: the OCPP WebSocket at `/ocpp/{stationId}`, the admin API
+/// under `/api/v1` and `/health`. Tests build the same application.
+public func buildApplication(_ config: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let client = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
+    let migrator = Migrator(migrations: try Migration.load(directory: config.migrationsDirectory), logger: logger)
+    let committer = GroupCommitter(client: client, logger: logger)
+    let repository = AdminRepository(client: client, logger: logger)
+    let registry = StationRegistry()
+    let service = ChargingService(heartbeatInterval: config.heartbeatInterval)
+    let processor = InboundProcessor(
+        runner: committer,
+        adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
+    )
+    let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, logger: logger)
+
+    let router = Router(context: AdminContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.get("/health") { _, _ -> Response in
+        let healthy = (try? await client.query("SELECT 1", logger: logger)) != nil
+        let body = #"{"status":"\#(healthy ? "ok" : "degraded")","database":"\#(healthy ? "ok" : "unreachable")","stationsConnected":\#(registry.count)}"#
+        return Response(status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+    let api = router.group("/api/v1").add(middleware: BearerAuthMiddleware(token: config.adminToken))
+    AdminController(repository: repository, registry: registry, commands: commands).addRoutes(to: api)
+
+    let wsRouter = Router(context: OCPPUpgradeContext.self)
+    OCPPEndpoint(configuration: config, registry: registry, repository: repository, processor: processor, logger: logger).addRoutes(to: wsRouter)
+
+    var app = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: wsRouter,
+            configuration: .init(
+                http1: .init(additionalChannelHandlers: [HandshakeRejectionHandler()]),
+                ws: .init(maxFrameSize: config.maxFrameSize, autoPing: .enabled(timePeriod: config.pingInterval), closeTimeout: .seconds(5), validateUTF8: true)
+            )
+        ),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
+        services: [client, committer],
+        logger: logger
+    )
+    app.beforeServerStarts {
+        if config.migrate {
+            try await migrator.migrate(client)
+        } else {
+            let pending = try await migrator.pending(client)
+            if !pending.isEmpty {
+                throw MigrationError(
+                    "the database has \(pending.count) pending migration(s) (\(pending.map { "\($0.version)_\($0.name)" }.joined(separator: ", "))); run 'voltaic migrate' or start with --migrate"
+                )
+            }
+        }
+        try await repository.markOffline(node: config.nodeId)
+    }
+    return app
+}

@@ -1,0 +1,43 @@
+public import Foundation
+public import Storage
+
+/// What to do with a station id the CSMS does not know when it connects.
+public enum UnknownStationPolicy: String, Sendable, CaseIterable {
+    /// Refuse at the handshake (HTTP 404). The default: stations are added by an operator.
+    case reject
+    /// Accept the socket and answer BootNotification with Pending until an operator accepts it.
+    case pending
+    /// Register the station on first connect and accept it.
+    case accept
+}
+
+/// Everything `voltaic serve` can be told, from flags or `VOLTAIC_*` variables.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8180
+    public var database: DatabaseLocation
+    /// Applies pending migrations at start even on an external database.
+    public var migrate = false
+    public var migrationsDirectory: String
+    /// Bearer token for `/api/v1`.
+    public var adminToken: String
+    /// The largest WebSocket message accepted; larger ones close the socket with 1009.
+    public var maxFrameSize = 1 << 20
+    /// WebSocket ping period; a station that does not answer is dropped within two periods.
+    public var pingInterval: Duration = .seconds(30)
+    /// How long a CSMS→station CALL waits for its answer.
+    public var callTimeout: Duration = .seconds(30)
+    public var heartbeatInterval = 300
+    public var unknownStations: UnknownStationPolicy = .reject
+    /// Identifies this node in `stations.connected_node`.
+    public var nodeId: String
+    /// The most stations connected at once; more are refused with 503.
+    public var maxConnections = 15_000
+
+    public init(database: DatabaseLocation, migrationsDirectory: String, adminToken: String, nodeId: String = ProcessInfo.processInfo.hostName) {
+        self.database = database
+        self.migrationsDirectory = migrationsDirectory
+        self.adminToken = adminToken
+        self.nodeId = nodeId
+    }
+}

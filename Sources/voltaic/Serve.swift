@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import Server
+import Storage
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the CSMS: OCPP WebSocket at /ocpp/{stationId}, admin API at /api/v1, health at /health."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on. Env: VOLTAIC_HOST. Default: 127.0.0.1")
+    var host: String?
+
+    @Option(help: "Port to listen on (0 picks a free one). Env: VOLTAIC_PORT. Default: 8180")
+    var port: Int?
+
+    @Option(name: .customLong("admin-token"), help: "Bearer token for /api/v1. Env: VOLTAIC_ADMIN_TOKEN. Default: generated once and kept in <data-dir>/admin-token.")
+    var adminToken: String?
+
+    @Flag(help: "Apply pending migrations to an external database before starting. Env: VOLTAIC_MIGRATE=1")
+    var migrate = false
+
+    @Option(name: .customLong("max-frame-size"), help: "Largest WebSocket message in bytes; larger ones close with 1009. Env: VOLTAIC_MAX_FRAME_SIZE. Default: 1048576")
+    var maxFrameSize: Int?
+
+    @Option(name: .customLong("ping-interval"), help: "Seconds between WebSocket pings; a silent station is dropped within two. Env: VOLTAIC_PING_INTERVAL. Default: 30")
+    var pingInterval: Double?
+
+    @Option(name: .customLong("call-timeout"), help: "Seconds a CSMS→station call waits for its answer. Env: VOLTAIC_CALL_TIMEOUT. Default: 30")
+    var callTimeout: Double?
+
+    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat interval given to stations at boot, seconds. Env: VOLTAIC_HEARTBEAT_INTERVAL. Default: 300")
+    var heartbeatInterval: Int?
+
+    @Option(name: .customLong("unknown-stations"), help: "reject (handshake 404), pending (BootNotification Pending) or accept (register). Env: VOLTAIC_UNKNOWN_STATIONS. Default: reject")
+    var unknownStations: String?
+
+    @Option(name: .customLong("node-id"), help: "Name of this node in a cluster. Env: VOLTAIC_NODE_ID. Default: the host name")
+    var nodeId: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: VOLTAIC_LOG_LEVEL. Default: info")
+    var logLevel: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let logger = makeLogger(logLevel)
+        // The embedded cluster is stopped on shutdown, also when an earlier crash left it running.
+        let (location, _) = try await database.open(logger: logger)
+        let embedded = database.isEmbedded ? try EmbeddedPostgres(dataDirectory: database.resolvedDataDirectory + "/postgres", logger: logger) : nil
+        defer { embedded?.stop() }
+        var config = ServerConfiguration(
+            database: location, migrationsDirectory: try database.migrations(),
+            adminToken: try resolveAdminToken(env: env, logger: logger)
+        )
+        config.host = host ?? env["VOLTAIC_HOST"] ?? config.host
+        config.port = try port ?? env["VOLTAIC_PORT"].map { try parse($0, "VOLTAIC_PORT") } ?? config.port
+        config.migrate = migrate || database.isEmbedded || env["VOLTAIC_MIGRATE"] == "1"
+        config.maxFrameSize = try maxFrameSize ?? env["VOLTAIC_MAX_FRAME_SIZE"].map { try parse($0, "VOLTAIC_MAX_FRAME_SIZE") } ?? config.maxFrameSize
+        if let s = try pingInterval ?? env["VOLTAIC_PING_INTERVAL"].map({ try parse($0, "VOLTAIC_PING_INTERVAL") }) { config.pingInterval = .milliseconds(Int(s * 1000)) }
+        if let s = try callTimeout ?? env["VOLTAIC_CALL_TIMEOUT"].map({ try parse($0, "VOLTAIC_CALL_TIMEOUT") }) { config.callTimeout = .milliseconds(Int(s * 1000)) }
+        config.heartbeatInterval = try heartbeatInterval ?? env["VOLTAIC_HEARTBEAT_INTERVAL"].map { try parse($0, "VOLTAIC_HEARTBEAT_INTERVAL") } ?? config.heartbeatInterval
+        if let p = unknownStations ?? env["VOLTAIC_UNKNOWN_STATIONS"] {
+            guard let policy = UnknownStationPolicy(rawValue: p) else { throw ValidationError("--unknown-stations is reject, pending or accept") }
+            config.unknownStations = policy
+        }
+        config.nodeId = nodeId ?? env["VOLTAIC_NODE_ID"] ?? config.nodeId
+        guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
+
+        let app = try await buildApplication(config, logger: logger)
+        try await app.runService()
+    }
+
+    private func parse<T: LosslessStringConvertible>(_ text: String, _ name: String) throws -> T {
+        guard let v = T(text) else { throw ValidationError("\(name) is not a valid number: \(text)") }
+        return v
+    }
+
+    /// The admin token: flag, environment, or `<data-dir>/admin-token`, created (and printed once) on first run.
+    private func resolveAdminToken(env: [String: String], logger: Logger) throws -> String {
+        if let t = adminToken ?? env["VOLTAIC_ADMIN_TOKEN"] {
+            guard t.count >= 16 else { throw ValidationError("the admin token must be at least 16 characters") }
+            return t
+        }
+        let dir = database.resolvedDataDirectory
+        let path = dir + "/admin-token"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            return existing
+        }
+        var bytes = [UInt8](repeating: 0, count: 24)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = rng.next() }
+        let token = bytes.map { String(format: "%02x", $0) }.joined()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        print("Admin API token (kept in \(path); shown only this once): \(token)")
+        return token
+    }
+}
