@@ -1,0 +1,128 @@
+"""Starts and stops a real `voltaic serve` for the interop tests, on a free port with its own data directory."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("VOLTAIC_BIN", os.path.join(ROOT, ".build", "debug", "voltaic"))
+ADMIN_TOKEN = "interop-admin-token-0123456789"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class VoltaicServer:
+    """One `voltaic serve` process on the embedded PostgreSQL in a temporary data directory."""
+
+    def __init__(self, data_dir=None, extra_args=()):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="voltaic-it-", dir="/tmp")
+        os.chmod(self.data_dir, 0o755)
+        self.port = free_port()
+        self.extra_args = list(extra_args)
+        self.process = None
+        self.log_path = os.path.join(self.data_dir, "serve.log")
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    def start(self, timeout=120):
+        env = dict(os.environ)
+        env["VOLTAIC_MIGRATIONS_DIR"] = os.path.join(ROOT, "Migrations")
+        args = [
+            BINARY, "serve", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", ADMIN_TOKEN,
+            "--ping-interval", "2", "--call-timeout", "5", *self.extra_args,
+        ]
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"voltaic serve exited with {self.process.returncode}: {self.tail()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:
+                    if json.loads(r.read())["status"] == "ok":
+                        return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("voltaic serve did not become healthy: " + self.tail())
+
+    def kill(self):
+        """SIGKILL: no shutdown work at all. The embedded PostgreSQL keeps running."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def destroy(self):
+        self.stop()
+        pg = os.path.join(self.data_dir, "postgres")
+        if os.path.exists(os.path.join(pg, "postmaster.pid")):
+            cmd = [pg_bin("pg_ctl"), "-D", pg, "-m", "immediate", "stop"]
+            if os.geteuid() == 0:
+                cmd = ["runuser", "-u", "postgres", "--"] + cmd
+            subprocess.run(cmd, capture_output=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def tail(self, n=4000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    # Admin API -------------------------------------------------------------------------------------------------
+
+    def api(self, method, path, body=None, token=ADMIN_TOKEN):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + "/api/v1" + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else None)
+
+    def sql(self, query):
+        """Runs a query on the embedded PostgreSQL with psql; returns rows as lists of strings."""
+        cmd = ["psql", "-h", os.path.join(self.data_dir, "postgres", "run"), "-U", "voltaic", "-d", "voltaic", "-At", "-F", "\t", "-c", query]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
+
+def pg_bin(tool):
+    try:
+        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+    except FileNotFoundError:
+        bindir = ""
+    if not bindir or not os.path.exists(os.path.join(bindir, tool)):
+        versions = sorted(os.listdir("/usr/lib/postgresql"), key=int, reverse=True)
+        bindir = f"/usr/lib/postgresql/{versions[0]}/bin"
+    return os.path.join(bindir, tool)
