@@ -23,16 +23,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, logger: logger)
 
-    let router = Router(context: AdminContext.self)
-    router.add(middleware: ProblemMiddleware())
-    router.get("/health") { _, _ -> Response in
-        let healthy = (try? await client.query("SELECT 1", logger: logger)) != nil
-        let body = #"{"status":"\#(healthy ? "ok" : "degraded")","database":"\#(healthy ? "ok" : "unreachable")","stationsConnected":\#(registry.count)}"#
-        return Response(status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-    let api = router.group("/api/v1").add(middleware: BearerAuthMiddleware(token: config.adminToken))
-    AdminController(repository: repository, registry: registry, commands: commands).addRoutes(to: api)
-
+    let router = buildRouter(client: client, registry: registry, repository: repository, commands: commands, adminToken: config.adminToken, logger: logger)
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(configuration: config, registry: registry, repository: repository, processor: processor, logger: logger).addRoutes(to: wsRouter)
 
@@ -63,4 +54,21 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         try await repository.markOffline(node: config.nodeId)
     }
     return app
+}
+
+/// The HTTP side: `/health` and the admin API under `/api/v1`.
+func buildRouter(
+    client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher, adminToken: String, logger: Logger
+) -> Router<AdminContext> {
+    let router = Router(context: AdminContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.get("/health") { _, _ -> Response in
+        let healthy = (try? await client.query("SELECT 1", logger: logger)) != nil
+        let body = #"{"status":"\#(healthy ? "ok" : "degraded")","database":"\#(healthy ? "ok" : "unreachable")","stationsConnected":\#(registry.count)}"#
+        return Response(status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+    let api = router.group("/api/v1").add(middleware: BearerAuthMiddleware(token: adminToken))
+    AdminController(repository: repository, registry: registry, commands: commands).addRoutes(to: api)
+
+    return router
 }

@@ -40,17 +40,23 @@ public enum Frame: Sendable, Hashable {
             let id = salvageMessageId(text)
             return .failure(FrameError(messageId: id, code: id == nil ? .rpcFrameworkError : .formatViolation, reason: error.description, answerable: true))
         }
-        guard case .array(let items) = value, items.count >= 3 else {
+        guard case .array(let items) = value, !items.isEmpty else {
             return .failure(FrameError(messageId: nil, code: .rpcFrameworkError, reason: "an RPC frame is a JSON array of 3 to 5 elements", answerable: true))
         }
+        let readableId = items.count > 1 ? items[1].stringValue : nil
         guard case .number(let typeNumber) = items[0], let type = typeNumber.int64Value else {
-            return .failure(FrameError(messageId: items[1].stringValue, code: .rpcFrameworkError, reason: "the message type id must be an integer", answerable: true))
+            return .failure(FrameError(messageId: readableId, code: .rpcFrameworkError, reason: "the message type id must be an integer", answerable: true))
+        }
+        // Before OCPP 2.1 nothing may answer a CALLRESULT or CALLERROR, however broken.
+        let answerable = type != 3 && type != 4
+        guard items.count >= 3 else {
+            return .failure(FrameError(messageId: readableId, code: answerable ? .rpcFrameworkError : .formatViolation, reason: "an RPC frame is a JSON array of 3 to 5 elements", answerable: answerable))
         }
         guard case .string(let id) = items[1], !id.isEmpty else {
-            return .failure(FrameError(messageId: nil, code: .rpcFrameworkError, reason: "the message id must be a non-empty string", answerable: type == 2))
+            return .failure(FrameError(messageId: nil, code: .rpcFrameworkError, reason: "the message id must be a non-empty string", answerable: answerable))
         }
         guard id.count <= maxMessageIdLength else {
-            return .failure(FrameError(messageId: id, code: .rpcFrameworkError, reason: "the message id is longer than \(maxMessageIdLength) characters", answerable: type == 2))
+            return .failure(FrameError(messageId: id, code: .rpcFrameworkError, reason: "the message id is longer than \(maxMessageIdLength) characters", answerable: answerable))
         }
         switch type {
         case 2:
