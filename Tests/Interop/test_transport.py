@@ -185,3 +185,54 @@ def test_a_station_that_stops_answering_pings_is_dropped(server, station):
         ws.transport.abort()
 
     run(scenario())
+
+
+def test_one_csms_call_in_flight_per_station_and_timeouts_give_504(server, station):
+    """Raw station: it holds each CALL for a while before answering and never sees two at once."""
+    async def scenario():
+        async with connect(f"{server.ws_url}/{station}", subprotocols=["ocpp1.6"]) as ws:
+            await exchange(ws, '[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+            commands = [asyncio.create_task(asyncio.to_thread(server.api, "POST", f"/stations/{station}/commands/ClearCache", {})) for _ in range(3)]
+            seen = []
+            for _ in range(3):
+                call = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                seen.append(call[1])
+                # While this call is unanswered no other arrives.
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.4)
+                await ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+            results = await asyncio.gather(*commands)
+            assert [r[0] for r in results] == [200, 200, 200] and len(set(seen)) == 3
+            # A call the station never answers times out (the test server waits 5 s).
+            status, body = await asyncio.to_thread(server.api, "POST", f"/stations/{station}/commands/ClearCache", {})
+            assert status == 504, body
+            json.loads(await asyncio.wait_for(ws.recv(), 1))  # the unanswered call itself
+            # A CALLERROR from the station is returned as 502 with its code.
+            task = asyncio.create_task(asyncio.to_thread(server.api, "POST", f"/stations/{station}/commands/ClearCache", {}))
+            call = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await ws.send(json.dumps([4, call[1], "NotSupported", "no cache here", {}]))
+            status, body = await task
+            assert status == 502 and "NotSupported" in body["detail"]
+
+    run(scenario())
+
+
+def test_pending_policy_registers_unknown_stations_until_accepted():
+    from voltaic_server import VoltaicServer
+
+    pending = VoltaicServer(extra_args=["--unknown-stations", "pending"]).start()
+    try:
+        async def scenario():
+            async with connect(f"{pending.ws_url}/NEW-STATION", subprotocols=["ocpp2.0.1"]) as ws:
+                boot = '[2,"b1","BootNotification",{"chargingStation":{"vendorName":"V","model":"M"},"reason":"PowerUp"}]'
+                assert (await exchange(ws, boot))[2]["status"] == "Pending"
+                refused = await exchange(ws, '[2,"a1","Authorize",{"idToken":{"idToken":"X","type":"Central"}}]')
+                assert refused[:3] == [4, "a1", "SecurityError"]
+                status, body = await asyncio.to_thread(pending.api, "PATCH", "/stations/NEW-STATION", {"registrationStatus": "Accepted"})
+                assert status == 200 and body["station"]["registrationStatus"] == "Accepted"
+                assert (await exchange(ws, boot.replace("b1", "b2")))[2]["status"] == "Accepted"
+                assert (await exchange(ws, '[2,"a2","Authorize",{"idToken":{"idToken":"X","type":"Central"}}]'))[0] == 3
+
+        run(scenario())
+    finally:
+        pending.destroy()

@@ -17,6 +17,7 @@ struct AdminController: Sendable {
         group.post("stations", use: createStation)
         group.get("stations", use: listStations)
         group.get("stations/{id}", use: getStation)
+        group.patch("stations/{id}", use: updateStation)
         group.delete("stations/{id}", use: deleteStation)
         group.post("stations/{id}/commands/{action}", use: sendCommand)
         group.post("tokens", use: createToken)
@@ -84,6 +85,33 @@ struct AdminController: Sendable {
     private func requireStation(_ id: String) async throws -> StationDetailView {
         guard let d = try await repository.station(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist") }
         return StationDetailView(station: d.station, connected: registry.session(id) != nil, connectors: d.connectors)
+    }
+
+    struct StationChange: Decodable {
+        var registrationStatus: RegistrationStatus?
+        /// A new Basic-auth password; an empty string removes it (security profile 0).
+        var password: String?
+    }
+
+    @Sendable func updateStation(_ request: Request, context: AdminContext) async throws -> StationDetailView {
+        let id = try context.parameters.require("id")
+        let change = try await request.decode(as: StationChange.self, context: context)
+        var hash: String??
+        if let password = change.password {
+            if password.isEmpty {
+                hash = .some(nil)
+            } else {
+                guard (16...40).contains(password.utf8.count) else {
+                    throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
+                }
+                hash = .some(Bcrypt.hash(password, cost: 10))
+            }
+        }
+        guard try await repository.updateStation(id: id, registrationStatus: change.registrationStatus, passwordHash: hash) else {
+            throw Problem(.notFound, "No such station", "station '\(id)' does not exist")
+        }
+        if let status = change.registrationStatus, let session = registry.session(id) { await session.setRegistrationStatus(status) }
+        return try await requireStation(id)
     }
 
     @Sendable func deleteStation(_ request: Request, context: AdminContext) async throws -> HTTPResponse.Status {

@@ -62,6 +62,23 @@ public struct AdminRepository: Sendable {
         return StationDetail(station: station, connectors: connectors)
     }
 
+    /// Changes what is given; `passwordHash` `.some(nil)` removes the password. False when there is no such station.
+    public func updateStation(id: String, registrationStatus: RegistrationStatus?, passwordHash: String??) async throws -> Bool {
+        let setPassword = passwordHash != nil
+        let hash = passwordHash ?? nil
+        let rows = try await client.query(
+            """
+            UPDATE stations SET registration_status = coalesce(\(registrationStatus?.rawValue), registration_status),
+                password_hash = CASE WHEN \(setPassword) THEN \(hash) ELSE password_hash END,
+                security_profile = CASE WHEN \(setPassword) THEN (CASE WHEN \(hash)::text IS NULL THEN 0 ELSE 1 END) ELSE security_profile END
+            WHERE id = \(id) RETURNING id
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
     public func deleteStation(id: String) async throws -> Bool {
         let rows = try await client.query("DELETE FROM stations WHERE id = \(id) RETURNING id", logger: logger)
         for try await _ in rows { return true }
