@@ -1,0 +1,46 @@
+"""The `voltaic` CLI against the database of a running server (it shares the embedded cluster, and leaves it running)."""
+import os
+import subprocess
+
+import pytest
+from voltaic_server import BINARY, ROOT
+
+
+def voltaic(server, *args, check=True):
+    env = dict(os.environ, VOLTAIC_MIGRATIONS_DIR=os.path.join(ROOT, "Migrations"), VOLTAIC_DATA_DIR=server.data_dir)
+    r = subprocess.run([BINARY, *args], capture_output=True, text=True, env=env, timeout=120)
+    if check:
+        assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["station"], ["station", "add"], ["station", "list"], ["station", "remove"],
+                                     ["token"], ["token", "add"], ["token", "list"], ["token", "block"]])
+def test_every_subcommand_has_help(command):
+    r = subprocess.run([BINARY, *command, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "USAGE" in r.stdout.upper()
+
+
+def test_station_and_token_administration(server):
+    assert "Added station CLI-1" in voltaic(server, "station", "add", "CLI-1").stdout
+    assert "Basic auth" in voltaic(server, "station", "add", "CLI-2", "--password", "a-long-enough-password").stdout
+    assert voltaic(server, "station", "add", "CLI-1", check=False).returncode != 0
+    assert voltaic(server, "station", "add", "bad id", check=False).returncode != 0
+    listing = voltaic(server, "station", "list").stdout
+    assert "CLI-1" in listing and "CLI-2" in listing
+    assert server.api("GET", "/stations/CLI-2")[1]["station"]["hasPassword"] is True
+
+    voltaic(server, "token", "add", "CLI-TOKEN", "--expires", "2031-01-01T00:00:00Z", "--group", "FLEET")
+    assert server.api("GET", "/tokens/CLI-TOKEN")[1]["groupId"] == "FLEET"
+    assert "Blocked" in voltaic(server, "token", "block", "CLI-TOKEN").stdout
+    assert "CLI-TOKEN" in voltaic(server, "token", "list").stdout
+    assert server.api("GET", "/tokens/CLI-TOKEN")[1]["status"] == "Blocked"
+
+    assert "Removed station CLI-1" in voltaic(server, "station", "remove", "CLI-1").stdout
+    assert server.api("GET", "/stations/CLI-1")[0] == 404
+
+    status = voltaic(server, "migrate", "--status").stdout
+    assert "0001" in status and "applied" in status
+    assert "up to date" in voltaic(server, "migrate").stdout
+    # The server's cluster is still up after the CLI is done with it.
+    assert server.api("GET", "/stations")[0] == 200
