@@ -27,10 +27,27 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // OCPP-J wire format, generated message types and schema validation. Pure.
         .target(name: "OCPP", swiftSettings: swiftSettings),
+        // Debian's libsecp256k1 (with its recovery module), for EVM signing.
+        .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
+        // EVM anchoring: Keccak-256, RLP, secp256k1 signing, EIP-155/1559 transactions, the anchor ABI,
+        // JSON-RPC, the anchoring state machine, RFC 6962 Merkle trees and proof bundles.
+        .target(
+            name: "Chain",
+            dependencies: [
+                "CSecp256k1",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
         .target(name: "CSMS", dependencies: ["OCPP"], swiftSettings: swiftSettings),
         // PostgreSQL: repositories, migrations, the embedded cluster launcher.
@@ -83,6 +100,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain"], swiftSettings: swiftSettings),
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",
