@@ -1,0 +1,93 @@
+import Chain
+import Testing
+
+/// Known answers from the RFC 6962 reference data (as Certificate Transparency and transparency-dev publish it).
+@Suite struct MerkleTests {
+    static let leaves: [[UInt8]] = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"].map { Hex.decode($0)! }
+    static let roots = [
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ]
+
+    @Test func rootsForEverySizeUpToEight() {
+        for n in 0...8 {
+            #expect(Hex.encode(MerkleTree(leaves: Array(Self.leaves.prefix(n))).root, prefix: false) == Self.roots[n], "size \(n)")
+        }
+    }
+
+    @Test func publishedInclusionProofs() throws {
+        let tree = MerkleTree(leaves: Self.leaves)
+        let cases: [(Int, [String])] = [
+            (0, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                 "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+            (5, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                 "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+        ]
+        for (index, path) in cases {
+            let proof = try #require(tree.inclusionProof(leafIndex: index))
+            #expect(proof.path.map { Hex.encode($0, prefix: false) } == path)
+            #expect(proof.verifies(leaf: Self.leaves[index], root: tree.root))
+        }
+    }
+
+    @Test func publishedConsistencyProofs() throws {
+        let tree = MerkleTree(leaves: Self.leaves)
+        let cases: [(Int, [String])] = [
+            (2, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+            (6, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                 "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+        ]
+        for (old, path) in cases {
+            let proof = try #require(tree.consistencyProof(from: old))
+            #expect(proof.map { Hex.encode($0, prefix: false) } == path)
+            #expect(MerkleConsistency.verify(oldSize: old, newSize: 8, oldRoot: Hex.decode(Self.roots[old])!, newRoot: tree.root, proof: proof))
+        }
+    }
+
+    @Test func everyProofOfEverySizeVerifiesAndTamperingFails() {
+        let leaves = (0..<70).map { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 &* 7)] }
+        for n in 1...70 {
+            let tree = MerkleTree(leaves: Array(leaves.prefix(n)))
+            var bulk = 0
+            tree.forEachInclusionPath { index, path in
+                #expect(path.count == 32 * tree.inclusionProof(leafIndex: index)!.path.count)
+                bulk += 1
+            }
+            #expect(bulk == n)
+            for i in 0..<n {
+                let proof = tree.inclusionProof(leafIndex: i)!
+                #expect(proof.verifies(leaf: leaves[i], root: tree.root))
+                #expect(!proof.verifies(leaf: leaves[i] + [0], root: tree.root))
+                if !proof.path.isEmpty {
+                    var bad = proof
+                    bad.path[0][5] ^= 1
+                    #expect(!bad.verifies(leaf: leaves[i], root: tree.root))
+                    var short = proof
+                    short.path.removeLast()
+                    #expect(!short.verifies(leaf: leaves[i], root: tree.root))
+                }
+                var wrongIndex = proof
+                wrongIndex.leafIndex = (i + 1) % n
+                if n > 1 { #expect(!wrongIndex.verifies(leaf: leaves[i], root: tree.root)) }
+            }
+            for m in 1...n {
+                let old = MerkleTree(leaves: Array(leaves.prefix(m)))
+                let proof = tree.consistencyProof(from: m)!
+                #expect(MerkleConsistency.verify(oldSize: m, newSize: n, oldRoot: old.root, newRoot: tree.root, proof: proof), "\(m)->\(n)")
+                if !proof.isEmpty {
+                    var bad = proof
+                    bad[0][0] ^= 0x80
+                    #expect(!MerkleConsistency.verify(oldSize: m, newSize: n, oldRoot: old.root, newRoot: tree.root, proof: bad))
+                }
+            }
+        }
+        #expect(MerkleTree(leaves: [[1]]).inclusionProof(leafIndex: 1) == nil)
+    }
+}
