@@ -45,7 +45,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            exclude: ["Contract/Anchor.vy", "Contract/Anchor.json"],
             swiftSettings: swiftSettings
         ),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
