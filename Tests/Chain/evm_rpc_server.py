@@ -7,7 +7,7 @@ chain tests.
 eth-tester alone cannot serve these tests: with automine off it validates every queued transaction against the
 pre-state (so nonce n+1 cannot wait behind n), and its fee history is misshaped. So this server keeps its own
 mempool with geth's rules (nonce too low, replacement needs +10 % on both fee fields, already known, insufficient
-funds, nonce gaps wait) and only hands eth-tester the transactions of the block being mined.
+funds, nonce gaps wait) and only hands eth-tester the transactions of the block being mined (one per sender).
 
 Standard methods: eth_chainId, net_version, web3_clientVersion, eth_blockNumber, eth_gasPrice,
 eth_maxPriorityFeePerGas, eth_feeHistory, eth_getBalance, eth_getCode, eth_getTransactionCount, eth_call,
@@ -121,9 +121,14 @@ class Chain:
         return out
 
     def mine_block(self):
-        """Mines one block with every eligible pool transaction."""
+        """Mines one block with the next eligible transaction of every sender. (py-evm validates each
+        transaction of a pending block against the parent state, so a sender gets one per block.)"""
         included = []
+        seen = set()
         for rec in self.eligible():
+            if rec["sender"] in seen:
+                continue
+            seen.add(rec["sender"])
             try:
                 self.tester.send_raw_transaction("0x" + rec["raw"].hex())
                 included.append(rec)
@@ -244,12 +249,13 @@ def fmt_receipt(r):
             "status": q(r["status"]), "type": r.get("type", "0x0"), "logs": [fmt_log(l, r) for l in r["logs"]], "logsBloom": "0x" + "00" * 256}
 
 
-def call_tx(params):
+def call_tx(params, default_from):
     c = params[0]
     tx = {k: v for k, v in {"from": c.get("from"), "to": c.get("to"), "data": c.get("data", c.get("input", "0x")),
                             "value": unq(c.get("value", "0x0")), "gas": unq(c["gas"]) if "gas" in c else None}.items() if v is not None}
     if "from" not in tx:
-        tx["from"] = "0x" + "00" * 20
+        # Like geth, a call without a sender is not charged: run it from a funded dev account.
+        tx["from"] = default_from
     return tx
 
 
@@ -259,6 +265,7 @@ class Server:
         self.port = port
         self.httpd = None
         self.thread = None
+        self.offline = False
 
     def dispatch(self, method, params):
         c = self.chain
@@ -272,10 +279,11 @@ class Server:
                 return "voltaic-evm-test-server/py-evm"
             if method == "eth_blockNumber":
                 return q(c.head())
+            # The suggestions ignore shim_setMinPriorityFee on purpose: that is how a transaction gets stuck.
             if method == "eth_maxPriorityFeePerGas":
-                return q(max(10**9, c.min_tip))
+                return q(10**9)
             if method == "eth_gasPrice":
-                return q(t.get_block_by_number("pending")["base_fee_per_gas"] + max(10**9, c.min_tip))
+                return q(t.get_block_by_number("pending")["base_fee_per_gas"] + 10**9)
             if method == "eth_feeHistory":
                 return c.fee_history(unq(params[0]), params[1], params[2] if len(params) > 2 else [])
             if method == "eth_getBalance":
@@ -288,8 +296,8 @@ class Server:
             if method in ("eth_call", "eth_estimateGas"):
                 try:
                     if method == "eth_call":
-                        return t.call(call_tx(params), params[1] if len(params) > 1 and params[1] not in ("pending",) else "latest")
-                    return q(t.estimate_gas(call_tx(params)))
+                        return t.call(call_tx(params, t.get_accounts()[0]), params[1] if len(params) > 1 and params[1] not in ("pending",) else "latest")
+                    return q(t.estimate_gas(call_tx(params, t.get_accounts()[0])))
                 except TransactionFailed as e:
                     reason = str(e.args[0]) if e.args else "execution reverted"
                     raise RPCError(3, "execution reverted" + (": " + reason if reason and "revert" not in reason.lower() else ""), "0x")
@@ -424,6 +432,14 @@ class Server:
                 pass
 
             def do_POST(self):
+                if server.offline:
+                    # The node is down: drop the connection without an answer.
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(2)
+                    except OSError:
+                        pass
+                    return
                 length = int(self.headers.get("Content-Length", "0"))
                 try:
                     request = json.loads(self.rfile.read(length))
@@ -449,9 +465,11 @@ class Server:
 
     def outage(self, seconds):
         time.sleep(0.05)  # let the answer to shim_outage go out first
+        self.offline = True  # kept-alive connections are dropped too
         self.httpd.shutdown()
         self.httpd.server_close()
         time.sleep(seconds)
+        self.offline = False
         for _ in range(100):
             try:
                 self.listen()

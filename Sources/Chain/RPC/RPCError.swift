@@ -1,6 +1,6 @@
 /// A JSON-RPC failure, classified so the anchoring logic can act on it. The description is generic;
 /// node messages are kept in `message` for logs.
-public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         let name: String
         public static let nonceTooLow = Code(name: "nonceTooLow")
@@ -42,4 +42,6 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "JSON-RPC error (\(code))" }
+    /// With the node's message, for logs (`String(reflecting:)`).
+    public var debugDescription: String { "JSON-RPC error (\(code), \(rpcCode.map(String.init) ?? "-")): \(message)" }
 }
