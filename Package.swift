@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "voltaic",
             dependencies: [
-                "Server", "Storage", "CSMS", "OCPP",
+                "Server", "Storage", "CSMS", "OCPP", "Chain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
