@@ -57,27 +57,29 @@ struct Serve: AsyncParsableCommand {
             database: location, migrationsDirectory: try database.migrations(),
             adminToken: try resolveAdminToken(env: env, logger: logger)
         )
-        config.host = host ?? env["VOLTAIC_HOST"] ?? config.host
-        config.port = try port ?? env["VOLTAIC_PORT"].map { try parse($0, "VOLTAIC_PORT") } ?? config.port
+        /// A flag wins over its environment variable, which wins over the default.
+        func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String) throws -> T? {
+            if let flag { return flag }
+            guard let text = env[variable] else { return nil }
+            guard let value = T(text) else { throw ValidationError("\(variable) is not valid: \(text)") }
+            return value
+        }
+        config.host = try setting(host, "VOLTAIC_HOST") ?? config.host
+        config.port = try setting(port, "VOLTAIC_PORT") ?? config.port
         config.migrate = migrate || database.isEmbedded || env["VOLTAIC_MIGRATE"] == "1"
-        config.maxFrameSize = try maxFrameSize ?? env["VOLTAIC_MAX_FRAME_SIZE"].map { try parse($0, "VOLTAIC_MAX_FRAME_SIZE") } ?? config.maxFrameSize
-        if let s = try pingInterval ?? env["VOLTAIC_PING_INTERVAL"].map({ try parse($0, "VOLTAIC_PING_INTERVAL") }) { config.pingInterval = .milliseconds(Int(s * 1000)) }
-        if let s = try callTimeout ?? env["VOLTAIC_CALL_TIMEOUT"].map({ try parse($0, "VOLTAIC_CALL_TIMEOUT") }) { config.callTimeout = .milliseconds(Int(s * 1000)) }
-        config.heartbeatInterval = try heartbeatInterval ?? env["VOLTAIC_HEARTBEAT_INTERVAL"].map { try parse($0, "VOLTAIC_HEARTBEAT_INTERVAL") } ?? config.heartbeatInterval
-        if let p = unknownStations ?? env["VOLTAIC_UNKNOWN_STATIONS"] {
+        config.maxFrameSize = try setting(maxFrameSize, "VOLTAIC_MAX_FRAME_SIZE") ?? config.maxFrameSize
+        if let s: Double = try setting(pingInterval, "VOLTAIC_PING_INTERVAL") { config.pingInterval = .milliseconds(Int(s * 1000)) }
+        if let s: Double = try setting(callTimeout, "VOLTAIC_CALL_TIMEOUT") { config.callTimeout = .milliseconds(Int(s * 1000)) }
+        config.heartbeatInterval = try setting(heartbeatInterval, "VOLTAIC_HEARTBEAT_INTERVAL") ?? config.heartbeatInterval
+        if let p: String = try setting(unknownStations, "VOLTAIC_UNKNOWN_STATIONS") {
             guard let policy = UnknownStationPolicy(rawValue: p) else { throw ValidationError("--unknown-stations is reject, pending or accept") }
             config.unknownStations = policy
         }
-        config.nodeId = nodeId ?? env["VOLTAIC_NODE_ID"] ?? config.nodeId
+        config.nodeId = try setting(nodeId, "VOLTAIC_NODE_ID") ?? config.nodeId
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 
         let app = try await buildApplication(config, logger: logger)
         try await app.runService()
-    }
-
-    private func parse<T: LosslessStringConvertible>(_ text: String, _ name: String) throws -> T {
-        guard let v = T(text) else { throw ValidationError("\(name) is not a valid number: \(text)") }
-        return v
     }
 
     /// The admin token: flag, environment, or `<data-dir>/admin-token`, created (and printed once) on first run.

@@ -37,25 +37,13 @@ public enum Hex {
     }
 }
 
-extension UInt64 {
+extension FixedWidthInteger where Self: UnsignedInteger {
     /// Minimal big-endian bytes (0 is empty), as RLP encodes integers.
     var minimalBigEndian: [UInt8] {
         var v = self
         var out: [UInt8] = []
         while v > 0 {
-            out.insert(UInt8(v & 0xFF), at: 0)
-            v >>= 8
-        }
-        return out
-    }
-}
-
-extension UInt128 {
-    var minimalBigEndian: [UInt8] {
-        var v = self
-        var out: [UInt8] = []
-        while v > 0 {
-            out.insert(UInt8(v & 0xFF), at: 0)
+            out.insert(UInt8(truncatingIfNeeded: v), at: 0)
             v >>= 8
         }
         return out
