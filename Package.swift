@@ -102,7 +102,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], swiftSettings: swiftSettings),
-        .testTarget(name: "ChainTests", dependencies: ["Chain"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",

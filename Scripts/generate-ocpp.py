@@ -237,7 +237,7 @@ def generate_201(schemas):
 
 
 def generate_schema_data(s16, s201):
-    out = [HEADER.format(version=ocpp.__version__ if hasattr(ocpp, "__version__") else "pinned")]
+    out = [HEADER.format(version=ocpp.__version__ if hasattr(ocpp, "__version__") else "pinned").replace("public import Foundation\n\n", "")]
     out.append("// The raw JSON schemas, minified, keyed by action. Compiled into `Schema` on first use.\n")
     for enum_name, schemas, suffix in (("OCPP16", s16, ""), ("OCPP201", s201, "Request")):
         actions = actions_of(schemas, suffix)

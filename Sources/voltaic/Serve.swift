@@ -98,7 +98,9 @@ struct Serve: AsyncParsableCommand {
         for i in bytes.indices { bytes[i] = rng.next() }
         let token = bytes.map { String(format: "%02x", $0) }.joined()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write the admin token to \(path)")
+        }
         print("Admin API token (kept in \(path); shown only this once): \(token)")
         return token
     }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 
 /// Drives anchor jobs to finality: one writer per key, signed bytes persisted before broadcast, stuck

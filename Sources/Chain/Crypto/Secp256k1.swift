@@ -1,5 +1,5 @@
 import CSecp256k1
-public import Foundation
+import Foundation
 
 /// One libsecp256k1 context for the process; it is read-only after creation and safe to share.
 final class Secp256k1Context: @unchecked Sendable {

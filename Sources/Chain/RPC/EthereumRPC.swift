@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import NIOHTTP1
-public import Foundation
+import Foundation
 public import Logging
 import NIOCore
 import NIOFoundationCompat

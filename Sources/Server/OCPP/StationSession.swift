@@ -2,7 +2,7 @@ import CSMS
 import Foundation
 import HummingbirdWebSocket
 import NIOWebSocket
-public import Logging
+import Logging
 public import OCPP
 
 /// One connected station: its socket's outbound side, the CSMS→station call in flight, and the
