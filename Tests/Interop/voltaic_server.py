@@ -44,7 +44,7 @@ class VoltaicServer:
         env = dict(os.environ)
         env["VOLTAIC_MIGRATIONS_DIR"] = os.path.join(ROOT, "Migrations")
         args = [
-            BINARY, "serve", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", ADMIN_TOKEN,
+            os.environ.get("VOLTAIC_BIN", BINARY), "serve", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", ADMIN_TOKEN,
             "--ping-interval", "2", "--call-timeout", "5", *self.extra_args,
         ]
         self.log = open(self.log_path, "ab")
