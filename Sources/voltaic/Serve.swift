@@ -102,6 +102,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("cannot write the admin token to \(path)")
         }
         print("Admin API token (kept in \(path); shown only this once): \(token)")
+        fflush(nil)  // all streams: the token must show before the server logs anything else
         return token
     }
 }
