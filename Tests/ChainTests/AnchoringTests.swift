@@ -123,7 +123,7 @@ struct AnchoringTests {
         let rpc = EthereumRPC(url: node.url, timeout: .seconds(1), retries: 1, retryDelay: .milliseconds(50))
         let anchorer = Anchorer(rpc: rpc, key: EVMNode.owner, contract: contract, store: store, policy: .init(confirmations: 2))
         let job = try await anchorer.enqueue(root: root("outage"), count: 3, uri: "u")
-        _ = try await node.control("shim_outage", [.string("4")])
+        _ = try await node.control("shim_outage", [.string("8")])  // longer than the two failing calls below take
         try await Task.sleep(for: .milliseconds(200))
         // While the node is gone, calls fail, ticks fail quietly and the job waits.
         await #expect(throws: RPCError.self) { try await rpc.blockNumber() }
