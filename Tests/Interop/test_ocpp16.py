@@ -205,6 +205,9 @@ def test_every_station_bound_command_reaches_the_station_and_returns_its_answer(
                 assert body["response"] == expected, action
                 assert body["ocppVersion"] == "ocpp1.6"
                 assert cp.received[-1][0] == action
+            # ReserveNow and CancelReservation sent as raw commands are recorded as reservations too.
+            reservations = (await api(server, "GET", f"/reservations?stationId={station}"))[1]["items"]
+            assert [(r["id"], r["idToken"], r["status"]) for r in reservations] == [(77, "R1", "Cancelled")]
             # A payload that breaks the schema never reaches the station.
             status, body = await api(server, "POST", f"/stations/{station}/commands/Reset", {"type": "Sideways"})
             assert status == 422 and "type" in body["detail"]

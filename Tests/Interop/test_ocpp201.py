@@ -144,8 +144,29 @@ def test_every_station_bound_command_reaches_the_station_and_returns_its_answer(
                 assert body["response"] == expected, action
                 assert body["ocppVersion"] == "ocpp2.0.1"
                 assert cp.received[-1][0] == action
+            reservations = (await api(server, "GET", f"/reservations?stationId={station}"))[1]["items"]
+            assert [(r["id"], r["idToken"], r["status"]) for r in reservations] == [(88, "R2", "Cancelled")]
 
     run(scenario())
+
+
+def test_a_reservation_made_by_a_raw_command_is_consumed(server, station):
+    tag = new_token(server)
+
+    async def scenario():
+        async with connected(server, station, "2.0.1") as cp:
+            await boot(cp)
+            payload = {"id": 4242, "expiryDateTime": "2035-01-01T00:00:00Z", "idToken": {"idToken": tag, "type": "Central"}, "evseId": 1}
+            assert (await api(server, "POST", f"/stations/{station}/commands/ReserveNow", payload))[0] == 200
+            await cp.call(tx_event("Started", 0, str(uuid.uuid4()), now(), "Authorized", id_token={"id_token": tag, "type": "Central"},
+                                   evse={"id": 1, "connector_id": 1}, reservation_id=4242))
+            # The id sequence moved past the caller's id: the next reservation the API makes does not collide.
+            status, body = await api(server, "POST", "/reservations", {"stationId": station, "evseId": 2, "idToken": tag})
+            assert status == 201 and body["reservation"]["id"] > 4242
+
+    run(scenario())
+    r = next(r for r in server.api("GET", f"/reservations?stationId={station}")[1]["items"] if r["id"] == 4242)
+    assert r["status"] == "Used"
 
 
 def test_actions_of_later_issues_answer_not_supported(server, station):

@@ -144,9 +144,34 @@ struct AdminController: Sendable {
         let answer = try await commands.send(stationId: id, action: action, payload: payload)
         switch answer.answer {
         case .result(let result):
+            try await recordReservation(stationId: id, action: action, payload: payload, result: result)
             return CommandAnswer(stationId: id, action: action, ocppVersion: answer.version.rawValue, response: result, responseSchemaViolation: answer.responseViolation)
         case .error(let code, let description, _):
             throw Problem(.badGateway, "Station answered with an error", "\(code): \(description)")
+        }
+    }
+
+    /// A ReserveNow or CancelReservation sent as a raw command is kept in the reservations table too,
+    /// so that a start carrying the reservation consumes it whichever way it was made.
+    private func recordReservation(stationId: String, action: String, payload: JSONValue, result: JSONValue) async throws {
+        guard result["status"]?.stringValue == "Accepted" else { return }
+        func int(_ key: String) -> Int? {
+            if case .number(let n) = payload[key] { return n.int64Value.map(Int.init) }
+            return nil
+        }
+        switch action {
+        case "ReserveNow":
+            // 1.6: reservationId, idTag, expiryDate, connectorId. 2.0.1: id, idToken.idToken, expiryDateTime, evseId.
+            guard let reservationId = int("reservationId") ?? int("id"),
+                let token = payload["idTag"]?.stringValue ?? payload["idToken"]?["idToken"]?.stringValue,
+                let expiry = (payload["expiryDate"] ?? payload["expiryDateTime"])?.stringValue.flatMap(OCPPDateTime.parse)
+            else { return }
+            let evse = int("connectorId") ?? int("evseId")
+            try await repository.recordReservation(id: reservationId, stationId: stationId, evseId: evse == 0 ? nil : evse, idToken: token, expiresAt: expiry)
+        case "CancelReservation":
+            if let reservationId = int("reservationId") { try await repository.setReservationStatus(id: reservationId, status: .cancelled) }
+        default:
+            return
         }
     }
 

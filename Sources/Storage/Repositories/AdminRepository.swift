@@ -216,6 +216,24 @@ public struct AdminRepository: Sendable {
         return r
     }
 
+    /// Records a reservation whose id was chosen by the caller (a raw ReserveNow), keeping the id sequence ahead of it.
+    public func recordReservation(id: Int, stationId: String, evseId: Int?, idToken: String, expiresAt: Date) async throws {
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query(
+                """
+                INSERT INTO reservations (id, station_id, evse_id, id_token, expires_at, status) VALUES (\(id), \(stationId), \(evseId), \(idToken), \(expiresAt), 'Accepted')
+                ON CONFLICT (id) DO UPDATE SET station_id = EXCLUDED.station_id, evse_id = EXCLUDED.evse_id, id_token = EXCLUDED.id_token,
+                    expires_at = EXCLUDED.expires_at, status = 'Accepted', transaction_id = NULL, updated_at = now()
+                """,
+                logger: logger
+            )
+            try await conn.query(
+                "SELECT setval(pg_get_serial_sequence('reservations', 'id'), greatest((SELECT max(id) FROM reservations), 1))",
+                logger: logger
+            )
+        }
+    }
+
     public func setReservationStatus(id: Int, status: ReservationStatus) async throws {
         try await client.query("UPDATE reservations SET status = \(status.rawValue), updated_at = now() WHERE id = \(id)", logger: logger)
     }
