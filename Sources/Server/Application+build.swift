@@ -21,7 +21,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         runner: committer,
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
     )
-    let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, logger: logger)
+    let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout)
 
     let router = buildRouter(client: client, registry: registry, repository: repository, commands: commands, adminToken: config.adminToken, logger: logger)
     let wsRouter = Router(context: OCPPUpgradeContext.self)

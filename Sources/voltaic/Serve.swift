@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
         defer { embedded?.stop() }
         var config = ServerConfiguration(
             database: location, migrationsDirectory: try database.migrations(),
-            adminToken: try resolveAdminToken(env: env, logger: logger)
+            adminToken: try resolveAdminToken(env: env)
         )
         /// A flag wins over its environment variable, which wins over the default.
         func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String) throws -> T? {
@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// The admin token: flag, environment, or `<data-dir>/admin-token`, created (and printed once) on first run.
-    private func resolveAdminToken(env: [String: String], logger: Logger) throws -> String {
+    private func resolveAdminToken(env: [String: String]) throws -> String {
         if let t = adminToken ?? env["VOLTAIC_ADMIN_TOKEN"] {
             guard t.count >= 16 else { throw ValidationError("the admin token must be at least 16 characters") }
             return t

@@ -44,7 +44,7 @@ import TestSupport
         let registry = StationRegistry()
         let router = buildRouter(
             client: client, registry: registry, repository: repository,
-            commands: CommandDispatcher(registry: registry, repository: repository, callTimeout: .seconds(1), logger: logger),
+            commands: CommandDispatcher(registry: registry, repository: repository, callTimeout: .seconds(1)),
             adminToken: "x", logger: logger
         )
         let routed = Set(router.routes.map { "\($0.method) \($0.path)" }.filter { $0.contains("/api/v1/") })

@@ -34,8 +34,3 @@ extension InboundAdapter {
         try OCPPCoder.encode(value)
     }
 }
-
-extension Int64 {
-    /// Whole Wh from a validated integer register value.
-    init(wh value: Int) { self = Int64(value) }
-}

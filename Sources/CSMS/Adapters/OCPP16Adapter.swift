@@ -50,7 +50,7 @@ public struct OCPP16Adapter: InboundAdapter {
             let r = try decode(M.StartTransactionRequest.self, payload)
             let result = try await service.start(
                 uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
-                startedAt: r.timestamp, meterStartWh: Int64(wh: r.meterStart), reservationId: r.reservationId, now: now
+                startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
             )
             guard let id = Int(exactly: result.transactionId) else { throw InboundRejection(.internalError, "transaction id out of range") }
             let info = Self.idTagInfo(result.authorization)
@@ -61,7 +61,7 @@ public struct OCPP16Adapter: InboundAdapter {
             let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let auth = try await service.stop(
                 uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
-                meterStopWh: Int64(wh: r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
+                meterStopWh: Int64(r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
             )
             let info = auth.map(Self.idTagInfo)
             return try encode(M.StopTransactionResponse(idTagInfo: info.map { .init(expiryDate: $0.expiryDate, parentIdTag: $0.parentIdTag, status: .init(rawValue: $0.status.rawValue) ?? .invalid) }))

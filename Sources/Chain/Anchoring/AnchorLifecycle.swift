@@ -40,8 +40,6 @@ public enum AnchorLifecycle {
         case wait
         /// Re-sign the same payload and nonce with fees raised by the policy's bump.
         case bump
-        /// Broadcast the latest attempt's exact bytes again (after a reorg dropped it).
-        case rebroadcast
         case included(AnchorJob.Inclusion)
         case final(AnchorJob.Inclusion)
         /// The inclusion is gone from the canonical chain: back to sent, rebroadcast.

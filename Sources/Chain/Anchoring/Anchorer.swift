@@ -102,7 +102,7 @@ public actor Anchorer {
         case .bump:
             try await bump(&job, chainId: id, head: head)
             return
-        case .reorged, .rebroadcast:
+        case .reorged:
             logger.notice("anchor left the canonical chain; rebroadcasting", metadata: ["anchor.job": "\(job.id)"])
             job.state = .sent
             if var last = job.attempts.popLast() {
@@ -110,7 +110,7 @@ public actor Anchorer {
                 job.attempts.append(last)
             }
             try await store.save(job)
-            try await broadcastLatest(job, chainId: id)
+            try await broadcastLatest(job)
             return
         }
         try await store.save(job)
@@ -146,7 +146,7 @@ public actor Anchorer {
         let nonce = try await reserveNonce()
         job.nonce = nonce
         try await sign(&job, fees: fees, chainId: chainId, head: try await rpc.blockNumber())
-        try await broadcastLatest(job, chainId: chainId)
+        try await broadcastLatest(job)
     }
 
     /// Fees for a new transaction: EIP-1559 where blocks carry a base fee, legacy gas price otherwise.
@@ -184,15 +184,14 @@ public actor Anchorer {
         fees.maxFeePerGas = raise(fees.maxFeePerGas)
         logger.notice("anchor stuck; replacing with higher fees", metadata: ["anchor.job": "\(job.id)", "eth.nonce": "\(job.nonce ?? 0)", "anchor.attempt": "\(job.attempts.count + 1)"])
         try await sign(&job, fees: fees, chainId: chainId, head: head)
-        try await broadcastLatest(job, chainId: chainId)
+        try await broadcastLatest(job)
     }
 
-    private func broadcastLatest(_ job: AnchorJob, chainId: UInt64) async throws {
+    private func broadcastLatest(_ job: AnchorJob) async throws {
         guard let last = job.attempts.last else { return }
-        let signed = SignedTransaction(transaction: transaction(for: job, fees: last.transaction, chainId: chainId), raw: last.raw, signature: .init(r: [], s: [], recoveryId: 0))
         let outcome: RPCError.Code?
         do {
-            try await rpc.sendRawTransaction(signed)
+            try await rpc.sendRawTransaction(raw: last.raw)
             outcome = nil
         } catch let error {
             outcome = error.code

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOHTTP1
+import Synchronization
 import Foundation
 public import Logging
 import NIOCore
@@ -73,15 +74,10 @@ public struct EthereumRPC: Sendable {
     }
 }
 
+/// JSON-RPC request ids, shared by the copies of one client.
 final class IDCounter: Sendable {
-    private let value = NSLockedCounter()
-    func next() -> Int { value.increment() }
-}
-
-final class NSLockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func increment() -> Int { lock.withLock { n += 1; return n } }
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
 }
 
 // MARK: Typed calls
@@ -176,10 +172,16 @@ extension EthereumRPC {
     /// Broadcasts signed bytes; returns the transaction hash. "already known" is success: the node has it.
     @discardableResult
     public func sendRawTransaction(_ signed: SignedTransaction) async throws(RPCError) -> [UInt8] {
+        try await sendRawTransaction(raw: signed.raw)
+    }
+
+    /// Broadcasts bytes that were signed earlier (a saved attempt).
+    @discardableResult
+    public func sendRawTransaction(raw: [UInt8]) async throws(RPCError) -> [UInt8] {
         do {
-            return try Self.need(try await request("eth_sendRawTransaction", [.string(signed.rawHex)]).bytes, "eth_sendRawTransaction")
+            return try Self.need(try await request("eth_sendRawTransaction", [.string(Hex.encode(raw))]).bytes, "eth_sendRawTransaction")
         } catch where error.code == .alreadyKnown {
-            return signed.hash
+            return Keccak256.hash(raw)
         }
     }
 

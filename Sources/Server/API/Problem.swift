@@ -15,25 +15,18 @@ public struct Problem: HTTPResponseError, Sendable {
         self.detail = detail
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: JSONValueLike] = ["type": .s("about:blank"), "title": .s(title), "status": .i(status.code)]
-        if let detail { body["detail"] = .s(detail) }
-        let data = try JSONSerialization.data(withJSONObject: body.mapValues(\.any), options: [.sortedKeys])
-        return Response(
-            status: status,
-            headers: [.contentType: "application/problem+json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data))
-        )
+    private struct Body: Encodable {
+        var type = "about:blank"
+        var title: String
+        var status: Int
+        var detail: String?
     }
 
-    enum JSONValueLike {
-        case s(String), i(Int)
-        var any: Any {
-            switch self {
-            case .s(let s): s
-            case .i(let i): i
-            }
-        }
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(Body(title: title, status: status.code, detail: detail))
+        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

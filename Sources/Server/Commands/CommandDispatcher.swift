@@ -10,7 +10,6 @@ struct CommandDispatcher: Sendable {
     let registry: StationRegistry
     let repository: AdminRepository
     let callTimeout: Duration
-    let logger: Logger
 
     struct Answer: Sendable {
         var version: OCPPVersion

@@ -146,8 +146,6 @@ public actor StationSession {
         return true
     }
 
-    var pendingAction: String? { pending?.action }
-
     private func acquireCallSlot() async {
         if !callInFlight {
             callInFlight = true
