@@ -182,9 +182,13 @@ public struct ChargingService: Sendable {
             tx.reservationId = reservationId
             try await consumeReservation(uow, id: reservationId, stationId: stationId, idToken: token, transactionId: tx.id, now: now)
         }
-        let readings = try await uow.registerReadings(transactionId: tx.id)
+        // The register readings are read back only when they can change something: the first register
+        // sample sets the start, and the end needs them all. Updated events in between cost no query.
+        let ending = e.eventType == "Ended" && tx.state == .active
+        let firstRegister = tx.meterStartWh == nil && e.samples.contains { $0.importRegisterWh != nil }
+        let readings = ending || firstRegister ? try await uow.registerReadings(transactionId: tx.id) : []
         if tx.meterStartWh == nil { tx.meterStartWh = readings.min { $0.0 < $1.0 }?.1 }
-        if e.eventType == "Ended", tx.state == .active {
+        if ending {
             let end = readings.max { $0.0 < $1.0 }?.1
             let energy = EnergyRules.compute(meterStart: tx.meterStartWh, meterStop: end, readings: readings, startedAt: tx.startedAt, stoppedAt: e.timestamp)
             tx.state = .ended
