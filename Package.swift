@@ -102,7 +102,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], swiftSettings: swiftSettings),
-        .testTarget(name: "ChainTests", dependencies: ["Chain"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        // Storage only for ChildProcess, which starts the test EVM as it starts PostgreSQL.
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",

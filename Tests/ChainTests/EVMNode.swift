@@ -1,4 +1,5 @@
 import Chain
+import Storage
 import Foundation
 import Testing
 
@@ -22,7 +23,7 @@ final class EVMNode: @unchecked Sendable {
     }
 
     private static func hasEthTester(_ python: String) -> Bool {
-        (try? run(python, ["-c", "import eth_tester, eth_account"])) == 0
+        (try? ChildProcess.run(python, ["-c", "import eth_tester, eth_account"]).status) == 0
     }
 
     /// Whether the chain tests can run here; Scripts/test sets VOLTAIC_REQUIRE_EVM so that CI fails instead of skipping.
@@ -37,7 +38,7 @@ final class EVMNode: @unchecked Sendable {
         }
         let log = NSTemporaryDirectory() + "voltaic-evm-\(UUID().uuidString).log"
         let script = Self.repository.appendingPathComponent("Tests/Chain/evm_rpc_server.py").path
-        pid = try Self.spawn(python, [script, "--port", "0"] + arguments, output: log)
+        pid = try ChildProcess.spawn(python, [script, "--port", "0"] + arguments, output: log)
         let deadline = Date().addingTimeInterval(60)
         var found: String?
         while Date() < deadline, found == nil {
@@ -55,8 +56,7 @@ final class EVMNode: @unchecked Sendable {
 
     deinit {
         kill(pid, SIGKILL)  // a throw-away chain: nothing to shut down cleanly
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        _ = try? ChildProcess.wait(pid)
     }
 
     func mine(_ blocks: Int = 1) async throws { _ = try await rpc.request("evm_mine", [.string(Quantity.encode(UInt64(blocks)))]) }
@@ -64,40 +64,6 @@ final class EVMNode: @unchecked Sendable {
 
     static let owner = try! PrivateKey(hex: "0x" + String(repeating: "00", count: 31) + "01")
     static let stranger = try! PrivateKey(hex: "0x" + String(repeating: "00", count: 31) + "02")
-
-    private static func spawn(_ executable: String, _ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // The child must not inherit this thread's blocked signals, or SIGTERM would never stop it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGTERM)
-        sigaddset(&defaults, SIGINT)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, &actions, &attributes, argv, environ) == 0 else { throw EVMNodeError("cannot start \(executable)") }
-        return pid
-    }
-
-    private static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        let pid = try spawn(executable, arguments, output: "/dev/null")
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return (status >> 8) & 0xff
-    }
 }
 
 struct EVMNodeError: Error, CustomStringConvertible {

@@ -36,7 +36,7 @@ public actor TestPostgres {
         let location = DatabaseLocation.socket(directory: cluster.socketDirectory, port: cluster.port, user: cluster.user, database: name)
         if migrated {
             let migrator = Migrator(migrations: try Migration.load(directory: Self.migrationsDirectory), logger: logger)
-            try await PostgresClient.withClient(try location.clientConfiguration(), logger: logger) { try await migrator.migrate($0) }
+            _ = try await PostgresClient.withClient(try location.clientConfiguration(), logger: logger) { try await migrator.migrate($0) }
         }
         return location
     }
