@@ -221,3 +221,14 @@ def run(coro):
 async def api(server, method, path, body=None):
     """The admin API from inside an event loop (the charge point must keep answering meanwhile)."""
     return await asyncio.to_thread(server.api, method, path, body)
+
+
+async def send_every_command(server, station, cp, commands, version):
+    """Sends each (action → (payload, expected answer)) through the admin API to the connected `cp` and
+    checks that the station received it and its exact answer came back."""
+    for action, (payload, expected) in commands.items():
+        status, body = await api(server, "POST", f"/stations/{station}/commands/{action}", payload)
+        assert status == 200, (action, body)
+        assert body["response"] == expected, action
+        assert body["ocppVersion"] == version
+        assert cp.received[-1][0] == action

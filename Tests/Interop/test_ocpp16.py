@@ -2,7 +2,7 @@
 import asyncio
 import datetime
 
-from charge_points import api, connected, now, run
+from charge_points import api, connected, now, run, send_every_command
 from conftest import new_token
 from ocpp.v16 import call
 
@@ -199,12 +199,7 @@ def test_every_station_bound_command_reaches_the_station_and_returns_its_answer(
     async def scenario():
         async with connected(server, station) as cp:
             await boot(cp)
-            for action, (payload, expected) in COMMANDS_16.items():
-                status, body = await api(server, "POST", f"/stations/{station}/commands/{action}", payload)
-                assert status == 200, (action, body)
-                assert body["response"] == expected, action
-                assert body["ocppVersion"] == "ocpp1.6"
-                assert cp.received[-1][0] == action
+            await send_every_command(server, station, cp, COMMANDS_16, "ocpp1.6")
             # ReserveNow and CancelReservation sent as raw commands are recorded as reservations too.
             reservations = (await api(server, "GET", f"/reservations?stationId={station}"))[1]["items"]
             assert [(r["id"], r["idToken"], r["status"]) for r in reservations] == [(77, "R1", "Cancelled")]

@@ -2,7 +2,7 @@
 import datetime
 import uuid
 
-from charge_points import api, connected, now, run
+from charge_points import api, connected, now, run, send_every_command
 from conftest import new_token
 from ocpp.v201 import call
 
@@ -138,12 +138,7 @@ def test_every_station_bound_command_reaches_the_station_and_returns_its_answer(
     async def scenario():
         async with connected(server, station, "2.0.1") as cp:
             await boot(cp)
-            for action, (payload, expected) in COMMANDS_201.items():
-                status, body = await api(server, "POST", f"/stations/{station}/commands/{action}", payload)
-                assert status == 200, (action, body)
-                assert body["response"] == expected, action
-                assert body["ocppVersion"] == "ocpp2.0.1"
-                assert cp.received[-1][0] == action
+            await send_every_command(server, station, cp, COMMANDS_201, "ocpp2.0.1")
             reservations = (await api(server, "GET", f"/reservations?stationId={station}"))[1]["items"]
             assert [(r["id"], r["idToken"], r["status"]) for r in reservations] == [(88, "R2", "Cancelled")]
 
