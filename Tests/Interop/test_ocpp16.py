@@ -211,3 +211,18 @@ def test_every_station_bound_command_reaches_the_station_and_returns_its_answer(
 
     run(scenario())
     assert server.api("POST", "/stations/NOT-CONNECTED/commands/Reset", {"type": "Soft"})[0] == 409
+
+
+def test_an_expired_reservation_reads_expired_and_is_not_consumed(server, station):
+    tag = new_token(server)
+
+    async def scenario():
+        async with connected(server, station) as cp:
+            await boot(cp)
+            past = {"connectorId": 1, "expiryDate": "2020-01-01T00:00:00Z", "idTag": tag, "reservationId": 9001}
+            assert (await api(server, "POST", f"/stations/{station}/commands/ReserveNow", past))[0] == 200
+            await cp.call(call.StartTransaction(connector_id=1, id_tag=tag, meter_start=0, timestamp=now(), reservation_id=9001))
+
+    run(scenario())
+    r = next(r for r in server.api("GET", f"/reservations?stationId={station}")[1]["items"] if r["id"] == 9001)
+    assert (r["status"], r.get("transactionId")) == ("Expired", None)

@@ -210,11 +210,9 @@ public struct ChargingService: Sendable {
 
     private func consumeReservation(_ uow: any UnitOfWork, id: Int, stationId: String, idToken: String, transactionId: Int64, now: Date) async throws {
         guard let r = try await uow.reservation(id: id), r.stationId == stationId else { return }
-        if r.isUsable(at: now) || r.status == .used && r.transactionId == transactionId {
-            if r.idToken == idToken { try await uow.updateReservation(id: id, status: .used, transactionId: transactionId) }
-        } else if r.expiresAt <= now, r.status == .accepted || r.status == .pending {
-            try await uow.updateReservation(id: id, status: .expired, transactionId: nil)
-        }
+        // An expired reservation reads as Expired (see ReservationRows) and is simply not consumed.
+        guard r.isUsable(at: now) || r.status == .used && r.transactionId == transactionId, r.idToken == idToken else { return }
+        try await uow.updateReservation(id: id, status: .used, transactionId: transactionId)
     }
 
     static func eventPayload(_ tx: ChargingTransaction) -> JSONValue {

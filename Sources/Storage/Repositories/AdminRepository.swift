@@ -243,11 +243,7 @@ public struct AdminRepository: Sendable {
     }
 
     public func reservations(stationId: String?, limit: Int = 200) async throws -> [Reservation] {
-        try await client.query(
-            "UPDATE reservations SET status = 'Expired', updated_at = now() WHERE status IN ('Pending', 'Accepted') AND expires_at <= now()",
-            logger: logger
-        )
-        return try await ReservationRows.all(
+        try await ReservationRows.all(
             client.query(
                 """
                 SELECT \(unescaped: ReservationRows.columns) FROM reservations

@@ -93,7 +93,12 @@ enum TransactionRows {
 }
 
 enum ReservationRows {
-    static let columns = "id, station_id, evse_id, id_token, expires_at, status, transaction_id, created_at"
+    /// Expiry is derived when read, not written by a sweep: an open reservation past its time reads as Expired.
+    static let columns = """
+        id, station_id, evse_id, id_token, expires_at,
+        CASE WHEN status IN ('Pending', 'Accepted') AND expires_at <= now() THEN 'Expired' ELSE status END AS status,
+        transaction_id, created_at
+        """
 
     static func fetch(_ conn: PostgresConnection, logger: Logger, _ whereClause: PostgresQuery) async throws -> [Reservation] {
         let query = PostgresQuery(unsafeSQL: "SELECT \(columns) FROM reservations " + whereClause.sql, binds: whereClause.binds)
