@@ -55,6 +55,8 @@ def test_malformed_frames_get_a_version_correct_callerror_and_the_socket_stays_u
 
     run(scenario())
     assert server.sql(f"SELECT count(*) FROM status_history WHERE station_id = '{station}'") == [["1"]]
+    # One status change, one event in the outbox (written in the same transaction, not repeated on replay).
+    assert server.sql(f"SELECT count(*) FROM outbox WHERE topic = 'connector.status' AND payload->>'stationId' = '{station}'") == [["1"]]
 
 
 def boot_payload(version):

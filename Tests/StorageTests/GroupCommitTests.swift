@@ -39,7 +39,7 @@ import TestSupport
             // A failing item (unknown station violates the foreign key) does not take the batch down.
             await #expect(throws: (any Error).self) {
                 try await committer.perform { uow in
-                    try await uow.recordStatus(stationId: "NO-SUCH", ConnectorStatus(evseId: 1, connectorId: 1, status: "Faulted", reportedAt: Date()))
+                    _ = try await uow.recordStatus(stationId: "NO-SUCH", ConnectorStatus(evseId: 1, connectorId: 1, status: "Faulted", reportedAt: Date()))
                 }
             }
             let rows = try await repo.client.query("SELECT count(*)::int FROM status_history WHERE station_id = 'GC-1'", logger: repo.logger)

@@ -9,7 +9,8 @@ public protocol UnitOfWork: Sendable {
     func createStation(id: String, registrationStatus: RegistrationStatus) async throws
     func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, status: RegistrationStatus, at: Date) async throws
     func touchStation(id: String, at: Date) async throws
-    func recordStatus(stationId: String, _ status: ConnectorStatus) async throws
+    /// Stores a status report; false when that exact report was stored before (a replay).
+    func recordStatus(stationId: String, _ status: ConnectorStatus) async throws -> Bool
 
     // Tokens
     func token(value: String) async throws -> IdToken?

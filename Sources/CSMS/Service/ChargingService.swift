@@ -32,7 +32,14 @@ public struct ChargingService: Sendable {
     }
 
     public func status(_ uow: any UnitOfWork, stationId: String, _ status: ConnectorStatus) async throws {
-        try await uow.recordStatus(stationId: stationId, status)
+        guard try await uow.recordStatus(stationId: stationId, status) else { return }  // a replay: no new event
+        try await uow.appendOutbox(
+            topic: "connector.status",
+            payload: .object([
+                "stationId": .string(stationId), "evseId": .number(JSONNumber(status.evseId)),
+                "connectorId": .number(JSONNumber(status.connectorId)), "status": .string(status.status),
+            ])
+        )
     }
 
     public func record(_ uow: any UnitOfWork, stationId: String, kind: String, payload: JSONValue, now: Date) async throws {

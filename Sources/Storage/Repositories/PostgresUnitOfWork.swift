@@ -39,7 +39,7 @@ struct PostgresUnitOfWork: UnitOfWork {
         try await connection.query("UPDATE stations SET last_seen_at = \(at) WHERE id = \(id)", logger: logger)
     }
 
-    func recordStatus(stationId: String, _ s: ConnectorStatus) async throws {
+    func recordStatus(stationId: String, _ s: ConnectorStatus) async throws -> Bool {
         try await connection.query(
             """
             INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_error_code, status_at)
@@ -58,17 +58,8 @@ struct PostgresUnitOfWork: UnitOfWork {
             """,
             logger: logger
         )
-        var inserted = false
-        for try await _ in rows { inserted = true }
-        if inserted {
-            try await appendOutbox(
-                topic: "connector.status",
-                payload: .object([
-                    "stationId": .string(stationId), "evseId": .number(JSONNumber(s.evseId)), "connectorId": .number(JSONNumber(s.connectorId)),
-                    "status": .string(s.status),
-                ])
-            )
-        }
+        for try await _ in rows { return true }
+        return false
     }
 
     // MARK: Tokens
