@@ -13,19 +13,27 @@ import Storage
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let client = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
     let migrator = Migrator(migrations: try Migration.load(directory: config.migrationsDirectory), logger: logger)
-    let committer = GroupCommitter(client: client, logger: logger)
+    let committer = GroupCommitter(client: client, logger: logger, deadline: config.databaseTimeout)
     let repository = AdminRepository(client: client, logger: logger)
     let registry = StationRegistry()
     let service = ChargingService(heartbeatInterval: config.heartbeatInterval)
-    let processor = InboundProcessor(
+    let dispatcher = InboundDispatcher(
         runner: committer,
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
+    )
+    let processor = InboundProcessor(dispatcher: dispatcher)
+    let maintenance = Maintenance(
+        runner: committer, service: service, staleAfter: config.staleTransactionAfter, replyWindow: dispatcher.replayWindow,
+        interval: .seconds(60), logger: logger
     )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout)
 
     let router = buildRouter(client: client, registry: registry, repository: repository, commands: commands, adminToken: config.adminToken, logger: logger)
     let wsRouter = Router(context: OCPPUpgradeContext.self)
-    OCPPEndpoint(configuration: config, registry: registry, repository: repository, processor: processor, logger: logger).addRoutes(to: wsRouter)
+    OCPPEndpoint(
+        configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(),
+        budget: InflightBudget(limit: config.inflightFrameBudget), logger: logger
+    ).addRoutes(to: wsRouter)
 
     var app = Application(
         router: router,
@@ -37,7 +45,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             )
         ),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer],
+        services: [client, committer, maintenance],
         logger: logger
     )
     app.beforeServerStarts {

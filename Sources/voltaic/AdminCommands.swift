@@ -59,7 +59,7 @@ struct StationCommand: AsyncParsableCommand {
             let logger = makeLogger("warning")
             let id = id
             let removed = try await database.withDatabase(logger: logger, migrate: false) { client in
-                try await AdminRepository(client: client, logger: logger).deleteStation(id: id)
+                try await AdminRepository(client: client, logger: logger).decommissionStation(id: id)
             }
             guard removed else { throw ValidationError("no station '\(id)'") }
             print("Removed station \(id).")

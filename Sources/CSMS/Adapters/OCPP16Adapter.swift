@@ -38,6 +38,7 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "StatusNotification":
             let r = try decode(M.StatusNotificationRequest.self, payload)
+            try WireLimits.check(r.connectorId, field: "connectorId")
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
             let status = ConnectorStatus(
                 evseId: ref.evseId, connectorId: ref.connectorId, status: r.status.rawValue, errorCode: r.errorCode.rawValue,
@@ -48,6 +49,8 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "StartTransaction":
             let r = try decode(M.StartTransactionRequest.self, payload)
+            try WireLimits.check(r.connectorId, field: "connectorId")
+            try WireLimits.check(r.reservationId, field: "reservationId")
             let result = try await service.start(
                 uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
                 startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
@@ -58,6 +61,7 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "StopTransaction":
             let r = try decode(M.StopTransactionRequest.self, payload)
+            try WireLimits.check(r.transactionId, in: WireLimits.transactionId, field: "transactionId")
             let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let auth = try await service.stop(
                 uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
@@ -68,6 +72,8 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "MeterValues":
             let r = try decode(M.MeterValuesRequest.self, payload)
+            try WireLimits.check(r.connectorId, field: "connectorId")
+            try WireLimits.check(r.transactionId, in: WireLimits.transactionId, field: "transactionId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample16($0, at: mv.timestamp) } }
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
             try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
@@ -113,6 +119,9 @@ public struct OCPP16Adapter: InboundAdapter {
         }
         let parsed = UnitNormalizer.parseDecimal(value)
         let (normalized, normalizedUnit) = parsed.map { UnitNormalizer.normalize(value: $0, unit: unit, measurand: measurand) } ?? (nil, unit ?? UnitNormalizer.defaultUnit(for: measurand))
-        return MeterSample(sampledAt: at, measurand: measurand, phase: phase, location: location, context: context, value: normalized, unit: normalizedUnit, rawValue: value, rawUnit: unit)
+        return MeterSample(
+            sampledAt: at, measurand: measurand, phase: phase, location: location, context: context, value: normalized, unit: normalizedUnit,
+            rawValue: value, rawUnit: unit, outOfRange: parsed != nil && normalized == nil
+        )
     }
 }

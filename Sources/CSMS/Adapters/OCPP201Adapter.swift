@@ -42,12 +42,19 @@ public struct OCPP201Adapter: InboundAdapter {
 
         case "StatusNotification":
             let r = try decode(M.StatusNotificationRequest.self, payload)
+            try WireLimits.check(r.evseId, field: "evseId")
+            try WireLimits.check(r.connectorId, field: "connectorId")
             let status = ConnectorStatus(evseId: r.evseId, connectorId: r.connectorId, status: r.connectorStatus.rawValue, reportedAt: r.timestamp)
             try await service.status(uow, stationId: stationId, status)
             return try encode(M.StatusNotificationResponse())
 
         case "TransactionEvent":
             let r = try decode(M.TransactionEventRequest.self, payload)
+            try WireLimits.check(r.seqNo, field: "seqNo")
+            try WireLimits.check(r.evse?.id, field: "evse.id")
+            try WireLimits.check(r.evse?.connectorId, field: "evse.connectorId")
+            try WireLimits.check(r.reservationId, field: "reservationId")
+            try WireLimits.check(r.transactionInfo.remoteStartId, in: WireLimits.transactionId, field: "transactionInfo.remoteStartId")
             let samples = (r.meterValue ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let input = ChargingService.TransactionEventInput(
                 eventType: r.eventType.rawValue, timestamp: r.timestamp, triggerReason: r.triggerReason.rawValue, seqNo: r.seqNo,
@@ -55,20 +62,20 @@ public struct OCPP201Adapter: InboundAdapter {
                 stoppedReason: r.transactionInfo.stoppedReason?.rawValue, remoteStartId: r.transactionInfo.remoteStartId, reservationId: r.reservationId,
                 idToken: r.idToken?.idToken, evse: r.evse.map { ConnectorRef(evseId: $0.id, connectorId: $0.connectorId ?? 1) }, samples: samples
             )
-            let auth = try await service.transactionEvent(uow, stationId: stationId, input, now: now)
+            let auth = try await service.transactionEvent(uow, stationId: stationId, version: version, input, now: now)
             return try encode(M.TransactionEventResponse(idTokenInfo: auth.map(Self.idTokenInfo)))
 
         case "MeterValues":
             let r = try decode(M.MeterValuesRequest.self, payload)
+            try WireLimits.check(r.evseId, field: "evseId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             try await service.meterValues(uow, stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
             return try encode(M.MeterValuesResponse())
 
         case "ReservationStatusUpdate":
             let r = try decode(M.ReservationStatusUpdateRequest.self, payload)
-            if let existing = try await uow.reservation(id: r.reservationId), existing.stationId == stationId, existing.status != .used {
-                try await uow.updateReservation(id: r.reservationId, status: r.reservationUpdateStatus == .expired ? .expired : .cancelled, transactionId: nil)
-            }
+            try WireLimits.check(r.reservationId, in: WireLimits.transactionId, field: "reservationId")
+            try await service.reservationStatusUpdate(uow, stationId: stationId, reservationId: r.reservationId, expired: r.reservationUpdateStatus == .expired)
             try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
             return try encode(M.ReservationStatusUpdateResponse())
 
@@ -95,12 +102,14 @@ public struct OCPP201Adapter: InboundAdapter {
 
     static func sample(_ v: OCPP201.SampledValueType, at: Date) -> MeterSample {
         let measurand = v.measurand?.rawValue ?? MeterSample.energyImportRegister
-        let raw = Decimal(string: "\(v.value)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(v.value)
-        let (value, unit) = UnitNormalizer.normalize(value: raw, unit: v.unitOfMeasure?.unit, multiplier: v.unitOfMeasure?.multiplier ?? 0, measurand: measurand)
+        let raw: Decimal? = v.value.isFinite ? Decimal(string: "\(v.value)", locale: Locale(identifier: "en_US_POSIX")) : nil
+        let (value, unit) =
+            raw.map { UnitNormalizer.normalize(value: $0, unit: v.unitOfMeasure?.unit, multiplier: v.unitOfMeasure?.multiplier ?? 0, measurand: measurand) }
+            ?? (nil, v.unitOfMeasure?.unit ?? UnitNormalizer.defaultUnit(for: measurand))
         let signed = try? v.signedMeterValue.map { try OCPPCoder.encode($0).serialized }
         return MeterSample(
             sampledAt: at, measurand: measurand, phase: v.phase?.rawValue, location: v.location?.rawValue, context: v.context?.rawValue,
-            value: value, unit: unit, rawValue: "\(v.value)", rawUnit: v.unitOfMeasure?.unit, signedData: signed ?? nil
+            value: value, unit: unit, rawValue: "\(v.value)", rawUnit: v.unitOfMeasure?.unit, signedData: signed ?? nil, outOfRange: value == nil
         )
     }
 }

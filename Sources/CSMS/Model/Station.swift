@@ -23,12 +23,14 @@ public struct Station: Sendable, Codable, Hashable {
     public var lastBootAt: Date?
     public var lastSeenAt: Date?
     public var createdAt: Date
+    /// When an operator removed it; a decommissioned station cannot connect, and its history stays.
+    public var decommissionedAt: Date?
 
     public init(
         id: String, vendor: String? = nil, model: String? = nil, serialNumber: String? = nil,
         firmwareVersion: String? = nil, ocppVersion: OCPPVersion? = nil,
         registrationStatus: RegistrationStatus = .accepted, securityProfile: Int = 0, hasPassword: Bool = false,
-        online: Bool = false, lastBootAt: Date? = nil, lastSeenAt: Date? = nil, createdAt: Date = Date()
+        online: Bool = false, lastBootAt: Date? = nil, lastSeenAt: Date? = nil, createdAt: Date = Date(), decommissionedAt: Date? = nil
     ) {
         self.id = id
         self.vendor = vendor
@@ -43,6 +45,7 @@ public struct Station: Sendable, Codable, Hashable {
         self.lastBootAt = lastBootAt
         self.lastSeenAt = lastSeenAt
         self.createdAt = createdAt
+        self.decommissionedAt = decommissionedAt
     }
 }
 

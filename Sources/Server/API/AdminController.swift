@@ -116,7 +116,7 @@ struct AdminController: Sendable {
 
     @Sendable func deleteStation(_ request: Request, context: AdminContext) async throws -> HTTPResponse.Status {
         let id = try context.parameters.require("id")
-        guard try await repository.deleteStation(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist") }
+        guard try await repository.decommissionStation(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist or was removed already") }
         if let session = registry.session(id) { await session.close(code: .policyViolation, reason: "station removed") }
         return .noContent
     }

@@ -25,6 +25,8 @@ public struct AdminRepository: Sendable {
         public var exists: Bool
         public var passwordHash: String?
         public var registrationStatus: RegistrationStatus
+        /// Removed by an operator: refused at the handshake, history kept.
+        public var decommissioned: Bool
     }
 
     /// Creates a station; false when it already exists.
@@ -79,18 +81,27 @@ public struct AdminRepository: Sendable {
         return false
     }
 
-    public func deleteStation(id: String) async throws -> Bool {
-        let rows = try await client.query("DELETE FROM stations WHERE id = \(id) RETURNING id", logger: logger)
+    /// Decommissions a station: it can no longer connect, and all its history stays. False when there is
+    /// no such station (or it was decommissioned already).
+    public func decommissionStation(id: String) async throws -> Bool {
+        let rows = try await client.query(
+            "UPDATE stations SET decommissioned_at = now(), online = false, connected_node = NULL WHERE id = \(id) AND decommissioned_at IS NULL RETURNING id",
+            logger: logger
+        )
         for try await _ in rows { return true }
         return false
     }
 
     public func credentials(stationId: String) async throws -> StationCredentials {
-        let rows = try await client.query("SELECT password_hash, registration_status FROM stations WHERE id = \(stationId)", logger: logger)
-        for try await (hash, status) in rows.decode((String?, String).self) {
-            return StationCredentials(exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected)
+        let rows = try await client.query(
+            "SELECT password_hash, registration_status, decommissioned_at IS NOT NULL FROM stations WHERE id = \(stationId)", logger: logger
+        )
+        for try await (hash, status, decommissioned) in rows.decode((String?, String, Bool).self) {
+            return StationCredentials(
+                exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned
+            )
         }
-        return StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected)
+        return StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected, decommissioned: false)
     }
 
     public func setOnline(stationId: String, online: Bool, node: String?, at: Date) async throws {
@@ -121,7 +132,7 @@ public struct AdminRepository: Sendable {
             """,
             logger: logger
         )
-        guard let token = try await TokenRows.all(rows).first else { throw StoreUnavailable(reason: "upsert returned no row") }
+        guard let token = try await TokenRows.all(rows).first else { throw MissingRow("the token upsert") }
         return token
     }
 
@@ -212,7 +223,7 @@ public struct AdminRepository: Sendable {
             """,
             logger: logger
         )
-        guard let r = try await ReservationRows.all(rows).first else { throw StoreUnavailable(reason: "insert returned no row") }
+        guard let r = try await ReservationRows.all(rows).first else { throw MissingRow("the insert") }
         return r
     }
 
@@ -262,7 +273,7 @@ public struct AdminRepository: Sendable {
             logger: logger
         )
         for try await id in rows.decode(Int64.self) { return id }
-        throw StoreUnavailable(reason: "insert returned no row")
+        throw MissingRow("the insert")
     }
 
     public func completeCommand(id: Int64, outcome: String, response: JSONValue?) async throws {
