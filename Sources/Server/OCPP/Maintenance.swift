@@ -15,13 +15,13 @@ struct Maintenance: Service {
     let logger: Logger
 
     func run() async throws {
-        await withGracefulShutdownHandler {
+        // Graceful shutdown cancels the wait between passes, so the service stops at once.
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { break }
+                try await Task.sleep(for: interval)
                 await runOnce(now: Date())
             }
-        } onGracefulShutdown: {}
+        }
     }
 
     func runOnce(now: Date) async {

@@ -59,6 +59,17 @@ public final class GroupCommitter: TransactionRunner, Service {
     private let workers: Int
     public let deadline: Duration
     private let state = Mutex(State())
+    private let stats = Mutex(Statistics())
+
+    /// Committed batches and the items in them, since start.
+    public struct Statistics: Sendable {
+        public var batches = 0
+        public var items = 0
+    }
+
+    public var statistics: Statistics { stats.withLock { $0 } }
+    /// Items waiting for a worker.
+    public var queued: Int { state.withLock { $0.queue.count } }
 
     /// - Parameter deadline: the longest a caller waits for its answer (`--db-timeout`).
     public init(client: PostgresClient, logger: Logger, maxBatch: Int = 64, workers: Int = 2, deadline: Duration = .seconds(5)) {
@@ -119,15 +130,20 @@ public final class GroupCommitter: TransactionRunner, Service {
     }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            for _ in 0..<workers {
-                group.addTask { await self.workerLoop() }
+        // Stopped by graceful shutdown or by cancellation, whichever comes first.
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<workers {
+                    group.addTask { await self.workerLoop() }
+                }
+                group.addTask { await self.reaperLoop() }
+                group.addTask {
+                    try? await gracefulShutdown()
+                    self.shutdown()
+                }
             }
-            group.addTask { await self.reaperLoop() }
-            group.addTask {
-                try? await gracefulShutdown()
-                self.shutdown()
-            }
+        } onCancel: {
+            self.shutdown()
         }
     }
 
@@ -144,8 +160,8 @@ public final class GroupCommitter: TransactionRunner, Service {
     /// Answers, with `unavailable`, every caller that has waited longer than the deadline, queued or running.
     private func reaperLoop() async {
         let tick = min(deadline / 10, .milliseconds(100))
-        while state.withLock({ $0.open }) {
-            try? await Task.sleep(for: tick)
+        while state.withLock({ $0.open }), !Task.isCancelled {
+            do { try await Task.sleep(for: tick) } catch { return }
             let cutoff = ContinuousClock.now - deadline
             let late: [Ticket] = state.withLock { s in
                 var late = s.queue.prefix { $0.enqueuedAt < cutoff }.filter { !$0.isAnswered }
@@ -214,6 +230,7 @@ public final class GroupCommitter: TransactionRunner, Service {
             for ticket in batch { ticket.resume(.failure(StoreFailure.unavailable("the database did not commit"))) }
             return
         }
+        stats.withLock { $0.batches += 1; $0.items += batch.count }
         for (ticket, outcome) in result.done { ticket.resume(outcome) }
         for ticket in result.retry { if let again = ticket.retried() { enqueue(again) } }
     }

@@ -225,14 +225,16 @@ struct PostgresUnitOfWork: UnitOfWork {
     // MARK: Replies
 
     /// SHA-256 of the payload's canonical serialisation (keys sorted), so that a replay matches byte for byte.
-    private static func digest(_ payload: JSONValue) -> [UInt8] { Array(SHA256.hash(data: Data(payload.serialized.utf8))) }
+    private static func digest(_ payload: JSONValue) -> String {
+        SHA256.hash(data: Data(payload.serialized.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 
     func committedReply(stationId: String, messageId: String, action: String, payload: JSONValue, within window: Duration) async throws -> JSONValue? {
         let seconds = Double(window.components.seconds)
         let rows = try await connection.query(
             """
             SELECT reply::text FROM inbound_replies
-            WHERE station_id = \(stationId) AND message_id = \(messageId) AND action = \(action) AND digest = \(Self.digest(payload))
+            WHERE station_id = \(stationId) AND message_id = \(messageId) AND action = \(action) AND digest = decode(\(Self.digest(payload)), 'hex')
               AND received_at > now() - make_interval(secs => \(seconds))
             """,
             logger: logger
@@ -245,7 +247,7 @@ struct PostgresUnitOfWork: UnitOfWork {
         try await connection.query(
             """
             INSERT INTO inbound_replies (station_id, message_id, action, digest, reply) VALUES (\(stationId), \(messageId), \(action),
-                \(Self.digest(payload)), \(reply.serialized)::jsonb)
+                decode(\(Self.digest(payload)), 'hex'), \(reply.serialized)::jsonb)
             ON CONFLICT (station_id, message_id, action, digest) DO UPDATE SET reply = EXCLUDED.reply, received_at = now()
             """,
             logger: logger
