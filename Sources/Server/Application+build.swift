@@ -37,7 +37,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     var app = Application(
         router: DeadlineRouter(inner: router, limit: config.apiTimeout),
         server: HTTPServerBuilder { responder in
-            MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration))
+            MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
         services: [client, committer],

@@ -34,17 +34,23 @@ final class HealthProbe: Sendable {
             if let p = s.probe, now - p.started < abandonAfter { return (nil, p.task) }
             s.probe?.task.cancel()
             let (client, logger) = (client, logger)
-            let task = Task { (try? await client.query("SELECT 1", logger: logger).collect()) != nil }
+            // The probe records its own result when it ends, however late: a probe that outlived its
+            // caller's deadline must not be read later as if it were fresh.
+            let task = Task { [weak self] in
+                let up = (try? await client.query("SELECT 1", logger: logger).collect()) != nil
+                self?.state.withLock { s in
+                    s.cached = (up, .now)
+                    s.probe = nil
+                }
+                return up
+            }
             s.probe = (task, now)
             return (nil, task)
         }
         if let cached { return cached }
         guard let probe else { return false }
-        let up = (try? await Deadline.run(within: limit) { await probe.value }) ?? false
-        state.withLock { s in
-            s.cached = (up, .now)
-            if up, s.probe?.task == probe { s.probe = nil }
-        }
-        return up
+        if let up = try? await Deadline.run(within: limit, { await probe.value }) { return up }
+        state.withLock { s in s.cached = (false, .now) }
+        return false
     }
 }

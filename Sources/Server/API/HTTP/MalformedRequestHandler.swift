@@ -16,16 +16,51 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// A connection that sends no request within this long is closed (Hummingbird's own idle timer
+    /// starts only once the first request is in).
+    private let firstRequestTimeout: TimeAmount?
+    private var sawRequest = false
+
+    init(firstRequestTimeout: TimeAmount?) {
+        self.firstRequestTimeout = firstRequestTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let firstRequestTimeout else { return }
+        let bound = NIOLoopBound((context, self), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: firstRequestTimeout) {
+            let (context, handler) = bound.value
+            if !handler.sawRequest { context.close(promise: nil) }
+        }
+    }
+
+    /// Requests whose head has come in and whose response has not ended: a parser error behind them
+    /// (pipelined bytes) is answered once they are.
+    private var requestsInFlight = 0
     /// A response head has gone out without its end: a 400 cannot be written in the middle of it.
     private var responseInProgress = false
+    private var refusalPending = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            requestsInFlight += 1
+            sawRequest = true
+        }
+        context.fireChannelRead(data)
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
+        let part = unwrapOutboundIn(data)
+        switch part {
         case .head: responseInProgress = true
         case .end: responseInProgress = false
         case .body: break
         }
         context.write(data, promise: promise)
+        if case .end = part {
+            requestsInFlight = max(0, requestsInFlight - 1)
+            if refusalPending, requestsInFlight == 0 { refuse(context: context) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -33,10 +68,15 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.fireErrorCaught(error)
             return
         }
-        guard !responseInProgress else {
-            context.close(promise: nil)
-            return
+        if requestsInFlight > 0 || responseInProgress {
+            refusalPending = true
+        } else {
+            refuse(context: context)
         }
+    }
+
+    private func refuse(context: ChannelHandlerContext) {
+        refusalPending = false
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close", "Content-Length": "0"])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -54,10 +94,11 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 /// A server child channel with `MalformedRequestHandler` added to its pipeline once `inner` has set it up.
 struct MalformedRequestGuard<Inner: ServerChildChannel>: ServerChildChannel {
     let inner: Inner
+    let firstRequestTimeout: TimeAmount?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Inner.Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try channel.pipeline.syncOperations.addHandler(MalformedRequestHandler())
+            try channel.pipeline.syncOperations.addHandler(MalformedRequestHandler(firstRequestTimeout: firstRequestTimeout))
             return value
         }
     }
