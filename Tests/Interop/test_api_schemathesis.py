@@ -17,6 +17,9 @@ def test_schemathesis_finds_no_failure(server):
         "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--mode", "all",
         "--max-examples", os.environ.get("VOLTAIC_SCHEMATHESIS_EXAMPLES", "40"), "--seed", "1",
         "--max-time", "240", "--request-timeout", "10", "--workers", "2", "--continue-on-failure",
+        # U+0000 is refused in every string (400/422, tested in AdminAPITests), also in fields the
+        # document leaves open (additionalProperties), which JSON Schema cannot say; so none is generated.
+        "--generation-allow-x00", "false",
         "--report", "junit", "--report-dir", report, "--output-truncate", "false", "--warnings", "off",
     ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=420, env=dict(os.environ, SCHEMATHESIS_HOOKS=""))

@@ -309,8 +309,9 @@ struct AdminController: Sendable {
             throw Problem(.unprocessableContent, "Invalid duration", "durationMinutes is 1 to 10080 (a week)")
         }
         let expiresAt = body.expiresAt ?? Date().addingTimeInterval(Double(body.durationMinutes ?? 30) * 60)
-        guard expiresAt > Date() else { throw Problem(.unprocessableContent, "Invalid expiry", "a reservation must expire in the future") }
+        // Whether the station is connected is told first: it is what a caller can act on.
         guard let session = registry.session(body.stationId) else { throw Problem(.conflict, "Station offline", "station '\(Problem.bounded(body.stationId))' is not connected") }
+        guard expiresAt > Date() else { throw Problem(.unprocessableContent, "Invalid expiry", "a reservation must expire in the future") }
         var reservation = try await repository.createReservation(stationId: body.stationId, evseId: body.evseId, idToken: body.idToken, expiresAt: expiresAt)
         let payload: JSONValue
         if session.version == .v16 {
