@@ -43,6 +43,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "Name of this node in a cluster. Env: VOLTAIC_NODE_ID. Default: the host name")
     var nodeId: String?
 
+    @Option(name: .customLong("api-timeout"), help: "Seconds an admin API request may take before it is answered 503. Env: VOLTAIC_API_TIMEOUT. Default: 5")
+    var apiTimeout: Double?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle HTTP connection is kept open. Env: VOLTAIC_IDLE_TIMEOUT. Default: 60")
+    var idleTimeout: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: VOLTAIC_LOG_LEVEL. Default: info")
     var logLevel: String?
 
@@ -76,6 +82,14 @@ struct Serve: AsyncParsableCommand {
             config.unknownStations = policy
         }
         config.nodeId = try setting(nodeId, "VOLTAIC_NODE_ID") ?? config.nodeId
+        if let s: Double = try setting(apiTimeout, "VOLTAIC_API_TIMEOUT") {
+            guard s > 0, s <= 3600 else { throw ValidationError("--api-timeout is more than 0 and at most 3600 seconds") }
+            config.apiTimeout = .milliseconds(Int(s * 1000))
+        }
+        if let s: Double = try setting(idleTimeout, "VOLTAIC_IDLE_TIMEOUT") {
+            guard s > 0 else { throw ValidationError("--idle-timeout is more than 0 seconds") }
+            config.idleTimeout = .milliseconds(Int(s * 1000))
+        }
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 
         let app = try await buildApplication(config, logger: logger)

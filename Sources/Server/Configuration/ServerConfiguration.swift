@@ -33,6 +33,10 @@ public struct ServerConfiguration: Sendable {
     public var nodeId: String
     /// The most stations connected at once; more are refused with 503.
     public var maxConnections = 15_000
+    /// The longest an admin API request may take; past it the answer is a 503 problem.
+    public var apiTimeout: Duration = .seconds(5)
+    /// An HTTP/1 connection with no request in flight is closed after this long.
+    public var idleTimeout: Duration = .seconds(60)
 
     // Hardening of the OCPP side
     /// The longest a station's CALL waits for its COMMIT; past it the station gets InternalError.

@@ -43,7 +43,3 @@ struct Maintenance: Service {
         }
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
