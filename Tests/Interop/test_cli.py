@@ -39,9 +39,9 @@ def test_station_and_token_administration(server):
     assert server.api("GET", "/tokens/CLI-TOKEN")[1]["status"] == "Blocked"
 
     assert "Removed station CLI-1" in voltaic(server, "station", "remove", "CLI-1").stdout
-    # Removed is decommissioned: still readable with its history, and no longer able to connect.
-    status, body = server.api("GET", "/stations/CLI-1")
-    assert status == 200 and body["station"]["decommissionedAt"]
+    # Removed is decommissioned: gone from the station views (its transactions stay readable).
+    assert server.api("GET", "/stations/CLI-1")[0] == 404
+    assert "CLI-1" not in [s["station"]["id"] for s in server.api("GET", "/stations")[1]["items"]]
 
     status = voltaic(server, "migrate", "--status").stdout
     assert "0001" in status and "applied" in status

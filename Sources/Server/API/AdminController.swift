@@ -82,7 +82,7 @@ struct AdminController: Sendable {
 
     @Sendable func listStations(_ request: Request, context: AdminContext) async throws -> ListOf<StationView> {
         let connected = registry.connectedIds
-        return ListOf(items: try await repository.stations().map { StationView(station: $0, connected: connected.contains($0.id)) })
+        return ListOf(items: try await repository.stations().filter { $0.decommissionedAt == nil }.map { StationView(station: $0, connected: connected.contains($0.id)) })
     }
 
     @Sendable func getStation(_ request: Request, context: AdminContext) async throws -> StationDetailView {
@@ -90,7 +90,8 @@ struct AdminController: Sendable {
     }
 
     private func requireStation(_ id: String) async throws -> StationDetailView {
-        guard let d = try await repository.station(id: id) else { throw Problem.noSuchStation(id) }
+        // A decommissioned station is gone from the operator's view; its transactions stay readable.
+        guard let d = try await repository.station(id: id), d.station.decommissionedAt == nil else { throw Problem.noSuchStation(id) }
         return StationDetailView(station: d.station, connected: registry.session(id) != nil, connectors: d.connectors)
     }
 
