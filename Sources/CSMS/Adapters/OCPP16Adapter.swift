@@ -61,7 +61,7 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "StopTransaction":
             let r = try decode(M.StopTransactionRequest.self, payload)
-            try WireLimits.check(r.transactionId, in: WireLimits.transactionId, field: "transactionId")
+            try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let auth = try await service.stop(
                 uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
@@ -73,7 +73,7 @@ public struct OCPP16Adapter: InboundAdapter {
         case "MeterValues":
             let r = try decode(M.MeterValuesRequest.self, payload)
             try WireLimits.check(r.connectorId, field: "connectorId")
-            try WireLimits.check(r.transactionId, in: WireLimits.transactionId, field: "transactionId")
+            try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample16($0, at: mv.timestamp) } }
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
             try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)

@@ -54,7 +54,7 @@ public struct OCPP201Adapter: InboundAdapter {
             try WireLimits.check(r.evse?.id, field: "evse.id")
             try WireLimits.check(r.evse?.connectorId, field: "evse.connectorId")
             try WireLimits.check(r.reservationId, field: "reservationId")
-            try WireLimits.check(r.transactionInfo.remoteStartId, in: WireLimits.transactionId, field: "transactionInfo.remoteStartId")
+            try WireLimits.check(r.transactionInfo.remoteStartId, in: WireLimits.integer, field: "transactionInfo.remoteStartId")
             let samples = (r.meterValue ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let input = ChargingService.TransactionEventInput(
                 eventType: r.eventType.rawValue, timestamp: r.timestamp, triggerReason: r.triggerReason.rawValue, seqNo: r.seqNo,
@@ -74,7 +74,7 @@ public struct OCPP201Adapter: InboundAdapter {
 
         case "ReservationStatusUpdate":
             let r = try decode(M.ReservationStatusUpdateRequest.self, payload)
-            try WireLimits.check(r.reservationId, in: WireLimits.transactionId, field: "reservationId")
+            try WireLimits.check(r.reservationId, field: "reservationId")
             try await service.reservationStatusUpdate(uow, stationId: stationId, reservationId: r.reservationId, expired: r.reservationUpdateStatus == .expired)
             try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
             return try encode(M.ReservationStatusUpdateResponse())

@@ -6,8 +6,8 @@ import OCPP
 public enum WireLimits {
     /// EVSE, connector, reservation, remote-start ids and 2.0.1 seqNo: non-negative `integer`.
     public static let id: ClosedRange<Int> = 0...Int(Int32.max)
-    /// 1.6 transaction ids are ours, handed out from a bigint sequence but sent as OCPP integers.
-    public static let transactionId: ClosedRange<Int> = Int(Int32.min)...Int(Int32.max)
+    /// Any PostgreSQL `integer`: 1.6 transaction ids (sent back as OCPP integers) and 2.0.1 remoteStartId.
+    public static let integer: ClosedRange<Int> = Int(Int32.min)...Int(Int32.max)
     /// A power-of-ten multiplier (2.0.1 `unitOfMeasure.multiplier`) beyond this is not a meter.
     public static let multiplier: ClosedRange<Int> = -18...18
     /// The largest magnitude a normalised sample may have (10^18: an exawatt-hour, far beyond any meter),

@@ -110,8 +110,8 @@ public struct ChargingService: Sendable {
         }
         let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, samples)
         guard tx.state == .active else {
-            // A replayed stop is already applied. Anything new it carries is flagged on the ended transaction.
-            if flag(&tx, samples: samples, corrections: corrections, afterEnd: corrections > 0) { try await uow.updateTransaction(tx) }
+            // A replayed stop is already applied; a corrected sample it carries is flagged on the ended transaction.
+            if flag(&tx, samples: samples, corrections: corrections, afterEnd: false) { try await uow.updateTransaction(tx) }
             return auth
         }
         _ = flag(&tx, samples: samples, corrections: corrections, afterEnd: false)
@@ -221,12 +221,13 @@ public struct ChargingService: Sendable {
         let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, e.samples)
         guard tx.state == .active else {
             // The transaction ended before: what comes after is stored, never billed, and flagged.
-            _ = flag(&tx, samples: e.samples, corrections: corrections, afterEnd: true)
+            var changed = flag(&tx, samples: e.samples, corrections: corrections, afterEnd: true)
             if e.eventType == "Ended", !tx.suspectReasons.contains("repeated Ended event") {
                 tx.suspectReasons.append("repeated Ended event")
                 tx.suspect = true
+                changed = true
             }
-            try await uow.updateTransaction(tx)
+            if changed { try await uow.updateTransaction(tx) }
             return auth
         }
         _ = flag(&tx, samples: e.samples, corrections: corrections, afterEnd: false)

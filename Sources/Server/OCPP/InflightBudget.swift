@@ -19,6 +19,4 @@ final class InflightBudget: Sendable {
     }
 
     func give(_ bytes: Int) { used.subtract(bytes, ordering: .relaxed) }
-
-    var inUse: Int { used.load(ordering: .relaxed) }
 }

@@ -100,12 +100,6 @@ final class PasswordVerifier: Sendable {
         if runNow { c.resume() }
     }
 
-    /// Forgets cached successes for a station whose password changed (its stored hash changes, so old
-    /// entries no longer match anyway; this frees them early).
-    func forget(stationId: String) {
-        state.withLock { $0.failures["id:" + stationId] = nil }
-    }
-
     private static func cacheKey(stationId: String, password: String, hash: String) -> [UInt8] {
         var h = SHA256()
         for part in [stationId, hash, password] {

@@ -6,8 +6,7 @@ extension AdminRepository {
     /// Registers a station the CSMS did not know, under `--unknown-stations accept|pending`, unless `cap`
     /// auto-registered stations exist already. Returns false when the cap is reached.
     public func registerUnknownStation(id: String, registrationStatus: RegistrationStatus, cap: Int) async throws -> Bool {
-        // One statement, so that concurrent handshakes cannot pass the cap together by much: the count and
-        // the insert see the same snapshot, and the advisory lock serialises auto-registrations.
+        // The advisory lock serialises auto-registrations, so concurrent handshakes cannot pass the cap together.
         try await client.withTransaction(logger: logger) { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(Self.autoRegistrationLock))", logger: logger)
             let rows = try await conn.query(
