@@ -30,7 +30,10 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout)
 
-    let router = buildRouter(client: client, registry: registry, repository: repository, commands: commands, adminToken: config.adminToken, logger: logger)
+    let router = buildRouter(
+        client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
+        adminToken: config.adminToken, logger: logger
+    )
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(
         configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(),
@@ -70,7 +73,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
 
 /// The HTTP side: `/health` and the admin API under `/api/v1`, behind API keys with roles and the audit log.
 func buildRouter(
-    client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher, adminToken: String, logger: Logger
+    client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher,
+    runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger
 ) -> Router<AdminContext> {
     let router = Router(context: AdminContext.self)
     let routes = RouteTable()
@@ -86,7 +90,7 @@ func buildRouter(
     let api = router.group("/api/v1")
         .add(middleware: AccessMiddleware(bootstrap: BootstrapToken(adminToken), access: access))
         .add(middleware: InputGuardMiddleware())
-    AdminController(repository: repository, registry: registry, commands: commands).addRoutes(to: api)
+    AdminController(repository: repository, registry: registry, commands: commands, runner: runner, service: service).addRoutes(to: api)
     AccessController(access: access).addRoutes(to: api)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router

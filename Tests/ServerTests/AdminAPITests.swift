@@ -19,6 +19,33 @@ import Testing
         }
     }
 
+    @Test func securityProfileZeroIsAskedForAndProfileOneGetsAGeneratedPassword() async throws {
+        try await AppHarness.app().test(.router) { client in
+            var (status, body, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"SP-GEN"}"#)
+            let generated = body["generatedPassword"] as? String
+            #expect(status == .created && generated?.count == 24)
+            #expect((body["station"] as? [String: Any])?["securityProfile"] as? Int == 1)
+            #expect((body["station"] as? [String: Any])?["hasPassword"] as? Bool == true)
+            // Shown once: reading the station again does not show it.
+            (status, body, _) = try await client.json(.get, "/api/v1/stations/SP-GEN")
+            #expect(status == .ok && body["generatedPassword"] == nil)
+
+            (status, body, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"SP-ZERO","securityProfile":0}"#)
+            #expect(status == .created && body["generatedPassword"] == nil)
+            #expect((body["station"] as? [String: Any])?["securityProfile"] as? Int == 0)
+            #expect((body["station"] as? [String: Any])?["hasPassword"] as? Bool == false)
+
+            (status, body, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"SP-GIVEN","securityProfile":1,"password":"0123456789abcdef"}"#)
+            #expect(status == .created && body["generatedPassword"] == nil)
+            for bad in [#"{"id":"SP-BAD1","securityProfile":0,"password":"0123456789abcdef"}"#, #"{"id":"SP-BAD2","securityProfile":2}"#, #"{"id":"SP-BAD3","securityProfile":-1}"#] {
+                (status, _, _) = try await client.json(.post, "/api/v1/stations", bad)
+                #expect(status == .unprocessableContent, "\(bad)")
+            }
+            (status, body, _) = try await client.json(.get, "/api/v1/stations")
+            #expect((body["items"] as? [Any])?.count == 3)
+        }
+    }
+
     @Test func stationsTokensAndTransactions() async throws {
         try await AppHarness.app().test(.router) { client in
             var (status, body, headers) = try await client.json(.post, "/api/v1/stations", #"{"id":"API-1","password":"0123456789abcdef"}"#)

@@ -198,6 +198,43 @@ import TestSupport
         }
     }
 
+    @Test func aRawReserveNowNeverMovesAnotherStationsOrAUsedReservation() async throws {
+        try await Harness.with { h in
+            try await h.station("RV-A")
+            try await h.station("RV-B")
+            let later = Date().addingTimeInterval(3600)
+            let a = try await h.repo.createReservation(stationId: "RV-A", evseId: 1, idToken: "TA", expiresAt: later)
+            try await h.repo.setReservationStatus(id: a.id, status: .accepted)
+            // Another station cannot take A's id, by the check or by the guarded write.
+            #expect(try await !h.repo.reservationIdIsFree(id: a.id, for: "RV-B"))
+            #expect(try await !h.repo.recordReservation(id: a.id, stationId: "RV-B", evseId: 2, idToken: "TB", expiresAt: later))
+            #expect(try await h.repo.reservation(id: a.id)?.stationId == "RV-A")
+            #expect(try await h.repo.reservation(id: a.id)?.idToken == "TA")
+            // The station itself may replace its own open reservation.
+            #expect(try await h.repo.reservationIdIsFree(id: a.id, for: "RV-A"))
+            #expect(try await h.repo.recordReservation(id: a.id, stationId: "RV-A", evseId: 1, idToken: "TA2", expiresAt: later))
+            #expect(try await h.repo.reservation(id: a.id)?.idToken == "TA2")
+            // A used reservation is history, even for its own station.
+            try await h.repo.setReservationStatus(id: a.id, status: .used)
+            #expect(try await !h.repo.reservationIdIsFree(id: a.id, for: "RV-A"))
+            #expect(try await !h.repo.recordReservation(id: a.id, stationId: "RV-A", evseId: 1, idToken: "TA3", expiresAt: later))
+            #expect(try await h.repo.reservation(id: a.id)?.status == .used)
+            // A raw CancelReservation cancels only the station's own open reservation.
+            try await h.repo.cancelReservation(id: a.id, stationId: "RV-A")
+            #expect(try await h.repo.reservation(id: a.id)?.status == .used)
+
+            // The largest id is a raw id like any other: the sequence is not moved to it, and ids the
+            // sequence reaches that raw commands took are skipped.
+            #expect(try await h.repo.recordReservation(id: Int(Int32.max), stationId: "RV-B", evseId: nil, idToken: "TB", expiresAt: later))
+            #expect(try await h.repo.recordReservation(id: a.id + 1, stationId: "RV-B", evseId: nil, idToken: "TB", expiresAt: later))
+            #expect(try await h.repo.recordReservation(id: a.id + 2, stationId: "RV-B", evseId: nil, idToken: "TB", expiresAt: later))
+            let next = try await h.repo.createReservation(stationId: "RV-A", evseId: 1, idToken: "TA", expiresAt: later)
+            #expect(next.id == a.id + 3)
+            #expect(try await h.repo.reservation(id: a.id + 1)?.stationId == "RV-B")
+            #expect(try await h.count("SELECT count(*)::int FROM reservations") == 5)
+        }
+    }
+
     @Test func aPendingReservationCannotBeConsumed() {
         let r = Reservation(id: 1, stationId: "S", evseId: 1, idToken: "T", expiresAt: Date().addingTimeInterval(600), status: .pending)
         #expect(!r.isUsable(at: Date()))

@@ -93,3 +93,18 @@ public enum StationIdentity {
         }
     }
 }
+
+/// Basic-auth passwords (security profile 1): OCPP allows 16 to 40 characters.
+public enum StationPassword {
+    public static let lengths: ClosedRange<Int> = 16...40
+
+    /// Counted as JSON Schema counts them: Unicode scalars.
+    public static func isValid(_ password: String) -> Bool { lengths.contains(password.unicodeScalars.count) }
+
+    /// 24 letters and digits from the system's secure generator: about 143 bits.
+    public static func generate() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<24).map { _ in alphabet.randomElement(using: &rng)! })
+    }
+}

@@ -287,6 +287,15 @@ public struct ChargingService: Sendable {
         return tx
     }
 
+    /// An operator ends a transaction whose Stop was lost. Nil when there is no such transaction; `ended`
+    /// is false when it had ended already (a replay of this request, or the station's Stop came first).
+    public func endByOperator(_ uow: any UnitOfWork, id: Int64, actor: String, reason: String, now: Date) async throws -> (transaction: ChargingTransaction, ended: Bool)? {
+        guard let before = try await uow.transaction(id: id) else { return nil }
+        guard before.state == .active else { return (before, false) }
+        guard let after = try await endTransaction(uow, id: id, reason: "Other", flaggedAs: "ended by \(actor): \(reason)", now: now) else { return nil }
+        return (after, true)
+    }
+
     /// Ends, by policy, Active transactions with no message since `cutoff`; returns those ended.
     public func endStaleTransactions(_ uow: any UnitOfWork, before cutoff: Date, limit: Int = 100, now: Date) async throws -> [ChargingTransaction] {
         var ended: [ChargingTransaction] = []

@@ -12,6 +12,9 @@ struct AdminController: Sendable {
     let repository: AdminRepository
     let registry: StationRegistry
     let commands: CommandDispatcher
+    /// Changes of charging state go through the domain service and the group committer, as the stations' do.
+    let runner: any TransactionRunner
+    let service: ChargingService
 
     func addRoutes(to group: RouterGroup<AdminContext>) {
         group.post("stations", use: createStation)
@@ -27,6 +30,7 @@ struct AdminController: Sendable {
         group.post("tokens/{value}/block", use: blockToken)
         group.get("transactions", use: listTransactions)
         group.get("transactions/{id}", use: getTransaction)
+        group.post("transactions/{id}/end", use: endTransaction)
         group.post("reservations", use: createReservation)
         group.get("reservations", use: listReservations)
         group.delete("reservations/{id}", use: cancelReservation)
@@ -37,6 +41,9 @@ struct AdminController: Sendable {
     struct NewStation: Decodable {
         var id: String
         var password: String?
+        /// 1 (Basic auth, the default: a password is generated when none is given) or 0 (no authentication,
+        /// an explicit operator choice).
+        var securityProfile: Int?
         var registrationStatus: RegistrationStatus?
     }
 
@@ -49,6 +56,8 @@ struct AdminController: Sendable {
         var station: Station
         var connected: Bool
         var connectors: [ConnectorStatus]
+        /// Only in the answer that created the station with a generated password: it is shown this once.
+        var generatedPassword: String?
     }
 
     struct ListOf<T: Codable & Sendable>: Codable, ResponseEncodable, Sendable {
@@ -60,16 +69,28 @@ struct AdminController: Sendable {
         guard StationIdentity.isValid(body.id) else {
             throw Problem(.unprocessableContent, "Invalid station id", "at most 48 characters of letters, digits and *-_=:+|@.")
         }
-        if let password = body.password {
-            guard Self.validPassword(password) else {
+        let password: String?
+        var generated: String?
+        switch (body.securityProfile, body.password) {
+        case (0, nil): password = nil
+        case (0, _?): throw Problem(.unprocessableContent, "Invalid securityProfile", "security profile 0 has no password; leave password out")
+        case (nil, let given?), (1, let given?):
+            guard StationPassword.isValid(given) else {
                 throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
             }
+            password = given
+        case (nil, nil), (1, nil):
+            generated = StationPassword.generate()
+            password = generated
+        case (let other?, _):
+            throw Problem(.unprocessableContent, "Invalid securityProfile", "securityProfile is 0 or 1 here (\(other) needs TLS)")
         }
-        let hash = body.password.map { Bcrypt.hash($0, cost: 10) }
+        let hash = password.map { Bcrypt.hash($0, cost: 10) }
         guard try await repository.createStation(id: body.id, passwordHash: hash, registrationStatus: body.registrationStatus ?? .accepted) else {
             throw Problem(.conflict, "Station exists", "station '\(body.id)' already exists")
         }
-        let detail = try await requireStation(body.id)
+        var detail = try await requireStation(body.id)
+        detail.generatedPassword = generated
         let location = "/api/v1/stations/" + (body.id.addingPercentEncoding(withAllowedCharacters: Self.pathSegmentAllowed) ?? body.id)
         return EditedResponse(status: .created, headers: [.location: location], response: detail)
     }
@@ -77,8 +98,6 @@ struct AdminController: Sendable {
     /// RFC 3986 unreserved characters and the sub-delimiters a path segment may carry as they are.
     static let pathSegmentAllowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@")
 
-    /// OCPP Basic-auth passwords are 16 to 40 characters, counted as JSON Schema counts them (Unicode scalars).
-    static func validPassword(_ password: String) -> Bool { (16...40).contains(password.unicodeScalars.count) }
 
     @Sendable func listStations(_ request: Request, context: AdminContext) async throws -> ListOf<StationView> {
         let connected = registry.connectedIds
@@ -109,7 +128,7 @@ struct AdminController: Sendable {
             if password.isEmpty {
                 hash = .some(nil)
             } else {
-                guard Self.validPassword(password) else {
+                guard StationPassword.isValid(password) else {
                     throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
                 }
                 hash = .some(Bcrypt.hash(password, cost: 10))
@@ -154,6 +173,15 @@ struct AdminController: Sendable {
         } catch {
             throw Problem(.badRequest, "Invalid JSON", Problem.bounded(error.description, 200))
         }
+        if action == "ReserveNow", let reservationId = Self.reservationId(payload) {
+            // Reservation ids are the CSMS's: a raw ReserveNow may not take another station's, nor a used one.
+            guard (0...Int(Int32.max)).contains(reservationId) else {
+                throw Problem(.unprocessableContent, "Invalid reservation id", "a reservation id is an integer from 0 to 2147483647")
+            }
+            guard try await repository.reservationIdIsFree(id: reservationId, for: id) else {
+                throw Problem(.conflict, "Reservation id in use", "reservation \(reservationId) belongs to another station or was used; POST /api/v1/reservations picks a free id")
+            }
+        }
         let answer = try await commands.send(stationId: id, action: action, payload: payload)
         switch answer.answer {
         case .result(let result):
@@ -168,24 +196,30 @@ struct AdminController: Sendable {
     /// so that a start carrying the reservation consumes it whichever way it was made.
     private func recordReservation(stationId: String, action: String, payload: JSONValue, result: JSONValue) async throws {
         guard result["status"]?.stringValue == "Accepted" else { return }
-        func int(_ key: String) -> Int? {
-            if case .number(let n) = payload[key] { return n.int64Value.map(Int.init) }
-            return nil
-        }
+        func int(_ key: String) -> Int? { Self.int(payload[key]) }
         switch action {
         case "ReserveNow":
             // 1.6: reservationId, idTag, expiryDate, connectorId. 2.0.1: id, idToken.idToken, expiryDateTime, evseId.
-            guard let reservationId = int("reservationId") ?? int("id"),
+            guard let reservationId = Self.reservationId(payload), (0...Int(Int32.max)).contains(reservationId),
                 let token = payload["idTag"]?.stringValue ?? payload["idToken"]?["idToken"]?.stringValue,
                 let expiry = (payload["expiryDate"] ?? payload["expiryDateTime"])?.stringValue.flatMap(OCPPDateTime.parse)
             else { return }
             let evse = int("connectorId") ?? int("evseId")
+            guard evse.map({ (0...Int(Int32.max)).contains($0) }) ?? true else { return }
             try await repository.recordReservation(id: reservationId, stationId: stationId, evseId: evse == 0 ? nil : evse, idToken: token, expiresAt: expiry)
         case "CancelReservation":
-            if let reservationId = int("reservationId") { try await repository.setReservationStatus(id: reservationId, status: .cancelled) }
+            if let reservationId = int("reservationId") { try await repository.cancelReservation(id: reservationId, stationId: stationId) }
         default:
             return
         }
+    }
+
+    /// The reservation id of a raw ReserveNow: 1.6 `reservationId`, 2.0.1 `id`.
+    static func reservationId(_ payload: JSONValue) -> Int? { int(payload["reservationId"]) ?? int(payload["id"]) }
+
+    private static func int(_ value: JSONValue?) -> Int? {
+        if case .number(let n)? = value { return n.int64Value.map(Int.init) }
+        return nil
     }
 
     // MARK: Tokens
@@ -284,6 +318,30 @@ struct AdminController: Sendable {
         guard let id = Int64(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid transaction id", "a transaction id is a 64-bit integer") }
         guard let tx = try await repository.transaction(id: id) else { throw Problem(.notFound, "No such transaction", "transaction \(id) does not exist") }
         return TransactionDetail(transaction: tx, meterValues: try await repository.meterValues(transactionId: id))
+    }
+
+    struct EndRequest: Decodable {
+        var reason: String
+    }
+
+    struct EndAnswer: Codable, ResponseEncodable {
+        var transaction: ChargingTransaction
+        /// False when the transaction had ended already (a replay, or the station's Stop came first).
+        var ended: Bool
+    }
+
+    /// Ends a transaction whose Stop was lost: it stops counting against its token (ConcurrentTx), its energy
+    /// is what its last reading says, and it is flagged with who ended it and why. Idempotent.
+    @Sendable func endTransaction(_ request: Request, context: AdminContext) async throws -> EndAnswer {
+        guard let id = Int64(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid transaction id", "a transaction id is a 64-bit integer") }
+        context.audit.set(action: "EndTransaction", target: String(id))
+        let body = try await request.decode(as: EndRequest.self, context: context)
+        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(reason.unicodeScalars.count) else { throw Problem(.unprocessableContent, "Invalid reason", "reason is 1 to 200 characters") }
+        let (service, actor, now) = (service, "API key " + (context.principal?.name ?? "unknown"), Date())
+        let outcome = try await runner.perform { uow in try await service.endByOperator(uow, id: id, actor: actor, reason: reason, now: now) }
+        guard let (tx, ended) = outcome else { throw Problem(.notFound, "No such transaction", "transaction \(id) does not exist") }
+        return EndAnswer(transaction: tx, ended: ended)
     }
 
     // MARK: Reservations

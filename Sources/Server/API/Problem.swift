@@ -1,3 +1,4 @@
+import CSMS
 import Foundation
 import Logging
 import NIOCore
@@ -50,6 +51,10 @@ public struct Problem: HTTPResponseError, Sendable {
             return Problem(error.status, error.status.reasonPhrase, error.body)
         case let error as any HTTPResponseError:
             return Problem(error.status, error.status.reasonPhrase)
+        case StoreFailure.unavailable:
+            return Problem(.serviceUnavailable, "Database unavailable", "the database cannot take the change now; try again later")
+        case StoreFailure.rejected(let why):
+            return Problem(.unprocessableContent, "Refused by the database", bounded(why, 200))
         case _ where isDatabaseUnavailable(error):
             logger.warning("admin API request failed: database unavailable", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
             return Problem(.serviceUnavailable, "Database unavailable", "the database cannot be reached; try again later")
