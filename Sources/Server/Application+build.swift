@@ -23,7 +23,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         runner: committer,
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
     )
-    let processor = InboundProcessor(dispatcher: dispatcher)
+    let liveness = LivenessRecorder(client: client, logger: logger, deadline: config.databaseTimeout)
+    let processor = InboundProcessor(dispatcher: dispatcher, liveness: liveness)
     let maintenance = Maintenance(
         runner: committer, service: service, staleAfter: config.staleTransactionAfter, replyWindow: dispatcher.replayWindow,
         interval: .seconds(60), logger: logger
@@ -52,7 +53,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer, maintenance],
+        services: [client, committer, liveness, maintenance],
         logger: logger
     )
     app.beforeServerStarts {

@@ -40,6 +40,8 @@ import TestSupport
                 #expect(ok == 39 && failed == 1)
             }
             #expect(committer.statistics.batches == 1 && committer.statistics.items == 40)
+            // It ran optimistically first, failed on item 17, and ran again with a savepoint per item.
+            #expect(committer.statistics.isolatedBatches == 1)
             #expect(try await h.count("SELECT count(*)::int FROM status_history WHERE station_id = 'GC-1'") == 39)
             #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'connector.status'") == 39)
         }

@@ -6,6 +6,8 @@ public protocol InboundAdapter: Sendable {
     var version: OCPPVersion { get }
     /// Actions this adapter applies. Other known actions are answered `NotSupported`.
     var handledActions: Set<String> { get }
+    /// The reply to a validated CALL that writes nothing, given without a transaction; nil for the others.
+    func immediate(action: String, now: Date) throws -> JSONValue?
     /// Applies a validated CALL inside `uow` and returns the CALLRESULT payload.
     func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue
 }
@@ -22,6 +24,8 @@ public struct InboundRejection: Error, Sendable {
 }
 
 extension InboundAdapter {
+    public func immediate(action: String, now: Date) throws -> JSONValue? { nil }
+
     func decode<T: Decodable>(_ type: T.Type, _ payload: JSONValue) throws -> T {
         do {
             return try OCPPCoder.decode(T.self, from: payload)

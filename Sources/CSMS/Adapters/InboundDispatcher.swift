@@ -60,6 +60,10 @@ public struct InboundDispatcher: Sendable {
         if registration != .accepted, !Self.allowedBeforeAcceptance.contains(action) {
             return refuse(.securityError, "the station is \(registration.rawValue); only BootNotification is accepted")
         }
+        if let reply = try? adapter.immediate(action: action, now: now) {
+            // Not committed work: a repeated id gets a fresh answer, not this one.
+            return Answer(frame: .callResult(id: id, payload: reply), committed: false, registration: nil, failure: nil)
+        }
         let guarded = Self.replayGuarded.contains(action)
         let window = replayWindow
         do {

@@ -14,6 +14,11 @@ public struct OCPP16Adapter: InboundAdapter {
         "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification",
     ]
 
+    /// Heartbeat carries nothing but liveness, which the caller records behind: it needs no transaction.
+    public func immediate(action: String, now: Date) throws -> JSONValue? {
+        action == "Heartbeat" ? try encode(OCPP16.HeartbeatResponse(currentTime: now)) : nil
+    }
+
     public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
         typealias M = OCPP16
         switch action {
@@ -26,10 +31,6 @@ public struct OCPP16Adapter: InboundAdapter {
             let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
             let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
             return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
-
-        case "Heartbeat":
-            try await service.heartbeat(uow, stationId: stationId, now: now)
-            return try encode(M.HeartbeatResponse(currentTime: now))
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)

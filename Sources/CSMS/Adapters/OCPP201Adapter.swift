@@ -17,6 +17,11 @@ public struct OCPP201Adapter: InboundAdapter {
         "ReservationStatusUpdate", "DataTransfer",
     ]
 
+    /// Heartbeat carries nothing but liveness, which the caller records behind: it needs no transaction.
+    public func immediate(action: String, now: Date) throws -> JSONValue? {
+        action == "Heartbeat" ? try encode(OCPP201.HeartbeatResponse(currentTime: now)) : nil
+    }
+
     public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
         typealias M = OCPP201
         switch action {
@@ -30,10 +35,6 @@ public struct OCPP201Adapter: InboundAdapter {
             let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
             let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
             return try encode(M.BootNotificationResponse(currentTime: now, interval: result.interval, status: status))
-
-        case "Heartbeat":
-            try await service.heartbeat(uow, stationId: stationId, now: now)
-            return try encode(M.HeartbeatResponse(currentTime: now))
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)

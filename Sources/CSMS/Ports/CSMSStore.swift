@@ -7,7 +7,6 @@ public protocol UnitOfWork: Sendable {
     // Stations
     func station(id: String) async throws -> Station?
     func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) async throws
-    func touchStation(id: String, at: Date) async throws
     /// Stores a status report; false when that exact report was stored before (a replay).
     func recordStatus(stationId: String, _ status: ConnectorStatus) async throws -> Bool
 
@@ -100,6 +99,11 @@ public struct NewTransaction: Sendable {
 
 /// Runs work in one committed database transaction. `perform` returns only after the commit, so a
 /// caller that answers a station after `perform` returns acknowledges only what is durable.
+/// Where "this station was heard from" goes: written behind, never waited on (see `LivenessRecorder`).
+public protocol StationLiveness: Sendable {
+    func seen(stationId: String, at: Date)
+}
+
 public protocol TransactionRunner: Sendable {
     func perform<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T
 }

@@ -27,10 +27,6 @@ public struct ChargingService: Sendable {
         return BootResult(status: status, interval: status == .accepted ? heartbeatInterval : pendingRetryInterval)
     }
 
-    public func heartbeat(_ uow: any UnitOfWork, stationId: String, now: Date) async throws {
-        try await uow.touchStation(id: stationId, at: now)
-    }
-
     public func status(_ uow: any UnitOfWork, stationId: String, _ status: ConnectorStatus) async throws {
         guard try await uow.recordStatus(stationId: stationId, status) else { return }  // a replay: no new event
         try await uow.appendOutbox(

@@ -8,6 +8,8 @@ import Storage
 /// own calls, the session's cache of recent committed replies, and `InboundDispatcher` for the rest.
 struct InboundProcessor: Sendable {
     let dispatcher: InboundDispatcher
+    /// Every frame says the station is alive; the time is written behind.
+    let liveness: any StationLiveness
 
     /// The answer when the frame budget is spent: a CALL gets InternalError, anything else is dropped
     /// (answers to our own calls then time out, as they would on a lost frame).
@@ -19,6 +21,8 @@ struct InboundProcessor: Sendable {
 
     func process(_ text: String, session: StationSession) async -> String? {
         let version = session.version
+        let now = Date()
+        liveness.seen(stationId: session.stationId, at: now)
         switch Frame.decode(text) {
         case .failure(let error):
             session.logger.info("malformed frame", metadata: ["ocpp.msg.id": "\(error.messageId ?? "-")", "ocpp.error": "\(error.reason)"])
@@ -43,7 +47,7 @@ struct InboundProcessor: Sendable {
             }
             let answer = await dispatcher.answer(
                 id: id, action: action, payload: payload, version: version, stationId: session.stationId,
-                registration: await session.registrationStatus, now: Date()
+                registration: await session.registrationStatus, now: now
             )
             if let failure = answer.failure {
                 session.logger.error("could not apply \(action)", metadata: ["ocpp.msg.id": "\(id)", "error": "\(failure)"])

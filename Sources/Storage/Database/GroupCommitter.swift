@@ -65,6 +65,8 @@ public final class GroupCommitter: TransactionRunner, Service {
     public struct Statistics: Sendable {
         public var batches = 0
         public var items = 0
+        /// Batches that had to run again with a savepoint per item, because an item failed.
+        public var isolatedBatches = 0
     }
 
     public var statistics: Statistics { stats.withLock { $0 } }
@@ -186,53 +188,70 @@ public final class GroupCommitter: TransactionRunner, Service {
 
     /// A lease or a query that outlasts the deadline is cancelled: a worker never hangs on a dead database.
     private func commit(_ batch: [Ticket]) async {
-        typealias Outcomes = (done: [(Ticket, Result<any Sendable, any Error>)], retry: [Ticket])
-        let result: Outcomes
         do {
-            result = try await withDeadline(deadline) { [client, logger] () async throws -> Outcomes in
+            let result = try await withDeadline(deadline) { [client, logger] () async throws -> Outcomes in
                 try await client.withConnection { conn -> Outcomes in
-                    var outcomes: [(Ticket, Result<any Sendable, any Error>)] = []
-                    var retry: [Ticket] = []
-                    try await conn.query("BEGIN", logger: logger)
-                    do {
-                        let uow = PostgresUnitOfWork(connection: conn, logger: logger)
-                        // A batch of one needs no savepoint: its failure rolls back the transaction, which is
-                        // only its own. That saves two round trips per message when the load is light.
-                        let isolate = batch.count > 1
-                        for ticket in batch {
-                            // Answered already (the deadline passed while it waited): its caller has moved on.
-                            if ticket.isAnswered { continue }
-                            if isolate { try await conn.query("SAVEPOINT item", logger: logger) }
-                            do {
-                                let value = try await ticket.work(uow)
-                                if isolate { try await conn.query("RELEASE SAVEPOINT item", logger: logger) }
-                                outcomes.append((ticket, .success(value)))
-                            } catch {
-                                try await conn.query(isolate ? "ROLLBACK TO SAVEPOINT item" : "ROLLBACK", logger: logger)
-                                if !isolate { try await conn.query("BEGIN", logger: logger) }
-                                if Self.isTransient(error), ticket.attempts < 3 {
-                                    retry.append(ticket)
-                                } else {
-                                    outcomes.append((ticket, .failure(Self.classify(error))))
-                                }
-                            }
-                        }
-                        try await conn.query("COMMIT", logger: logger)
-                        return (outcomes, retry)
-                    } catch {
-                        _ = try? await conn.query("ROLLBACK", logger: logger)
-                        throw error
-                    }
+                    // Optimistic first: no savepoints, so a batch is BEGIN, the items' own statements and
+                    // COMMIT. Items rarely fail inside the database (decoding and range checks happen before),
+                    // and when one does the batch is rolled back and run again with a savepoint per item,
+                    // so that only the failing item is lost. Nothing is answered before its COMMIT either way.
+                    if batch.count > 1, let fast = try await Self.run(batch, on: conn, isolated: false, logger: logger) { return fast }
+                    return try await Self.run(batch, on: conn, isolated: true, logger: logger)!
                 }
             }
+            stats.withLock {
+                $0.batches += 1
+                $0.items += batch.count
+                if result.isolated { $0.isolatedBatches += 1 }
+            }
+            for (ticket, outcome) in result.done { ticket.resume(outcome) }
+            for ticket in result.retry { if let again = ticket.retried() { enqueue(again) } }
         } catch {
             logger.error("group commit failed", metadata: ["error.type": "\(String(reflecting: error))", "db.batch": "\(batch.count)"])
             for ticket in batch { ticket.resume(.failure(StoreFailure.unavailable("the database did not commit"))) }
-            return
         }
-        stats.withLock { $0.batches += 1; $0.items += batch.count }
-        for (ticket, outcome) in result.done { ticket.resume(outcome) }
-        for ticket in result.retry { if let again = ticket.retried() { enqueue(again) } }
+    }
+
+    typealias Outcomes = (done: [(Ticket, Result<any Sendable, any Error>)], retry: [Ticket], isolated: Bool)
+
+    /// One transaction over the batch. Not isolated, the first failing item rolls everything back and the
+    /// answer is nil (run it again isolated). Isolated, each item has its savepoint (a batch of one needs
+    /// none: its transaction is its own) and fails alone.
+    private static func run(_ batch: [Ticket], on conn: PostgresConnection, isolated: Bool, logger: Logger) async throws -> Outcomes? {
+        var outcomes: [(Ticket, Result<any Sendable, any Error>)] = []
+        var retry: [Ticket] = []
+        let savepoints = isolated && batch.count > 1
+        try await conn.query("BEGIN", logger: logger)
+        do {
+            let uow = PostgresUnitOfWork(connection: conn, logger: logger)
+            for ticket in batch {
+                // Answered already (the deadline passed while it waited): its caller has moved on.
+                if ticket.isAnswered { continue }
+                if savepoints { try await conn.query("SAVEPOINT item", logger: logger) }
+                do {
+                    let value = try await ticket.work(uow)
+                    if savepoints { try await conn.query("RELEASE SAVEPOINT item", logger: logger) }
+                    outcomes.append((ticket, .success(value)))
+                } catch {
+                    guard isolated else {
+                        try await conn.query("ROLLBACK", logger: logger)
+                        return nil
+                    }
+                    try await conn.query(savepoints ? "ROLLBACK TO SAVEPOINT item" : "ROLLBACK", logger: logger)
+                    if !savepoints { try await conn.query("BEGIN", logger: logger) }
+                    if isTransient(error), ticket.attempts < 3 {
+                        retry.append(ticket)
+                    } else {
+                        outcomes.append((ticket, .failure(classify(error))))
+                    }
+                }
+            }
+            try await conn.query("COMMIT", logger: logger)
+            return (outcomes, retry, isolated && batch.count > 1)
+        } catch {
+            _ = try? await conn.query("ROLLBACK", logger: logger)
+            throw error
+        }
     }
 
     static func isTransient(_ error: any Error) -> Bool {

@@ -29,10 +29,6 @@ struct PostgresUnitOfWork: UnitOfWork {
         )
     }
 
-    func touchStation(id: String, at: Date) async throws {
-        try await connection.query("UPDATE stations SET last_seen_at = \(at) WHERE id = \(id)", logger: logger)
-    }
-
     func recordStatus(stationId: String, _ s: ConnectorStatus) async throws -> Bool {
         try await connection.query(
             """
