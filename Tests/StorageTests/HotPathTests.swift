@@ -61,6 +61,10 @@ import TestSupport
                 let frame = try await h.call(version, "HP-2", "Heartbeat", "{}", runner: Down())
                 #expect(frame.result?["currentTime"]?.stringValue != nil, "\(frame.serialized)")
             }
+            // Decoding and range checks happen before the transaction: a value out of range is refused as
+            // such even while the database is down, and never costs a batch its optimistic run.
+            let outOfRange = try await h.call(.v16, "HP-2", "StartTransaction", #"{"connectorId":2147483648,"idTag":"T","meterStart":0,"timestamp":"2026-01-01T00:00:00Z"}"#, runner: Down())
+            #expect(outOfRange.errorCode == "PropertyConstraintViolation", "\(outOfRange.serialized)")
             // Anything that writes still needs it.
             let status = try await h.call(.v16, "HP-2", "StatusNotification", #"{"connectorId":1,"errorCode":"NoError","status":"Available"}"#, runner: Down())
             #expect(status.errorCode == "InternalError")

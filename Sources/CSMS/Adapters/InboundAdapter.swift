@@ -8,9 +8,14 @@ public protocol InboundAdapter: Sendable {
     var handledActions: Set<String> { get }
     /// The reply to a validated CALL that writes nothing, given without a transaction; nil for the others.
     func immediate(action: String, now: Date) throws -> JSONValue?
-    /// Applies a validated CALL inside `uow` and returns the CALLRESULT payload.
-    func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue
+    /// Decodes and range-checks a validated CALL, outside any transaction, and returns the writes to apply
+    /// inside one. Throws `InboundRejection` for what cannot be applied, before the database is involved.
+    func prepare(action: String, payload: JSONValue, stationId: String, now: Date) throws -> PreparedCall
 }
+
+/// A CALL's writes, run inside the group commit: they return the CALLRESULT payload (a tree; its bytes
+/// are made after the COMMIT).
+public typealias PreparedCall = @Sendable (any UnitOfWork) async throws -> JSONValue
 
 /// A request that passed schema validation but cannot be applied, answered with a CALLERROR.
 public struct InboundRejection: Error, Sendable {

@@ -66,12 +66,21 @@ public struct InboundDispatcher: Sendable {
         }
         let guarded = Self.replayGuarded.contains(action)
         let window = replayWindow
+        let apply: PreparedCall
         do {
+            apply = try adapter.prepare(action: action, payload: payload, stationId: stationId, now: now)
+        } catch let rejection as InboundRejection {
+            return refuse(rejection.code, rejection.reason)
+        } catch {
+            return refuse(.formatViolation, "the payload cannot be read", failure: String(describing: error))
+        }
+        do {
+            // Only the writes sit inside the transaction.
             let result = try await runner.perform { uow in
                 if guarded, let earlier = try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window) {
                     return earlier
                 }
-                let reply = try await adapter.handle(action: action, payload: payload, stationId: stationId, uow: uow, now: now)
+                let reply = try await apply(uow)
                 if guarded { try await uow.recordReply(stationId: stationId, messageId: id, action: action, payload: payload, reply: reply) }
                 return reply
             }

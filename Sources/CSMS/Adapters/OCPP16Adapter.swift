@@ -19,7 +19,7 @@ public struct OCPP16Adapter: InboundAdapter {
         action == "Heartbeat" ? try encode(OCPP16.HeartbeatResponse(currentTime: now)) : nil
     }
 
-    public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
+    public func prepare(action: String, payload: JSONValue, stationId: String, now: Date) throws -> PreparedCall {
         typealias M = OCPP16
         switch action {
         case "BootNotification":
@@ -28,14 +28,18 @@ public struct OCPP16Adapter: InboundAdapter {
                 vendor: r.chargePointVendor, model: r.chargePointModel, serialNumber: r.chargePointSerialNumber ?? r.chargeBoxSerialNumber,
                 firmwareVersion: r.firmwareVersion, iccid: r.iccid, imsi: r.imsi, meterType: r.meterType, meterSerialNumber: r.meterSerialNumber
             )
-            let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
-            let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
-            return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
+            return { uow in
+                let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
+                let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
+                return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
+            }
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
-            let info = try await service.authorize(uow, idToken: r.idTag, now: now)
-            return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
+            return { uow in
+                let info = try await service.authorize(uow, idToken: r.idTag, now: now)
+                return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
+            }
 
         case "StatusNotification":
             let r = try decode(M.StatusNotificationRequest.self, payload)
@@ -45,31 +49,37 @@ public struct OCPP16Adapter: InboundAdapter {
                 evseId: ref.evseId, connectorId: ref.connectorId, status: r.status.rawValue, errorCode: r.errorCode.rawValue,
                 info: r.info, vendorErrorCode: r.vendorErrorCode, reportedAt: r.timestamp ?? now
             )
-            try await service.status(uow, stationId: stationId, status)
-            return try encode(M.StatusNotificationResponse())
+            return { uow in
+                try await service.status(uow, stationId: stationId, status)
+                return try encode(M.StatusNotificationResponse())
+            }
 
         case "StartTransaction":
             let r = try decode(M.StartTransactionRequest.self, payload)
             try WireLimits.check(r.connectorId, field: "connectorId")
             try WireLimits.check(r.reservationId, field: "reservationId")
-            let result = try await service.start(
-                uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
-                startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
-            )
-            guard let id = Int(exactly: result.transactionId) else { throw InboundRejection(.internalError, "transaction id out of range") }
-            let info = Self.idTagInfo(result.authorization)
-            return try encode(M.StartTransactionResponse(idTagInfo: .init(expiryDate: info.expiryDate, parentIdTag: info.parentIdTag, status: .init(rawValue: info.status.rawValue) ?? .invalid), transactionId: id))
+            return { uow in
+                let result = try await service.start(
+                    uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
+                    startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
+                )
+                guard let id = Int(exactly: result.transactionId) else { throw InboundRejection(.internalError, "transaction id out of range") }
+                let info = Self.idTagInfo(result.authorization)
+                return try encode(M.StartTransactionResponse(idTagInfo: .init(expiryDate: info.expiryDate, parentIdTag: info.parentIdTag, status: .init(rawValue: info.status.rawValue) ?? .invalid), transactionId: id))
+            }
 
         case "StopTransaction":
             let r = try decode(M.StopTransactionRequest.self, payload)
             try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
-            let auth = try await service.stop(
-                uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
-                meterStopWh: Int64(r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
-            )
-            let info = auth.map(Self.idTagInfo)
-            return try encode(M.StopTransactionResponse(idTagInfo: info.map { .init(expiryDate: $0.expiryDate, parentIdTag: $0.parentIdTag, status: .init(rawValue: $0.status.rawValue) ?? .invalid) }))
+            return { uow in
+                let auth = try await service.stop(
+                    uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
+                    meterStopWh: Int64(r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
+                )
+                let info = auth.map(Self.idTagInfo)
+                return try encode(M.StopTransactionResponse(idTagInfo: info.map { .init(expiryDate: $0.expiryDate, parentIdTag: $0.parentIdTag, status: .init(rawValue: $0.status.rawValue) ?? .invalid) }))
+            }
 
         case "MeterValues":
             let r = try decode(M.MeterValuesRequest.self, payload)
@@ -77,16 +87,22 @@ public struct OCPP16Adapter: InboundAdapter {
             try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample16($0, at: mv.timestamp) } }
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
-            try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
-            return try encode(M.MeterValuesResponse())
+            return { uow in
+                try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
+                return try encode(M.MeterValuesResponse())
+            }
 
         case "DataTransfer":
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return try encode(M.DataTransferResponse(status: .unknownVendorId))
+            return { uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return try encode(M.DataTransferResponse(status: .unknownVendorId))
+            }
 
         case "DiagnosticsStatusNotification", "FirmwareStatusNotification", "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification":
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return .object([:])
+            return { uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return .object([:])
+            }
 
         default:
             throw InboundRejection(.notSupported, "\(action) is not supported")
