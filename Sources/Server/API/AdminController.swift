@@ -137,7 +137,7 @@ struct AdminController: Sendable {
         guard try await repository.updateStation(id: id, registrationStatus: change.registrationStatus, passwordHash: hash) else {
             throw Problem.noSuchStation(id)
         }
-        if let status = change.registrationStatus, let session = registry.session(id) { await session.setRegistrationStatus(status) }
+        if let status = change.registrationStatus, let session = registry.session(id) { session.setRegistrationStatus(status) }
         return try await requireStation(id)
     }
 

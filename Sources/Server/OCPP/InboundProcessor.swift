@@ -41,21 +41,21 @@ struct InboundProcessor: Sendable {
             return nil
 
         case .success(.call(let id, let action, let payload)):
-            if let earlier = await session.rememberedReply(to: id, action: action) {
+            if let earlier = session.rememberedReply(to: id, action: action) {
                 session.logger.debug("repeated CALL id answered again without applying it", metadata: ["ocpp.msg.id": "\(id)"])
                 return earlier
             }
             let answer = await dispatcher.answer(
                 id: id, action: action, payload: payload, version: version, stationId: session.stationId,
-                registration: await session.registrationStatus, now: now
+                registration: session.registrationStatus, now: now
             )
             if let failure = answer.failure {
                 session.logger.error("could not apply \(action)", metadata: ["ocpp.msg.id": "\(id)", "error": "\(failure)"])
             }
-            if let status = answer.registration { await session.setRegistrationStatus(status) }
+            if let status = answer.registration { session.setRegistrationStatus(status) }
             let reply = answer.frame.serialized
             // Only what committed is given again: a failure ("send it again") must let the retry through.
-            if answer.committed { await session.remember(reply: reply, to: id, action: action) }
+            if answer.committed { session.remember(reply: reply, to: id, action: action) }
             return reply
         }
     }

@@ -4,15 +4,18 @@ import HummingbirdWebSocket
 import NIOWebSocket
 import Logging
 public import OCPP
+import Synchronization
 
 /// One connected station: its socket's outbound side, the CSMS→station call in flight, and the
 /// replies to recent CALL ids so that a repeated id is answered without being applied twice.
 public actor StationSession {
     public nonisolated let stationId: String
     public nonisolated let version: OCPPVersion
-    let logger: Logger
-    private let outbound: WebSocketOutboundWriter
-    var registrationStatus: RegistrationStatus
+    nonisolated let logger: Logger
+    private nonisolated let outbound: WebSocketOutboundWriter
+    /// Read and written on every CALL without hopping onto the actor: the actor only serialises our own calls.
+    private nonisolated let registration: Mutex<RegistrationStatus>
+    private nonisolated let replies = Mutex(ReplyCache())
 
     /// A CALL we sent and its answer, once known.
     private struct Pending {
@@ -27,8 +30,10 @@ public actor StationSession {
     private var closed = false
 
     /// Committed replies to recent CALLs, by message id and action.
-    private var recentReplies: [ReplyKey: String] = [:]
-    private var recentOrder: [ReplyKey] = []
+    struct ReplyCache {
+        var replies: [ReplyKey: String] = [:]
+        var order: [ReplyKey] = []
+    }
     struct ReplyKey: Hashable {
         let id: String
         let action: String
@@ -39,13 +44,13 @@ public actor StationSession {
         self.stationId = stationId
         self.version = version
         self.outbound = outbound
-        self.registrationStatus = registrationStatus
+        self.registration = Mutex(registrationStatus)
         self.logger = logger
     }
 
     // MARK: Outbound frames
 
-    func send(_ text: String) async throws {
+    nonisolated func send(_ text: String) async throws {
         try await outbound.write(.text(text))
     }
 
@@ -65,19 +70,23 @@ public actor StationSession {
 
     // MARK: Replies to station CALLs
 
-    func rememberedReply(to id: String, action: String) -> String? { recentReplies[ReplyKey(id: id, action: action)] }
+    nonisolated func rememberedReply(to id: String, action: String) -> String? {
+        replies.withLock { $0.replies[ReplyKey(id: id, action: action)] }
+    }
 
-    func remember(reply: String, to id: String, action: String) {
+    nonisolated func remember(reply: String, to id: String, action: String) {
         let key = ReplyKey(id: id, action: action)
-        if recentReplies.updateValue(reply, forKey: key) == nil {
-            recentOrder.append(key)
-            if recentOrder.count > Self.rememberedReplies {
-                recentReplies[recentOrder.removeFirst()] = nil
+        replies.withLock { c in
+            if c.replies.updateValue(reply, forKey: key) == nil {
+                c.order.append(key)
+                if c.order.count > Self.rememberedReplies { c.replies[c.order.removeFirst()] = nil }
             }
         }
     }
 
-    func setRegistrationStatus(_ status: RegistrationStatus) { registrationStatus = status }
+    nonisolated var registrationStatus: RegistrationStatus { registration.withLock { $0 } }
+
+    nonisolated func setRegistrationStatus(_ status: RegistrationStatus) { registration.withLock { $0 = status } }
 
     // MARK: CSMS → station calls
 

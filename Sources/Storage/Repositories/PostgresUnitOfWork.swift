@@ -30,41 +30,19 @@ struct PostgresUnitOfWork: UnitOfWork {
     }
 
     func recordStatus(stationId: String, _ s: ConnectorStatus) async throws -> Bool {
-        try await connection.query(
-            """
-            INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_error_code, status_at)
-            VALUES (\(stationId), \(s.evseId), \(s.connectorId), \(s.status), \(s.errorCode), \(s.info), \(s.vendorErrorCode), \(s.reportedAt))
-            ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = EXCLUDED.status, error_code = EXCLUDED.error_code,
-                info = EXCLUDED.info, vendor_error_code = EXCLUDED.vendor_error_code, status_at = EXCLUDED.status_at
-            WHERE connectors.status_at <= EXCLUDED.status_at
-            """,
-            logger: logger
-        )
-        let rows = try await connection.query(
-            """
-            INSERT INTO status_history (station_id, evse_id, connector_id, status, error_code, info, vendor_error_code, reported_at)
-            VALUES (\(stationId), \(s.evseId), \(s.connectorId), \(s.status), \(s.errorCode), \(s.info), \(s.vendorErrorCode), \(s.reportedAt))
-            ON CONFLICT DO NOTHING RETURNING id
-            """,
-            logger: logger
-        )
-        for try await _ in rows { return true }
-        return false
+        let values: [(any PostgresThrowingDynamicTypeEncodable)?] = [stationId, s.evseId, s.connectorId, s.status, s.errorCode, s.info, s.vendorErrorCode, s.reportedAt]
+        _ = try await connection.run(Hot<HotSQLs.UpsertConnector>(binding: values), logger: logger)
+        return try await connection.returnsRow(Hot<HotSQLs.InsertStatusHistory>(binding: values), logger: logger)
     }
 
     // MARK: Tokens
 
     func token(value: String) async throws -> IdToken? {
-        try await TokenRows.fetch(connection, logger: logger, value: value).first
+        try await TokenRows.all(connection.run(Hot<HotSQLs.Token>(value), logger: logger)).first
     }
 
     func hasActiveTransaction(idToken: String, excluding: Int64?) async throws -> Bool {
-        let rows = try await connection.query(
-            "SELECT 1 FROM transactions WHERE id_token = \(idToken) AND state = 'Active' AND id IS DISTINCT FROM \(excluding) LIMIT 1",
-            logger: logger
-        )
-        for try await _ in rows { return true }
-        return false
+        try await connection.returnsRow(Hot<HotSQLs.TokenCharging>(idToken, excluding), logger: logger)
     }
 
     // MARK: Transactions
@@ -97,58 +75,36 @@ struct PostgresUnitOfWork: UnitOfWork {
     }
 
     func transaction(id: Int64) async throws -> ChargingTransaction? {
-        try await TransactionRows.fetch(connection, logger: logger, "WHERE id = \(id)").first
+        try await TransactionRows.all(connection.run(Hot<HotSQLs.TransactionById>(id), logger: logger)).first
     }
 
     func transaction(stationId: String, uid: String) async throws -> ChargingTransaction? {
-        try await TransactionRows.fetch(connection, logger: logger, "WHERE station_id = \(stationId) AND uid = \(uid)").first
+        try await TransactionRows.all(connection.run(Hot<HotSQLs.TransactionByUid>(stationId, uid), logger: logger)).first
     }
 
     func updateTransaction(_ t: ChargingTransaction) async throws {
-        try await connection.query(
-            """
-            UPDATE transactions SET evse_id = \(t.evseId), connector_id = \(t.connectorId), id_token = \(t.idToken),
-                reservation_id = \(t.reservationId), state = \(t.state.rawValue), charging_state = \(t.chargingState), started_at = \(t.startedAt),
-                stopped_at = \(t.stoppedAt), meter_start_wh = \(t.meterStartWh), meter_stop_wh = \(t.meterStopWh), energy_wh = \(t.energyWh),
-                stop_reason = \(t.stopReason), suspect = \(t.suspect), suspect_reasons = \(t.suspectReasons), updated_at = now()
-            WHERE id = \(t.id)
-            """,
+        _ = try await connection.run(
+            Hot<HotSQLs.UpdateTransaction>(
+                t.id, t.evseId, t.connectorId, t.idToken, t.reservationId, t.state.rawValue, t.chargingState, t.startedAt, t.stoppedAt,
+                t.meterStartWh, t.meterStopWh, t.energyWh, t.stopReason, t.suspect, t.suspectReasons
+            ),
             logger: logger
         )
     }
 
     func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
         guard !samples.isEmpty else { return 0 }
-        // One statement for the whole batch: arrays unnested server side.
-        let at = samples.map(\.sampledAt)
-        let measurand = samples.map(\.measurand)
-        let phase = samples.map { $0.phase ?? "" }
-        let location = samples.map { $0.location ?? "" }
-        let context = samples.map { $0.context ?? "" }
-        // Arrays cannot carry NULLs through the binding, so "" stands for none and NULLIF restores it.
-        let value = samples.map { $0.value.map { "\($0)" } ?? "" }
-        let unit = samples.map(\.unit)
-        let raw = samples.map(\.rawValue)
-        let rawUnit = samples.map { $0.rawUnit ?? "" }
-        let signed = samples.map { $0.signedData ?? "" }
-        // A sample whose identity is already stored with another value is a correction: kept, flagged.
-        let rows = try await connection.query(
-            """
-            INSERT INTO meter_values (station_id, evse_id, transaction_id, sampled_at, measurand, phase, location, context, value, unit,
-                raw_value, raw_unit, signed_data, correction)
-            SELECT \(stationId), \(evseId), \(transactionId), a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, ''),
-                EXISTS (SELECT 1 FROM meter_values o WHERE o.station_id = \(stationId) AND o.evse_id = \(evseId)
-                    AND coalesce(o.transaction_id, 0) = coalesce(\(transactionId)::bigint, 0) AND o.sampled_at = a AND o.measurand = m
-                    AND o.phase = p AND o.location = l AND o.context = c AND o.raw_value <> r)
-            FROM unnest(\(at)::timestamptz[], \(measurand)::text[], \(phase)::text[], \(location)::text[], \(context)::text[],
-                \(value)::text[], \(unit)::text[], \(raw)::text[], \(rawUnit)::text[], \(signed)::text[]) AS x(a, m, p, l, c, v, u, r, ru, s)
-            ON CONFLICT DO NOTHING
-            RETURNING correction
-            """,
+        // One statement for all the samples: arrays unnested server side ("" is none, see the statement).
+        let rows = try await connection.run(
+            Hot<HotSQLs.InsertMeterSamples>(
+                stationId, evseId, transactionId, samples.map(\.sampledAt), samples.map(\.measurand), samples.map { $0.phase ?? "" },
+                samples.map { $0.location ?? "" }, samples.map { $0.context ?? "" }, samples.map { $0.value.map { "\($0)" } ?? "" },
+                samples.map(\.unit), samples.map(\.rawValue), samples.map { $0.rawUnit ?? "" }, samples.map { $0.signedData ?? "" }
+            ),
             logger: logger
         )
         var corrections = 0
-        for try await correction in rows.decode(Bool.self) where correction { corrections += 1 }
+        for try await row in rows where try row.decode(Bool.self) { corrections += 1 }
         return corrections
     }
 
@@ -168,16 +124,7 @@ struct PostgresUnitOfWork: UnitOfWork {
     }
 
     func recordTransactionEvent(transactionId: Int64, seqNo: Int, eventType: String, triggerReason: String, offline: Bool, at: Date) async throws -> Bool {
-        let rows = try await connection.query(
-            """
-            INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, offline, occurred_at)
-            VALUES (\(transactionId), \(seqNo), \(eventType), \(triggerReason), \(offline), \(at))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """,
-            logger: logger
-        )
-        for try await _ in rows { return true }
-        return false
+        try await connection.returnsRow(Hot<HotSQLs.InsertTransactionEvent>(transactionId, seqNo, eventType, triggerReason, offline, at), logger: logger)
     }
 
     func staleTransactions(before cutoff: Date, limit: Int) async throws -> [ChargingTransaction] {
@@ -208,14 +155,11 @@ struct PostgresUnitOfWork: UnitOfWork {
     // MARK: Events
 
     func recordStationEvent(stationId: String, kind: String, payload: JSONValue, suspect: Bool, at: Date) async throws {
-        try await connection.query(
-            "INSERT INTO station_events (station_id, kind, payload, suspect, occurred_at) VALUES (\(stationId), \(kind), \(payload.serialized)::jsonb, \(suspect), \(at))",
-            logger: logger
-        )
+        _ = try await connection.run(Hot<HotSQLs.InsertStationEvent>(stationId, kind, payload.serialized, suspect, at), logger: logger)
     }
 
     func appendOutbox(topic: String, payload: JSONValue) async throws {
-        try await connection.query("INSERT INTO outbox (topic, payload) VALUES (\(topic), \(payload.serialized)::jsonb)", logger: logger)
+        _ = try await connection.run(Hot<HotSQLs.AppendOutbox>(topic, payload.serialized), logger: logger)
     }
 
     // MARK: Replies

@@ -43,7 +43,7 @@ enum TokenRows {
         try await all(conn.query("SELECT \(unescaped: columns) FROM id_tokens WHERE value = \(value)", logger: logger))
     }
 
-    static func all(_ rows: PostgresRowSequence) async throws -> [IdToken] {
+    static func all<Rows: AsyncSequence>(_ rows: Rows) async throws -> [IdToken] where Rows.Element == PostgresRow {
         var out: [IdToken] = []
         for try await row in rows {
             let r = row.makeRandomAccess()
@@ -71,7 +71,7 @@ enum TransactionRows {
         return try await all(conn.query(query, logger: logger))
     }
 
-    static func all(_ rows: PostgresRowSequence) async throws -> [ChargingTransaction] {
+    static func all<Rows: AsyncSequence>(_ rows: Rows) async throws -> [ChargingTransaction] where Rows.Element == PostgresRow {
         var out: [ChargingTransaction] = []
         for try await row in rows { out.append(try decode(row)) }
         return out

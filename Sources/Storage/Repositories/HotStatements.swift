@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The statements every station message runs, prepared once per connection (postgres-nio
+/// `PostgresPreparedStatement`): after the first use a message costs PostgreSQL a Bind and an Execute,
+/// not a Parse and a plan.
+///
+/// Every parameter is cast in the SQL to the type its Swift value binds as (`Int` and `Int64` as
+/// `bigint`, `String` as `text`, `Date` as `timestamptz`), because the statement is parsed with the
+/// types of its first use, and a first use that binds NULL would otherwise let PostgreSQL pick another.
+protocol HotSQL {
+    static var sql: String { get }
+}
+
+struct Hot<S: HotSQL>: PostgresPreparedStatement {
+    static var name: String { "voltaic_" + String(describing: S.self) }
+    static var sql: String { S.sql }
+    typealias Row = PostgresRow
+
+    let bindings: PostgresBindings
+
+    init(_ values: (any PostgresThrowingDynamicTypeEncodable)?...) throws { try self.init(binding: values) }
+
+    init(binding values: [(any PostgresThrowingDynamicTypeEncodable)?]) throws {
+        var b = PostgresBindings(capacity: values.count)
+        for value in values {
+            if let value { try b.append(value) } else { b.appendNull() }
+        }
+        bindings = b
+    }
+
+    func makeBindings() -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+}
+
+extension PostgresConnection {
+    /// Runs a hot statement; its rows, as they come.
+    func run<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow> {
+        try await execute(statement, logger: logger)
+    }
+
+    /// Runs a hot statement and says whether it returned a row.
+    func returnsRow<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> Bool {
+        for try await _ in try await execute(statement, logger: logger) { return true }
+        return false
+    }
+}
+
+enum HotSQLs {
+    enum TransactionById: HotSQL {
+        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE id = $1::bigint"
+    }
+
+    enum TransactionByUid: HotSQL {
+        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE station_id = $1::text AND uid = $2::text"
+    }
+
+    enum UpdateTransaction: HotSQL {
+        static let sql = """
+            UPDATE transactions SET evse_id = $2::bigint, connector_id = $3::bigint, id_token = $4::text, reservation_id = $5::bigint,
+                state = $6::text, charging_state = $7::text, started_at = $8::timestamptz, stopped_at = $9::timestamptz,
+                meter_start_wh = $10::bigint, meter_stop_wh = $11::bigint, energy_wh = $12::bigint, stop_reason = $13::text,
+                suspect = $14::boolean, suspect_reasons = $15::text[], updated_at = now()
+            WHERE id = $1::bigint
+            """
+    }
+
+    enum Token: HotSQL {
+        static let sql = "SELECT \(TokenRows.columns) FROM id_tokens WHERE value = $1::text"
+    }
+
+    enum TokenCharging: HotSQL {
+        static let sql = "SELECT 1 FROM transactions WHERE id_token = $1::text AND state = 'Active' AND id IS DISTINCT FROM $2::bigint LIMIT 1"
+    }
+
+    /// A sample whose identity is already stored with another raw value is a correction: kept, flagged.
+    /// Arrays cannot carry NULLs through the binding, so "" stands for none and NULLIF restores it.
+    enum InsertMeterSamples: HotSQL {
+        static let sql = """
+            INSERT INTO meter_values (station_id, evse_id, transaction_id, sampled_at, measurand, phase, location, context, value, unit,
+                raw_value, raw_unit, signed_data, correction)
+            SELECT $1::text, $2::bigint, $3::bigint, a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, ''),
+                EXISTS (SELECT 1 FROM meter_values o WHERE o.station_id = $1::text AND o.evse_id = $2::bigint
+                    AND coalesce(o.transaction_id, 0) = coalesce($3::bigint, 0) AND o.sampled_at = a AND o.measurand = m
+                    AND o.phase = p AND o.location = l AND o.context = c AND o.raw_value <> r)
+            FROM unnest($4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                $12::text[], $13::text[]) AS x(a, m, p, l, c, v, u, r, ru, s)
+            ON CONFLICT DO NOTHING
+            RETURNING correction
+            """
+    }
+
+    enum UpsertConnector: HotSQL {
+        static let sql = """
+            INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_error_code, status_at)
+            VALUES ($1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::timestamptz)
+            ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = EXCLUDED.status, error_code = EXCLUDED.error_code,
+                info = EXCLUDED.info, vendor_error_code = EXCLUDED.vendor_error_code, status_at = EXCLUDED.status_at
+            WHERE connectors.status_at <= EXCLUDED.status_at
+            """
+    }
+
+    enum InsertStatusHistory: HotSQL {
+        static let sql = """
+            INSERT INTO status_history (station_id, evse_id, connector_id, status, error_code, info, vendor_error_code, reported_at)
+            VALUES ($1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::timestamptz)
+            ON CONFLICT DO NOTHING RETURNING id
+            """
+    }
+
+    enum InsertTransactionEvent: HotSQL {
+        static let sql = """
+            INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, offline, occurred_at)
+            VALUES ($1::bigint, $2::bigint, $3::text, $4::text, $5::boolean, $6::timestamptz)
+            ON CONFLICT DO NOTHING RETURNING 1
+            """
+    }
+
+    enum InsertStationEvent: HotSQL {
+        static let sql = """
+            INSERT INTO station_events (station_id, kind, payload, suspect, occurred_at)
+            VALUES ($1::text, $2::text, $3::text::jsonb, $4::boolean, $5::timestamptz)
+            """
+    }
+
+    enum AppendOutbox: HotSQL {
+        static let sql = "INSERT INTO outbox (topic, payload) VALUES ($1::text, $2::text::jsonb)"
+    }
+}
