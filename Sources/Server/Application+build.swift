@@ -15,7 +15,10 @@ import Storage
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let client = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
     let migrator = Migrator(migrations: try Migration.load(directory: config.migrationsDirectory), logger: logger)
-    let committer = GroupCommitter(client: client, logger: logger, deadline: config.databaseTimeout)
+    let metrics = ServerMetrics()
+    let committer = GroupCommitter(client: client, logger: logger, deadline: config.databaseTimeout) { size, wait, isolated in
+        metrics.batch(size: size, wait: wait, isolated: isolated)
+    }
     let repository = AdminRepository(client: client, logger: logger)
     let registry = StationRegistry()
     let service = ChargingService(heartbeatInterval: config.heartbeatInterval)
@@ -24,20 +27,20 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
     )
     let liveness = LivenessRecorder(client: client, logger: logger, deadline: config.databaseTimeout)
-    let processor = InboundProcessor(dispatcher: dispatcher, liveness: liveness)
+    let processor = InboundProcessor(dispatcher: dispatcher, liveness: liveness, metrics: metrics)
     let maintenance = Maintenance(
         runner: committer, service: service, staleAfter: config.staleTransactionAfter, replyWindow: dispatcher.replayWindow,
         interval: .seconds(60), logger: logger
     )
-    let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout)
+    let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
 
     let router = buildRouter(
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
-        adminToken: config.adminToken, logger: logger
+        adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness)
     )
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(
-        configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(),
+        configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(), metrics: metrics,
         budget: InflightBudget(limit: config.inflightFrameBudget), logger: logger
     ).addRoutes(to: wsRouter)
 
@@ -75,7 +78,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
 /// The HTTP side: `/health` and the admin API under `/api/v1`, behind API keys with roles and the audit log.
 func buildRouter(
     client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher,
-    runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger
+    runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger, metrics: MetricsEndpoint? = nil
 ) -> Router<AdminContext> {
     let router = Router(context: AdminContext.self)
     let routes = RouteTable()
@@ -88,6 +91,12 @@ func buildRouter(
         return Response(status: up ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     let access = AccessRepository(client: client, logger: logger)
+    if let metrics {
+        // Any valid API key may scrape (viewer is enough); the numbers say how big the fleet is.
+        router.group("/metrics").add(middleware: AccessMiddleware(bootstrap: BootstrapToken(adminToken), access: access)).get { _, _ in
+            await metrics.response()
+        }
+    }
     let api = router.group("/api/v1")
         .add(middleware: AccessMiddleware(bootstrap: BootstrapToken(adminToken), access: access))
         .add(middleware: InputGuardMiddleware())

@@ -61,8 +61,23 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: VOLTAIC_LOG_LEVEL. Default: info")
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: "text, or json (one object per line, metadata as fields). Env: VOLTAIC_LOG_FORMAT. Default: text")
+    var logFormat: String?
+
+    func validate() throws {
+        if let f = logFormat ?? ProcessInfo.processInfo.environment["VOLTAIC_LOG_FORMAT"], !["text", "json"].contains(f) {
+            throw ValidationError("--log-format is text or json, not '\(f)'")
+        }
+        if let l = logLevel ?? ProcessInfo.processInfo.environment["VOLTAIC_LOG_LEVEL"], Logger.Level(rawValue: l) == nil {
+            throw ValidationError("--log-level is trace, debug, info, notice, warning, error or critical, not '\(l)'")
+        }
+    }
+
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
+        if (logFormat ?? env["VOLTAIC_LOG_FORMAT"]) == "json" {
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        }
         let logger = makeLogger(logLevel)
         // The embedded cluster is stopped on shutdown, also when an earlier crash left it running.
         let (location, _) = try await database.open(logger: logger)

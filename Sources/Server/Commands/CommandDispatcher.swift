@@ -10,6 +10,7 @@ struct CommandDispatcher: Sendable {
     let registry: StationRegistry
     let repository: AdminRepository
     let callTimeout: Duration
+    var metrics: ServerMetrics?
 
     struct Answer: Sendable {
         var version: OCPPVersion
@@ -30,8 +31,10 @@ struct CommandDispatcher: Sendable {
             throw Problem(.unprocessableContent, "Invalid command payload", "\(action) for \(version.rawValue): \(violation.description)")
         }
         let logId = try? await repository.logCommand(stationId: stationId, action: action, request: payload)
+        let began = ContinuousClock.now
         do {
             let answer = try await session.call(action: action, payload: payload, timeout: callTimeout)
+            if case .error = answer { metrics?.command(action: action, outcome: "callerror", duration: .now - began) } else { metrics?.command(action: action, outcome: "answered", duration: .now - began) }
             var violation: String?
             switch answer {
             case .result(let result):
@@ -44,9 +47,11 @@ struct CommandDispatcher: Sendable {
             }
             return Answer(version: version, answer: answer, responseViolation: violation)
         } catch is CallTimedOut {
+            metrics?.command(action: action, outcome: "timeout", duration: .now - began)
             if let logId { try? await repository.completeCommand(id: logId, outcome: "TimedOut", response: nil) }
             throw Problem(.gatewayTimeout, "Station did not answer", "\(action) to '\(stationId)' timed out")
         } catch {
+            metrics?.command(action: action, outcome: "disconnected", duration: .now - began)
             if let logId { try? await repository.completeCommand(id: logId, outcome: "Disconnected", response: nil) }
             throw Problem(.conflict, "Station offline", "station '\(stationId)' disconnected before answering")
         }

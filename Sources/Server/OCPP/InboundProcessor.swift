@@ -10,6 +10,7 @@ struct InboundProcessor: Sendable {
     let dispatcher: InboundDispatcher
     /// Every frame says the station is alive; the time is written behind.
     let liveness: any StationLiveness
+    var metrics: ServerMetrics?
 
     /// The answer when the frame budget is spent: a CALL gets InternalError, anything else is dropped
     /// (answers to our own calls then time out, as they would on a lost frame).
@@ -25,7 +26,7 @@ struct InboundProcessor: Sendable {
         liveness.seen(stationId: session.stationId, at: now)
         switch Frame.decode(text) {
         case .failure(let error):
-            session.logger.info("malformed frame", metadata: ["ocpp.msg.id": "\(error.messageId ?? "-")", "ocpp.error": "\(error.reason)"])
+            session.logger.debug("malformed frame", metadata: ["ocpp.msg.id": "\(error.messageId ?? "-")", "ocpp.error": "\(error.reason)"])
             return error.callError(version: version)?.serialized
 
         case .success(.callResult(let id, let payload)):
@@ -41,8 +42,10 @@ struct InboundProcessor: Sendable {
             return nil
 
         case .success(.call(let id, let action, let payload)):
+            let began = ContinuousClock.now
             if let earlier = session.rememberedReply(to: id, action: action) {
                 session.logger.debug("repeated CALL id answered again without applying it", metadata: ["ocpp.msg.id": "\(id)"])
+                metrics?.call(action: action, version: version, result: "replayed", duration: .now - began)
                 return earlier
             }
             let answer = await dispatcher.answer(
@@ -53,10 +56,17 @@ struct InboundProcessor: Sendable {
                 session.logger.error("could not apply \(action)", metadata: ["ocpp.msg.id": "\(id)", "error": "\(failure)"])
             }
             if let status = answer.registration { session.setRegistrationStatus(status) }
+            metrics?.call(action: action, version: version, result: Self.result(answer.frame), duration: .now - began)
             let reply = answer.frame.serialized
             // Only what committed is given again: a failure ("send it again") must let the retry through.
             if answer.committed { session.remember(reply: reply, to: id, action: action) }
             return reply
         }
+    }
+
+    /// `ok`, or the CALLERROR code (one of the version's few).
+    static func result(_ frame: Frame) -> String {
+        if case .callError(_, let code, _, _) = frame { return code }
+        return "ok"
     }
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import OCPP
+import Prometheus
 import Storage
 
 /// The request context of the WebSocket router: it keeps the channel so that a refused handshake
@@ -30,6 +31,7 @@ struct OCPPEndpoint: Sendable {
     let repository: AdminRepository
     let processor: InboundProcessor
     let passwords: PasswordVerifier
+    let metrics: ServerMetrics
     let budget: InflightBudget
     let logger: Logger
 
@@ -42,7 +44,9 @@ struct OCPPEndpoint: Sendable {
     }
 
     private func refuse(_ context: OCPPUpgradeContext, _ status: HTTPResponse.Status, _ why: String, _ id: String) -> RouterShouldUpgrade {
-        logger.info("handshake refused", metadata: ["ocpp.station.id": "\(id.prefix(60))", "http.status": "\(status.code)", "reason": "\(why)"])
+        // Counted, and logged at debug only: a flood of wrong passwords must not become a flood of log lines.
+        metrics.handshakeRefused(status: status.code)
+        logger.debug("handshake refused", metadata: ["ocpp.station.id": "\(id.prefix(60))", "http.status": "\(status.code)", "reason": "\(why)"])
         HandshakeRejections.shared.reject(context.channel, with: status)
         return .dontUpgrade
     }
@@ -116,6 +120,9 @@ struct OCPPEndpoint: Sendable {
             log.notice("new connection replaces the previous one")
             await replaced.close(code: .policyViolation, reason: "replaced by a new connection")
         }
+        let connections = metrics.connections(version)
+        connections.increment()
+        defer { connections.decrement() }
         try? await repository.setOnline(stationId: stationId, online: true, node: configuration.nodeId, at: Date())
         log.info("station connected")
         defer { log.info("station disconnected") }

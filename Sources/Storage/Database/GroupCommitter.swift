@@ -73,8 +73,14 @@ public final class GroupCommitter: TransactionRunner, Service {
     /// Items waiting for a worker.
     public var queued: Int { state.withLock { $0.queue.count } }
 
+    /// Told of every committed batch: its size, how long its oldest item waited, and whether it had to
+    /// run again with a savepoint per item.
+    public typealias BatchObserver = @Sendable (_ size: Int, _ wait: Duration, _ isolated: Bool) -> Void
+    private let onBatch: BatchObserver?
+
     /// - Parameter deadline: the longest a caller waits for its answer (`--db-timeout`).
-    public init(client: PostgresClient, logger: Logger, maxBatch: Int = 64, workers: Int = 2, deadline: Duration = .seconds(5)) {
+    public init(client: PostgresClient, logger: Logger, maxBatch: Int = 64, workers: Int = 2, deadline: Duration = .seconds(5), onBatch: BatchObserver? = nil) {
+        self.onBatch = onBatch
         self.client = client
         self.logger = logger
         self.maxBatch = maxBatch
@@ -188,6 +194,7 @@ public final class GroupCommitter: TransactionRunner, Service {
 
     /// A lease or a query that outlasts the deadline is cancelled: a worker never hangs on a dead database.
     private func commit(_ batch: [Ticket]) async {
+        let wait = ContinuousClock.now - (batch.map(\.enqueuedAt).min() ?? .now)
         do {
             let result = try await withDeadline(deadline) { [client, logger] () async throws -> Outcomes in
                 try await client.withConnection { conn -> Outcomes in
@@ -204,6 +211,7 @@ public final class GroupCommitter: TransactionRunner, Service {
                 $0.items += batch.count
                 if result.isolated { $0.isolatedBatches += 1 }
             }
+            onBatch?(batch.count, wait, result.isolated)
             for (ticket, outcome) in result.done { ticket.resume(outcome) }
             for ticket in result.retry { if let again = ticket.retried() { enqueue(again) } }
         } catch {

@@ -294,6 +294,12 @@ public struct AdminRepository: Sendable {
         )
     }
 
+    /// Outbox events not processed yet.
+    public func outboxBacklog() async throws -> Int {
+        for try await n in try await client.query("SELECT count(*)::int8 FROM outbox WHERE processed_at IS NULL", logger: logger).decode(Int.self) { return n }
+        throw MissingRow("the outbox count")
+    }
+
     // MARK: Commands
 
     public func logCommand(stationId: String, action: String, request: JSONValue) async throws -> Int64 {
