@@ -58,6 +58,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("stale-transaction-after"), help: "Hours without a message after which an Active transaction is ended by policy; 0 never. Env: VOLTAIC_STALE_TRANSACTION_AFTER. Default: 72")
     var staleTransactionAfter: Double?
 
+    @Option(name: .customLong("max-connections"), help: "Most stations connected at once; more get 503. At most the open-file limit less 512. Env: VOLTAIC_MAX_CONNECTIONS. Default: that")
+    var maxConnections: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: VOLTAIC_LOG_LEVEL. Default: info")
     var logLevel: String?
 
@@ -125,6 +128,15 @@ struct Serve: AsyncParsableCommand {
         if let h: Double = try setting(staleTransactionAfter, "VOLTAIC_STALE_TRANSACTION_AFTER") {
             guard h >= 0, h <= 24 * 365 else { throw ValidationError("--stale-transaction-after is 0 (never) to 8760 hours") }
             config.staleTransactionAfter = h == 0 ? nil : .seconds(Int(h * 3600))
+        }
+        // Every station holds a descriptor: the cap stays below the file limit, raised to its hard value.
+        let fileCap = FileLimit.stationCap(forLimit: FileLimit.raise())
+        config.maxConnections = fileCap
+        if let n: Int = try setting(maxConnections, "VOLTAIC_MAX_CONNECTIONS") {
+            guard (1...fileCap).contains(n) else {
+                throw ValidationError("--max-connections is 1 to \(fileCap) here (the open-file limit less \(FileLimit.reserve)); raise the limit (ulimit -n) for more")
+            }
+            config.maxConnections = n
         }
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 

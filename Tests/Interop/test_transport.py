@@ -264,3 +264,32 @@ def test_pending_policy_registers_unknown_stations_until_accepted():
         run(scenario())
     finally:
         pending.destroy()
+
+
+def test_over_the_connection_cap_a_handshake_gets_503_and_a_known_station_may_still_reconnect():
+    import os
+    import subprocess
+
+    from voltaic_server import BINARY, VoltaicServer
+    r = subprocess.run([os.environ.get("VOLTAIC_BIN", BINARY), "serve", "--max-connections", "99999999"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "--max-connections" in r.stderr
+    server = VoltaicServer(extra_args=["--max-connections", "2"]).start()
+    try:
+        for s in ["CAP-1", "CAP-2", "CAP-3"]:
+            assert server.api("POST", "/stations", {"id": s, "securityProfile": 0})[0] == 201
+
+        async def scenario():
+            async with connect(f"{server.ws_url}/CAP-1", subprotocols=["ocpp1.6"]), \
+                       connect(f"{server.ws_url}/CAP-2", subprotocols=["ocpp1.6"]):
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(f"{server.ws_url}/CAP-3", subprotocols=["ocpp1.6"]):
+                        pass
+                assert refused.value.response.status_code == 503
+                # A station already connected replaces its own connection: that is not one more.
+                async with connect(f"{server.ws_url}/CAP-2", subprotocols=["ocpp1.6"]) as again:
+                    await again.send('[2,"h","Heartbeat",{}]')
+                    assert json.loads(await asyncio.wait_for(again.recv(), 10))[0] == 3
+
+        run(scenario())
+    finally:
+        server.destroy()

@@ -31,7 +31,8 @@ public struct ServerConfiguration: Sendable {
     public var unknownStations: UnknownStationPolicy = .reject
     /// Identifies this node in `stations.connected_node`.
     public var nodeId: String
-    /// The most stations connected at once; more are refused with 503.
+    /// The most stations connected at once; more are refused with 503. `voltaic serve` derives it from the
+    /// open-file limit (`FileLimit`) unless `--max-connections` says less.
     public var maxConnections = 15_000
     /// The longest an admin API request may take; past it the answer is a 503 problem.
     public var apiTimeout: Duration = .seconds(5)
