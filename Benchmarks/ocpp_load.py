@@ -63,7 +63,7 @@ async def main(args):
     server = VoltaicServer().start()
     try:
         for i in range(args.stations):
-            server.api("POST", "/stations", {"id": f"LOAD-{i}"})
+            server.api("POST", "/stations", {"id": f"LOAD-{i}", "securityProfile": 0})
         server.api("POST", "/tokens", {"value": "BENCH"})
         idle = rss_kib(server.process.pid)
         latencies = []

@@ -127,4 +127,33 @@ enum HotSQLs {
     enum AppendOutbox: HotSQL {
         static let sql = "INSERT INTO outbox (topic, payload) VALUES ($1::text, $2::text::jsonb)"
     }
+
+    enum StationById: HotSQL {
+        static let sql = "SELECT \(StationRows.columns) FROM stations WHERE id = $1::text"
+    }
+
+    enum RecordBoot: HotSQL {
+        static let sql = """
+            UPDATE stations SET vendor = $2::text, model = $3::text, serial_number = $4::text, firmware_version = $5::text, iccid = $6::text,
+                imsi = $7::text, meter_type = $8::text, meter_serial_number = $9::text, boot_reason = $10::text, ocpp_version = $11::text,
+                last_boot_at = $12::timestamptz, last_seen_at = $12::timestamptz
+            WHERE id = $1::text
+            """
+    }
+
+    enum CommittedReply: HotSQL {
+        static let sql = """
+            SELECT reply::text FROM inbound_replies
+            WHERE station_id = $1::text AND message_id = $2::text AND action = $3::text AND digest = decode($4::text, 'hex')
+              AND received_at > now() - make_interval(secs => $5::double precision)
+            """
+    }
+
+    enum RecordReply: HotSQL {
+        static let sql = """
+            INSERT INTO inbound_replies (station_id, message_id, action, digest, reply)
+            VALUES ($1::text, $2::text, $3::text, decode($4::text, 'hex'), $5::text::jsonb)
+            ON CONFLICT (station_id, message_id, action, digest) DO UPDATE SET reply = EXCLUDED.reply, received_at = now()
+            """
+    }
 }

@@ -13,18 +13,15 @@ struct PostgresUnitOfWork: UnitOfWork {
     // MARK: Stations
 
     func station(id: String) async throws -> Station? {
-        try await StationRows.fetch(connection, logger: logger, where: id).first
+        try await StationRows.all(connection.run(Hot<HotSQLs.StationById>(id), logger: logger)).first
     }
 
     func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) async throws {
-        try await connection.query(
-            """
-            UPDATE stations SET vendor = \(info.vendor), model = \(info.model), serial_number = \(info.serialNumber),
-                firmware_version = \(info.firmwareVersion), iccid = \(info.iccid), imsi = \(info.imsi), meter_type = \(info.meterType),
-                meter_serial_number = \(info.meterSerialNumber), boot_reason = \(info.reason), ocpp_version = \(version.rawValue),
-                last_boot_at = \(at), last_seen_at = \(at)
-            WHERE id = \(stationId)
-            """,
+        _ = try await connection.run(
+            Hot<HotSQLs.RecordBoot>(
+                stationId, info.vendor, info.model, info.serialNumber, info.firmwareVersion, info.iccid, info.imsi, info.meterType,
+                info.meterSerialNumber, info.reason, version.rawValue, at
+            ),
             logger: logger
         )
     }
@@ -166,32 +163,25 @@ struct PostgresUnitOfWork: UnitOfWork {
 
     /// SHA-256 of the payload's canonical serialisation (keys sorted), so that a replay matches byte for byte.
     private static func digest(_ payload: JSONValue) -> String {
-        SHA256.hash(data: Data(payload.serialized.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(payload.serialized.utf8)) {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     func committedReply(stationId: String, messageId: String, action: String, payload: JSONValue, within window: Duration) async throws -> JSONValue? {
         let seconds = Double(window.components.seconds)
-        let rows = try await connection.query(
-            """
-            SELECT reply::text FROM inbound_replies
-            WHERE station_id = \(stationId) AND message_id = \(messageId) AND action = \(action) AND digest = decode(\(Self.digest(payload)), 'hex')
-              AND received_at > now() - make_interval(secs => \(seconds))
-            """,
-            logger: logger
-        )
-        for try await text in rows.decode(String.self) { return try JSONParser.parse(Array(text.utf8)) }
+        let rows = try await connection.run(Hot<HotSQLs.CommittedReply>(stationId, messageId, action, Self.digest(payload), seconds), logger: logger)
+        for try await row in rows { return try JSONParser.parse(Array(try row.decode(String.self).utf8)) }
         return nil
     }
 
     func recordReply(stationId: String, messageId: String, action: String, payload: JSONValue, reply: JSONValue) async throws {
-        try await connection.query(
-            """
-            INSERT INTO inbound_replies (station_id, message_id, action, digest, reply) VALUES (\(stationId), \(messageId), \(action),
-                decode(\(Self.digest(payload)), 'hex'), \(reply.serialized)::jsonb)
-            ON CONFLICT (station_id, message_id, action, digest) DO UPDATE SET reply = EXCLUDED.reply, received_at = now()
-            """,
-            logger: logger
-        )
+        _ = try await connection.run(Hot<HotSQLs.RecordReply>(stationId, messageId, action, Self.digest(payload), reply.serialized), logger: logger)
     }
 
     func purgeReplies(before cutoff: Date) async throws -> Int {

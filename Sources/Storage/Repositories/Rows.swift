@@ -15,7 +15,7 @@ enum StationRows {
         try await all(conn.query("SELECT \(unescaped: columns) FROM stations WHERE id = \(id)", logger: logger))
     }
 
-    static func all(_ rows: PostgresRowSequence) async throws -> [Station] {
+    static func all<Rows: AsyncSequence>(_ rows: Rows) async throws -> [Station] where Rows.Element == PostgresRow {
         var out: [Station] = []
         for try await row in rows { out.append(try decode(row)) }
         return out
