@@ -40,7 +40,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(
-        configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(), metrics: metrics,
+        configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(), metrics: metrics, presence: liveness,
         budget: InflightBudget(limit: config.inflightFrameBudget), logger: logger
     ).addRoutes(to: wsRouter)
 

@@ -102,4 +102,32 @@ import TestSupport
             #expect(try await h.count("SELECT count(*)::int FROM stations WHERE id = 'LV-2' AND last_seen_at = to_timestamp(1800001000)") == 1)
         }
     }
+
+    /// A storm of connects costs a few coalesced writes, not one commit each, and every connect is in the
+    /// database when its caller goes on.
+    @Test func connectsAreWrittenCoalescedAndAwaited() async throws {
+        try await Harness.with { h in
+            for i in 0..<200 { try await h.station("PR-\(i)") }
+            let recorder = LivenessRecorder(client: h.client, logger: TestPostgres.shared.logger, interval: .seconds(3600))
+            let running = Task { try await recorder.run() }
+            defer { running.cancel() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<200 {
+                    group.addTask {
+                        await recorder.setPresenceAndWait(stationId: "PR-\(i)", online: true, node: "node-a", at: Date())
+                        // Awaited: this station is online in the database now.
+                        let online = try await h.count("SELECT count(*)::int FROM stations WHERE id = 'PR-\(i)' AND online AND connected_node = 'node-a'")
+                        #expect(online == 1)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await h.count("SELECT count(*)::int FROM stations WHERE online") == 200)
+            #expect(recorder.presenceWrites < 50, "\(recorder.presenceWrites) writes for 200 connects")
+            // The newest state per station wins: a disconnect after the connect leaves it offline.
+            recorder.setPresence(stationId: "PR-0", online: true, node: "node-a", at: Date())
+            await recorder.setPresenceAndWait(stationId: "PR-0", online: false, node: nil, at: Date())
+            #expect(try await h.count("SELECT count(*)::int FROM stations WHERE id = 'PR-0' AND NOT online AND connected_node IS NULL") == 1)
+        }
+    }
 }

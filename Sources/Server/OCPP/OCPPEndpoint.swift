@@ -32,6 +32,8 @@ struct OCPPEndpoint: Sendable {
     let processor: InboundProcessor
     let passwords: PasswordVerifier
     let metrics: ServerMetrics
+    /// Connects and disconnects, written coalesced.
+    let presence: LivenessRecorder
     let budget: InflightBudget
     let logger: Logger
 
@@ -123,7 +125,8 @@ struct OCPPEndpoint: Sendable {
         let connections = metrics.connections(version)
         connections.increment()
         defer { connections.decrement() }
-        try? await repository.setOnline(stationId: stationId, online: true, node: configuration.nodeId, at: Date())
+        // Online in the database before its first message is applied; concurrent connects share one write.
+        await presence.setPresenceAndWait(stationId: stationId, online: true, node: configuration.nodeId, at: Date())
         log.info("station connected")
         defer { log.info("station disconnected") }
         do {
@@ -154,11 +157,7 @@ struct OCPPEndpoint: Sendable {
     private func disconnect(_ session: StationSession, _ log: Logger) async {
         await session.disconnected()
         if registry.remove(session) {
-            do {
-                try await repository.setOnline(stationId: session.stationId, online: false, node: nil, at: Date())
-            } catch {
-                log.warning("could not mark station offline", metadata: ["error.type": "\(String(reflecting: error))"])
-            }
+            presence.setPresence(stationId: session.stationId, online: false, node: nil, at: Date())
         }
     }
 }

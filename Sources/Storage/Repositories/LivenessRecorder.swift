@@ -5,11 +5,33 @@ public import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
 
-/// `last_seen_at`, written behind. A Heartbeat (and any frame) carries no data beyond "this station is
+/// A station's presence in the database: `last_seen_at`, and `online`/`connected_node`.
+///
+/// `last_seen_at` is written behind. A Heartbeat (and any frame) carries no data beyond "this station is
 /// alive", so it is answered at once and its time is kept here, then written for every station seen, in
 /// one statement, every `interval`. A write that fails keeps its times for the next one, and graceful
 /// shutdown writes what is left. At most one interval of liveness is lost in a crash, never data.
+///
+/// Connects and disconnects are written at once but coalesced: while one write is in flight, the changes
+/// that arrive wait, and the next write carries them all (the newest state per station). A storm of
+/// reconnecting stations costs a few commits, not one each.
 public final class LivenessRecorder: StationLiveness, Service {
+    struct Presence {
+        var online: Bool
+        var node: String?
+        var at: Date
+    }
+    private struct PresenceState {
+        var pending: [String: Presence] = [:]
+        /// Callers waiting for the write that carries their change.
+        var committed: [CheckedContinuation<Void, Never>] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var signalled = false
+        /// The writer loop runs: only then is waiting for a write safe.
+        var running = false
+        var writes = 0
+    }
+    private let presence = Mutex(PresenceState())
     private let client: PostgresClient
     private let logger: Logger
     private let interval: Duration
@@ -33,14 +55,116 @@ public final class LivenessRecorder: StationLiveness, Service {
     /// Stations whose time waits to be written.
     public var backlog: Int { pending.withLock { $0.count } }
 
+    /// A station connected to `node` (or, `online` false, left it): written with the next presence write.
+    public func setPresence(stationId: String, online: Bool, node: String?, at: Date) {
+        let waiter = presence.withLock { p -> CheckedContinuation<Void, Never>? in
+            p.pending[stationId] = Presence(online: online, node: online ? node : nil, at: at)
+            p.signalled = true
+            defer { p.waiter = nil }
+            return p.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Like `setPresence`, and returns once the write that carries it has ended (committed, or failed
+    /// within the deadline: presence is not worth holding a station back for).
+    public func setPresenceAndWait(stationId: String, online: Bool, node: String?, at: Date) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let waiter = presence.withLock { p -> CheckedContinuation<Void, Never>? in
+                p.pending[stationId] = Presence(online: online, node: online ? node : nil, at: at)
+                guard p.running else {
+                    c.resume()
+                    return nil
+                }
+                p.committed.append(c)
+                p.signalled = true
+                defer { p.waiter = nil }
+                return p.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// Presence writes made since start (each carries every change that waited for it).
+    public var presenceWrites: Int { presence.withLock { $0.writes } }
+
+    /// Presence changes waiting to be written.
+    public var presenceBacklog: Int { presence.withLock { $0.pending.count } }
+
     public func run() async throws {
+        presence.withLock { $0.running = true }
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: self.interval) } catch { break }
-                await self.flush()
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: self.interval) } catch { break }
+                        await self.flush()
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.nextPresenceSignal()
+                        await self.flushPresence()
+                    }
+                }
             }
         }
+        // From here no caller waits: the last write carries everyone who did.
+        presence.withLock { $0.running = false }
+        await flushPresence()
         await flush()
+    }
+
+    private func nextPresenceSignal() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let ready = presence.withLock { p -> Bool in
+                    if p.signalled || Task.isCancelled { p.signalled = false; return true }
+                    p.waiter = c
+                    return false
+                }
+                if ready { c.resume() }
+            }
+        } onCancel: {
+            let waiter = presence.withLock { p in defer { p.waiter = nil }; return p.waiter }
+            waiter?.resume()
+        }
+    }
+
+    /// Writes every pending presence change in one statement; on failure they are kept, unless a newer
+    /// change for the same station arrived meanwhile.
+    public func flushPresence() async {
+        let (batch, waiting) = presence.withLock { p in
+            defer { p.pending = [:]; p.committed = [] }
+            return (p.pending, p.committed)
+        }
+        defer { for w in waiting { w.resume() } }
+        guard !batch.isEmpty else { return }
+        presence.withLock { $0.writes += 1 }
+        let ids = Array(batch.keys)
+        let online = ids.map { batch[$0]!.online }
+        let nodes = ids.map { batch[$0]!.node ?? "" }
+        let times = ids.map { batch[$0]!.at }
+        do {
+            try await withDeadline(deadline) { [client, logger] in
+                try await client.query(
+                    """
+                    UPDATE stations SET online = v.online, connected_node = NULLIF(v.node, ''),
+                        last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
+                    FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
+                    WHERE stations.id = v.id
+                    """,
+                    logger: logger
+                )
+            }
+        } catch {
+            logger.warning("could not write station presence; kept for the next write", metadata: ["stations": "\(batch.count)", "error.type": "\(String(reflecting: error))"])
+            presence.withLock { p in
+                for (id, change) in batch where p.pending[id] == nil { p.pending[id] = change }
+                p.signalled = true
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Writes every pending time; on failure they are kept (the newer of two times wins).
