@@ -12,6 +12,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import Logging
 import Synchronization
 
 struct Options {
