@@ -58,7 +58,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("stale-transaction-after"), help: "Hours without a message after which an Active transaction is ended by policy; 0 never. Env: VOLTAIC_STALE_TRANSACTION_AFTER. Default: 72")
     var staleTransactionAfter: Double?
 
-    @Option(name: .customLong("max-connections"), help: "Most stations connected at once; more get 503. At most the open-file limit less 512. Env: VOLTAIC_MAX_CONNECTIONS. Default: that")
+    @Option(name: .customLong("max-connections"), help: "Most stations connected at once; more get 503. At most the open-file limit less 512. Env: VOLTAIC_MAX_CONNECTIONS. Default: 15000, or that limit if lower")
     var maxConnections: Int?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: VOLTAIC_LOG_LEVEL. Default: info")
@@ -67,7 +67,22 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text, or json (one object per line, metadata as fields). Env: VOLTAIC_LOG_FORMAT. Default: text")
     var logFormat: String?
 
+    /// Every station holds a descriptor: the cap stays below the file limit (raised to its hard value).
+    /// Default 15,000 or what the limit allows; `--max-connections` may go up to the limit.
+    static func stationCap(_ flag: Int?, env: [String: String]) throws -> Int {
+        let fileCap = FileLimit.stationCap(forLimit: FileLimit.raise())
+        guard let n = try flag ?? env["VOLTAIC_MAX_CONNECTIONS"].map({ text in
+            guard let n = Int(text) else { throw ValidationError("VOLTAIC_MAX_CONNECTIONS is not valid: \(text)") }
+            return n
+        }) else { return min(15_000, fileCap) }
+        guard (1...fileCap).contains(n) else {
+            throw ValidationError("--max-connections is 1 to \(fileCap) here (the open-file limit less \(FileLimit.reserve)); raise the limit (ulimit -n) for more")
+        }
+        return n
+    }
+
     func validate() throws {
+        _ = try Self.stationCap(maxConnections, env: ProcessInfo.processInfo.environment)
         if let f = logFormat ?? ProcessInfo.processInfo.environment["VOLTAIC_LOG_FORMAT"], !["text", "json"].contains(f) {
             throw ValidationError("--log-format is text or json, not '\(f)'")
         }
@@ -129,15 +144,7 @@ struct Serve: AsyncParsableCommand {
             guard h >= 0, h <= 24 * 365 else { throw ValidationError("--stale-transaction-after is 0 (never) to 8760 hours") }
             config.staleTransactionAfter = h == 0 ? nil : .seconds(Int(h * 3600))
         }
-        // Every station holds a descriptor: the cap stays below the file limit, raised to its hard value.
-        let fileCap = FileLimit.stationCap(forLimit: FileLimit.raise())
-        config.maxConnections = fileCap
-        if let n: Int = try setting(maxConnections, "VOLTAIC_MAX_CONNECTIONS") {
-            guard (1...fileCap).contains(n) else {
-                throw ValidationError("--max-connections is 1 to \(fileCap) here (the open-file limit less \(FileLimit.reserve)); raise the limit (ulimit -n) for more")
-            }
-            config.maxConnections = n
-        }
+        config.maxConnections = try Self.stationCap(maxConnections, env: env)
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 
         let app = try await buildApplication(config, logger: logger)

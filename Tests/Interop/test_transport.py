@@ -271,7 +271,9 @@ def test_over_the_connection_cap_a_handshake_gets_503_and_a_known_station_may_st
     import subprocess
 
     from voltaic_server import BINARY, VoltaicServer
-    r = subprocess.run([os.environ.get("VOLTAIC_BIN", BINARY), "serve", "--max-connections", "99999999"], capture_output=True, text=True, timeout=60)
+    import tempfile
+    r = subprocess.run([os.environ.get("VOLTAIC_BIN", BINARY), "serve", "--max-connections", "99999999", "--data-dir", tempfile.mkdtemp()],
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "--max-connections" in r.stderr
     server = VoltaicServer(extra_args=["--max-connections", "2"]).start()
     try:

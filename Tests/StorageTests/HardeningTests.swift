@@ -179,6 +179,27 @@ import TestSupport
         }
     }
 
+    /// The station's own Stop arrives after an operator ended its transaction: it is kept as an event and
+    /// the transaction says what the station reported; the operator's figures stay, nothing is billed twice.
+    @Test func aLateStopAfterAnOperatorEndIsKeptAndFlagged() async throws {
+        try await Harness.with { h in
+            try await h.station("LS-1")
+            _ = try await h.repo.upsertToken(IdToken(value: "TOK"))
+            let start = try await h.call(.v16, "LS-1", "StartTransaction", #"{"connectorId":1,"idTag":"TOK","meterStart":0,"timestamp":"2026-01-01T00:00:00Z"}"#)
+            let tx = try #require(start.result?["transactionId"]?.int64Value)
+            try await h.call(.v16, "LS-1", "MeterValues", #"{"connectorId":1,"transactionId":\#(tx),"meterValue":[{"timestamp":"2026-01-01T00:10:00Z","sampledValue":[{"value":"600"}]}]}"#)
+            let service = h.service
+            let ended = try await h.committer.perform { uow in try await service.endByOperator(uow, id: tx, actor: "ops", reason: "lost Stop", now: Date()) }
+            #expect(ended?.ended == true && ended?.transaction.energyWh == 600)
+            let stop = #"{"transactionId":\#(tx),"meterStop":9000,"timestamp":"2026-01-01T01:00:00Z"}"#
+            #expect(try await h.call(.v16, "LS-1", "StopTransaction", stop).isResult)
+            let after = try #require(try await h.repo.transaction(id: tx))
+            #expect(after.energyWh == 600 && after.suspectReasons.contains("station's own Stop after the end: meterStop 9000 Wh"), "\(after.suspectReasons)")
+            #expect(try await h.count("SELECT count(*)::int FROM station_events WHERE kind = 'StopTransaction.afterEnd'") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'session.ended'") == 1)
+        }
+    }
+
     // MARK: History
 
     @Test func aRemovedStationKeepsItsHistory() async throws {

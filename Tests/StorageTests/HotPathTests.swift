@@ -126,8 +126,12 @@ import TestSupport
             #expect(recorder.presenceWrites < 50, "\(recorder.presenceWrites) writes for 200 connects")
             // The newest state per station wins: a disconnect after the connect leaves it offline.
             recorder.setPresence(stationId: "PR-0", online: true, node: "node-a", at: Date())
-            await recorder.setPresenceAndWait(stationId: "PR-0", online: false, node: nil, at: Date())
+            await recorder.setPresenceAndWait(stationId: "PR-0", online: false, node: "node-a", at: Date())
             #expect(try await h.count("SELECT count(*)::int FROM stations WHERE id = 'PR-0' AND NOT online AND connected_node IS NULL") == 1)
+            // A node that lost a station to another node does not mark it offline there.
+            await recorder.setPresenceAndWait(stationId: "PR-1", online: true, node: "node-b", at: Date())
+            await recorder.setPresenceAndWait(stationId: "PR-1", online: false, node: "node-a", at: Date())
+            #expect(try await h.count("SELECT count(*)::int FROM stations WHERE id = 'PR-1' AND online AND connected_node = 'node-b'") == 1)
         }
     }
 }

@@ -106,8 +106,21 @@ public struct ChargingService: Sendable {
         }
         let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, samples)
         guard tx.state == .active else {
-            // A replayed stop is already applied; a corrected sample it carries is flagged on the ended transaction.
-            if flag(&tx, samples: samples, corrections: corrections, afterEnd: false) { try await uow.updateTransaction(tx) }
+            // A replayed stop is already applied: a corrected sample it carries is flagged. A Stop that is not
+            // the one applied (the transaction was ended by an operator or the stale policy, then the station's
+            // own Stop arrived) is kept as an event, and the transaction flagged with what the station said.
+            let sameStop = tx.meterStopWh == meterStopWh && tx.stoppedAt.map { abs($0.timeIntervalSince(stoppedAt)) < 0.001 } == true
+            var changed = flag(&tx, samples: samples, corrections: corrections, afterEnd: !sameStop)
+            if !sameStop {
+                try await uow.recordStationEvent(stationId: stationId, kind: "StopTransaction.afterEnd", payload: rawPayload, suspect: true, at: now)
+                let note = "station's own Stop after the end: meterStop \(meterStopWh) Wh"
+                if !tx.suspectReasons.contains(note) {
+                    tx.suspectReasons.append(note)
+                    tx.suspect = true
+                    changed = true
+                }
+            }
+            if changed { try await uow.updateTransaction(tx) }
             return auth
         }
         _ = flag(&tx, samples: samples, corrections: corrections, afterEnd: false)

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The process's open-file limit. Every station holds a socket, and so does every HTTP client, database
 /// connection and file, so the station cap must stay below it: at the limit, accept() fails and a

@@ -118,9 +118,17 @@ struct OCPPEndpoint: Sendable {
             return
         }
         let session = StationSession(stationId: stationId, version: version, outbound: outbound, registrationStatus: credentials.registrationStatus, logger: log)
-        if let replaced = registry.register(session) {
+        switch registry.admit(session, cap: configuration.maxConnections) {
+        case .full:
+            // The handshake's check is early; this one is exact. 1013: try again later.
+            metrics.handshakeRefused(status: 503)
+            try await outbound.close(.unknown(1013), reason: "connection limit reached")
+            return
+        case .admitted(let replaced?):
             log.notice("new connection replaces the previous one")
             await replaced.close(code: .policyViolation, reason: "replaced by a new connection")
+        case .admitted(nil):
+            break
         }
         let connections = metrics.connections(version)
         connections.increment()
@@ -157,7 +165,7 @@ struct OCPPEndpoint: Sendable {
     private func disconnect(_ session: StationSession, _ log: Logger) async {
         await session.disconnected()
         if registry.remove(session) {
-            presence.setPresence(stationId: session.stationId, online: false, node: nil, at: Date())
+            presence.setPresence(stationId: session.stationId, online: false, node: configuration.nodeId, at: Date())
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OCPP
 public import Logging
 import Synchronization
 
@@ -36,9 +37,8 @@ public struct JSONLogHandler: LogHandler {
         Self.output.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 
-    static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon))
-    }
+    /// UTC, milliseconds, `Z`.
+    static func timestamp() -> String { OCPPDateTime.format(Date()) }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped.
     static func quote(_ s: String) -> String {

@@ -53,7 +53,7 @@ public final class ServerMetrics: Sendable {
         ).record(duration)
     }
 
-    /// One CSMS→station command: `outcome` is `answered`, `callerror`, `timeout` or `offline`.
+    /// One CSMS→station command: `outcome` is `answered`, `callerror`, `timeout` or `disconnected`.
     func command(action: String, outcome: String, duration: Duration) {
         registry.makeDurationHistogram(
             descriptor: .init(namespace: "voltaic", metricName: "command_round_trip", unitName: "seconds", helpText: "CSMS-to-station command round trips"),

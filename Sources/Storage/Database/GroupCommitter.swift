@@ -6,9 +6,9 @@ public import ServiceLifecycle
 import Synchronization
 
 /// Group commit: work from many stations that arrives together is applied in one PostgreSQL
-/// transaction, one SAVEPOINT per item, and every caller is resumed only after that COMMIT.
-/// An item that fails rolls back to its savepoint alone; a deadlock or serialization failure
-/// is retried in a later batch.
+/// transaction, and every caller is resumed only after that COMMIT. A batch runs first without
+/// savepoints; if an item fails, it runs again with a SAVEPOINT per item, so the failing item rolls back
+/// alone. A deadlock or serialization failure is retried in a later batch.
 ///
 /// Every caller is answered within `deadline`, whatever the database does: a reaper fails work that
 /// waited or ran too long with `StoreFailure.unavailable`, and work that was failed before it started

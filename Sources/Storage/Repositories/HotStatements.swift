@@ -49,11 +49,13 @@ extension PostgresConnection {
 
 enum HotSQLs {
     enum TransactionById: HotSQL {
-        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE id = $1::bigint"
+        // Locked: every unit of work writes what it read, and a station's Stop and an operator's end (or
+        // two workers' batches) must not both see it Active.
+        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE id = $1::bigint FOR UPDATE"
     }
 
     enum TransactionByUid: HotSQL {
-        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE station_id = $1::text AND uid = $2::text"
+        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE station_id = $1::text AND uid = $2::text FOR UPDATE"
     }
 
     enum UpdateTransaction: HotSQL {

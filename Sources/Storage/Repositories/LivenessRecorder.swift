@@ -16,6 +16,13 @@ import Synchronization
 /// that arrive wait, and the next write carries them all (the newest state per station). A storm of
 /// reconnecting stations costs a few commits, not one each.
 public final class LivenessRecorder: StationLiveness, Service {
+    /// One caller's wait, ended once: by the write, or by the deadline if the write hangs.
+    final class Waiter: Sendable {
+        private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+        init(_ c: CheckedContinuation<Void, Never>) { continuation = Mutex(c) }
+        func resume() { continuation.withLock { c in defer { c = nil }; return c }?.resume() }
+    }
+
     struct Presence {
         var online: Bool
         var node: String?
@@ -24,7 +31,7 @@ public final class LivenessRecorder: StationLiveness, Service {
     private struct PresenceState {
         var pending: [String: Presence] = [:]
         /// Callers waiting for the write that carries their change.
-        var committed: [CheckedContinuation<Void, Never>] = []
+        var committed: [Waiter] = []
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
         /// The writer loop runs: only then is waiting for a write safe.
@@ -55,10 +62,10 @@ public final class LivenessRecorder: StationLiveness, Service {
     /// Stations whose time waits to be written.
     public var backlog: Int { pending.withLock { $0.count } }
 
-    /// A station connected to `node` (or, `online` false, left it): written with the next presence write.
+    /// A station connected to `node` (or, `online` false, left `node`): written with the next presence write.
     public func setPresence(stationId: String, online: Bool, node: String?, at: Date) {
         let waiter = presence.withLock { p -> CheckedContinuation<Void, Never>? in
-            p.pending[stationId] = Presence(online: online, node: online ? node : nil, at: at)
+            p.pending[stationId] = Presence(online: online, node: node, at: at)
             p.signalled = true
             defer { p.waiter = nil }
             return p.waiter
@@ -70,13 +77,19 @@ public final class LivenessRecorder: StationLiveness, Service {
     /// within the deadline: presence is not worth holding a station back for).
     public func setPresenceAndWait(stationId: String, online: Bool, node: String?, at: Date) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let mine = Waiter(c)
             let waiter = presence.withLock { p -> CheckedContinuation<Void, Never>? in
-                p.pending[stationId] = Presence(online: online, node: online ? node : nil, at: at)
+                p.pending[stationId] = Presence(online: online, node: node, at: at)
                 guard p.running else {
-                    c.resume()
+                    mine.resume()
                     return nil
                 }
-                p.committed.append(c)
+                p.committed.append(mine)
+                // A write that hangs (a half-open connection ignores cancellation) must not hold the station.
+                Task { [deadline] in
+                    try? await Task.sleep(for: deadline)
+                    mine.resume()
+                }
                 p.signalled = true
                 defer { p.waiter = nil }
                 return p.waiter
@@ -149,10 +162,12 @@ public final class LivenessRecorder: StationLiveness, Service {
             try await withDeadline(deadline) { [client, logger] in
                 try await client.query(
                     """
-                    UPDATE stations SET online = v.online, connected_node = NULLIF(v.node, ''),
+                    UPDATE stations SET online = v.online, connected_node = CASE WHEN v.online THEN NULLIF(v.node, '') END,
                         last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
                     FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
                     WHERE stations.id = v.id
+                      -- Leaving: only the node that holds the station may say it left (it may be on another by now).
+                      AND (v.online OR stations.connected_node IS NOT DISTINCT FROM NULLIF(v.node, ''))
                     """,
                     logger: logger
                 )
