@@ -1,0 +1,101 @@
+import CSMS
+public import Foundation
+public import OCPP
+
+/// One fixed world to replay scripts in, and the checks every reply must pass. The fuzzer and the replay
+/// tests share it, so a saved input fails the test exactly as it failed the fuzzer.
+///
+/// The world: station `FUZZ-CS-1`, accepted; tokens `TOKEN-OK`, `TOKEN-BLOCKED`, `TOKEN-EXPIRED`,
+/// `TOKEN-MEMBER` (in group `FLEET`) and `FLEET`; reservation 1 (TOKEN-OK on EVSE 1, open), 2 (TOKEN-OK on
+/// EVSE 2, past its time) and 3 (TOKEN-MEMBER, any EVSE, pending); the clock stopped at 2026-01-01T12:00:00Z.
+public enum InboundReplay {
+    public static let stationId = "FUZZ-CS-1"
+    public static let now = Date(timeIntervalSince1970: 1_767_268_800)
+
+    public struct Step: Sendable {
+        public var frame: String
+        public var outcome: InboundOutcome
+        /// Why this answer is wrong; empty when it is fine.
+        public var problems: [String]
+    }
+
+    /// A fresh database holding the fixed world.
+    public static func database() async throws -> InMemoryDatabase {
+        let clock = now
+        let database = InMemoryDatabase(clock: { clock })
+        try await InMemoryTransactionRunner(database: database).perform { uow in
+            try await uow.createStation(id: stationId, registrationStatus: .accepted)
+        }
+        let hour: TimeInterval = 3600
+        try database.insertToken(IdToken(value: "TOKEN-OK", type: "ISO14443", createdAt: now, updatedAt: now))
+        try database.insertToken(IdToken(value: "TOKEN-BLOCKED", status: .blocked, createdAt: now, updatedAt: now))
+        try database.insertToken(IdToken(value: "TOKEN-EXPIRED", expiresAt: now - hour, createdAt: now, updatedAt: now))
+        try database.insertToken(IdToken(value: "TOKEN-MEMBER", groupId: "FLEET", createdAt: now, updatedAt: now))
+        try database.insertToken(IdToken(value: "FLEET", expiresAt: now + 24 * hour, createdAt: now, updatedAt: now))
+        _ = try database.insertReservation(stationId: stationId, evseId: 1, idToken: "TOKEN-OK", expiresAt: now + hour, status: .accepted)
+        _ = try database.insertReservation(stationId: stationId, evseId: 2, idToken: "TOKEN-OK", expiresAt: now - hour, status: .accepted)
+        _ = try database.insertReservation(stationId: stationId, evseId: nil, idToken: "TOKEN-MEMBER", expiresAt: now + hour, status: .pending)
+        return database
+    }
+
+    /// Plays `script` from the first frame to the last on a fresh database, over the in-memory runner.
+    public static func run(_ script: InboundScript) async throws -> [Step] {
+        let runner = InMemoryTransactionRunner(database: try await database())
+        return await run(script, pipeline: InboundPipeline(runner: runner))
+    }
+
+    /// Plays `script` through `pipeline`, as one connection of the fixed station.
+    public static func run(_ script: InboundScript, pipeline: InboundPipeline) async -> [Step] {
+        var session = InboundSession(stationId: stationId, version: script.version, registrationStatus: .accepted)
+        var steps: [Step] = []
+        for frame in script.frames {
+            let outcome = await pipeline.process(frame, session: &session, now: now)
+            steps.append(Step(frame: frame, outcome: outcome, problems: problems(frame: frame, outcome: outcome, version: script.version)))
+        }
+        return steps
+    }
+
+    /// Every CALL, and every unreadable frame that may be answered, gets one well-formed CALLRESULT or
+    /// CALLERROR with its id; a CALLRESULT passes the action's response schema; nothing the station sent
+    /// makes the database fail.
+    public static func problems(frame: String, outcome: InboundOutcome, version: OCPPVersion) -> [String] {
+        var problems: [String] = []
+        let expectedId: String?
+        let answerable: Bool
+        switch Frame.decode(frame) {
+        case .success(.call(let id, _, _)): (expectedId, answerable) = (id, true)
+        case .success: (expectedId, answerable) = (nil, false)
+        case .failure(let error): (expectedId, answerable) = (error.messageId ?? Frame.unreadableMessageId, error.answerable)
+        }
+        if let failure = outcome.failure {
+            if let rejection = failure as? DatabaseRejection {
+                problems.append("the database would reject it: \(rejection)")
+            } else {
+                problems.append("could not be applied: \(String(reflecting: failure))")
+            }
+        }
+        guard let reply = outcome.reply else {
+            if answerable { problems.append("no reply to a frame that must be answered") }
+            return problems
+        }
+        if !answerable { problems.append("a reply to a frame that must not be answered") }
+        switch Frame.decode(reply) {
+        case .success(.callResult(let id, let payload)):
+            if id != expectedId { problems.append("CALLRESULT id \(id) answers \(expectedId ?? "nothing")") }
+            if let action = outcome.call?.action {
+                if let schema = OCPPSchemas.schema(version, action: action, .response) {
+                    if let violation = schema.validate(payload) { problems.append("the \(action) response breaks its schema: \(violation.description)") }
+                } else {
+                    problems.append("CALLRESULT for \(action), which has no response schema")
+                }
+            }
+        case .success(.callError(let id, _, _, _)):
+            if id != expectedId { problems.append("CALLERROR id \(id) answers \(expectedId ?? "nothing")") }
+        case .success(.call):
+            problems.append("the reply is a CALL")
+        case .failure(let error):
+            problems.append("the reply is not a well-formed frame: \(error.reason)")
+        }
+        return problems
+    }
+}
