@@ -37,6 +37,8 @@ public struct InboundOutcome: Sendable {
     public var reply: String?
     /// The CALL this answers, when the frame was a CALL.
     public var call: (id: String, action: String)?
+    /// True when the reply is the one remembered for an earlier CALL with the same id.
+    public var repeated = false
     /// What the runner threw when the answer is an InternalError: the reason the message could not be stored.
     public var failure: (any Error)?
 }
@@ -71,7 +73,7 @@ public struct InboundPipeline: Sendable {
             return InboundOutcome(reply: nil)
         case .success(.call(let id, let action, let payload)):
             if let earlier = session.rememberedReply(to: id) {
-                return InboundOutcome(reply: earlier, call: (id, action))
+                return InboundOutcome(reply: earlier, call: (id, action), repeated: true)
             }
             let answered = await answer(id: id, action: action, payload: payload, session: &session, now: now)
             let reply = answered.frame.serialized

@@ -16,7 +16,7 @@ public enum InboundReplay {
         public var frame: String
         public var outcome: InboundOutcome
         /// Why this answer is wrong; empty when it is fine.
-        public var problems: [String]
+        public var problems: [Problem]
     }
 
     /// A fresh database holding the fixed world.
@@ -55,11 +55,21 @@ public enum InboundReplay {
         return steps
     }
 
-    /// Every CALL, and every unreadable frame that may be answered, gets one well-formed CALLRESULT or
-    /// CALLERROR with its id; a CALLRESULT passes the action's response schema; nothing the station sent
-    /// makes the database fail.
-    public static func problems(frame: String, outcome: InboundOutcome, version: OCPPVersion) -> [String] {
-        var problems: [String] = []
+    /// One way an answer is wrong. `kind` names the class of defect (`trap` never appears: a trap ends the
+    /// process), so that a fuzzing run can tolerate a class already reported and look for others.
+    public struct Problem: Sendable, Hashable, CustomStringConvertible {
+        /// `database:SQLSTATE`, `apply-error`, `no-reply`, `unexpected-reply`, `reply-shape`, `reply-id` or `response-schema:Action`.
+        public var kind: String
+        public var message: String
+
+        public var description: String { "[\(kind)] \(message)" }
+    }
+
+    /// Every CALL, and every unreadable frame that may be answered, gets one CALLRESULT or CALLERROR with
+    /// its id; a CALLRESULT passes the action's response schema; nothing the station sent makes the
+    /// database fail or the adapter throw anything but a rejection.
+    public static func problems(frame: String, outcome: InboundOutcome, version: OCPPVersion) -> [Problem] {
+        var problems: [Problem] = []
         let expectedId: String?
         let answerable: Bool
         switch Frame.decode(frame) {
@@ -69,32 +79,47 @@ public enum InboundReplay {
         }
         if let failure = outcome.failure {
             if let rejection = failure as? DatabaseRejection {
-                problems.append("the database would reject it: \(rejection)")
+                problems.append(Problem(kind: "database:\(rejection.code)", message: "the database would reject it: \(rejection)"))
             } else {
-                problems.append("could not be applied: \(String(reflecting: failure))")
+                problems.append(Problem(kind: "apply-error", message: "could not be applied: \(String(reflecting: failure))"))
             }
         }
         guard let reply = outcome.reply else {
-            if answerable { problems.append("no reply to a frame that must be answered") }
+            if answerable { problems.append(Problem(kind: "no-reply", message: "no reply to a frame that must be answered")) }
             return problems
         }
-        if !answerable { problems.append("a reply to a frame that must not be answered") }
-        switch Frame.decode(reply) {
-        case .success(.callResult(let id, let payload)):
-            if id != expectedId { problems.append("CALLRESULT id \(id) answers \(expectedId ?? "nothing")") }
-            if let action = outcome.call?.action {
-                if let schema = OCPPSchemas.schema(version, action: action, .response) {
-                    if let violation = schema.validate(payload) { problems.append("the \(action) response breaks its schema: \(violation.description)") }
-                } else {
-                    problems.append("CALLRESULT for \(action), which has no response schema")
-                }
+        if !answerable { problems.append(Problem(kind: "unexpected-reply", message: "a reply to a frame that must not be answered")) }
+        // The reply's shape, read directly: Frame.decode would also refuse the over-long id that a
+        // CALLERROR rightly echoes.
+        guard case .success(.array(let items)) = Result(catching: { try JSONParser.parse(reply) }), items.count >= 3,
+            case .number(let type) = items[0], case .string(let id) = items[1]
+        else {
+            problems.append(Problem(kind: "reply-shape", message: "the reply is not an RPC frame"))
+            return problems
+        }
+        if id != expectedId { problems.append(Problem(kind: "reply-id", message: "the reply's id \(id.prefix(40)) answers \(expectedId?.prefix(40) ?? "nothing")")) }
+        switch (type.text, items.count) {
+        case ("3", 3):
+            guard case .object = items[2] else {
+                problems.append(Problem(kind: "reply-shape", message: "a CALLRESULT payload that is not an object"))
+                break
             }
-        case .success(.callError(let id, _, _, _)):
-            if id != expectedId { problems.append("CALLERROR id \(id) answers \(expectedId ?? "nothing")") }
-        case .success(.call):
-            problems.append("the reply is a CALL")
-        case .failure(let error):
-            problems.append("the reply is not a well-formed frame: \(error.reason)")
+            // A repeated id gets the earlier reply, checked when it was first sent.
+            guard !outcome.repeated, let action = outcome.call?.action else { break }
+            guard let schema = OCPPSchemas.schema(version, action: action, .response) else {
+                problems.append(Problem(kind: "response-schema:\(action.prefix(40))", message: "a CALLRESULT for \(action.prefix(40)), which has no response schema"))
+                break
+            }
+            if let violation = schema.validate(items[2]) {
+                problems.append(Problem(kind: "response-schema:\(action)", message: "the \(action) response breaks its schema: \(violation.description)"))
+            }
+        case ("4", 5):
+            guard case .string = items[2], case .string = items[3], case .object = items[4] else {
+                problems.append(Problem(kind: "reply-shape", message: "a CALLERROR that is not [4, id, code, description, details]"))
+                break
+            }
+        default:
+            problems.append(Problem(kind: "reply-shape", message: "the reply is neither a CALLRESULT nor a CALLERROR"))
         }
         return problems
     }

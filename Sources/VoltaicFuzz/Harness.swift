@@ -16,11 +16,23 @@ enum Harness {
         }
     }
 
+    /// Problem kinds not to stop for (VOLTAIC_FUZZ_TOLERATE, comma-separated, a trailing `*` matching any
+    /// suffix), to keep looking for new defects past ones already saved. Traps and hangs always stop.
+    static let tolerated: [String] = (ProcessInfo.processInfo.environment["VOLTAIC_FUZZ_TOLERATE"] ?? "")
+        .split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+
+    static func isTolerated(_ problem: InboundReplay.Problem) -> Bool {
+        tolerated.contains { $0.hasSuffix("*") ? problem.kind.hasPrefix($0.dropLast()) : problem.kind == $0 }
+    }
+
     static func check(_ steps: [InboundReplay.Step]) {
-        for step in steps where !step.problems.isEmpty {
-            let message = "voltaic-fuzz: " + step.problems.joined(separator: "; ") + "\n  frame: \(step.frame.prefix(2000))\n  reply: \(step.outcome.reply?.prefix(2000) ?? "none")\n"
+        for step in steps {
+            let problems = step.problems.filter { !isTolerated($0) }
+            guard let first = problems.first else { continue }
+            let message = "voltaic-fuzz: " + problems.map(\.description).joined(separator: "; ")
+                + "\n  frame: \(step.frame.prefix(2000))\n  reply: \(step.outcome.reply?.prefix(2000) ?? "none")\n"
             FileHandle.standardError.write(Data(message.utf8))
-            fatalError(step.problems[0])
+            fatalError(first.description)
         }
     }
 
