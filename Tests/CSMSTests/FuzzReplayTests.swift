@@ -1,0 +1,80 @@
+import CSMS
+import CSMSMemory
+import Foundation
+import OCPP
+import Testing
+
+/// Tests/Fuzz, read by file name so that each file is its own test case.
+enum FuzzFiles {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz")
+
+    static func names(_ folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(folder).path)) ?? []
+        return names.filter { $0.hasSuffix(".ocpp") }.sorted()
+    }
+
+    static func script(_ folder: String, _ name: String) throws -> InboundScript {
+        InboundScript(bytes: try Data(contentsOf: root.appendingPathComponent(folder).appendingPathComponent(name)))
+    }
+}
+
+/// Replays the fuzzer's seeds and every input it has broken the server with through the pipeline the
+/// fuzzer uses (CSMSMemory's InboundReplay), without libFuzzer.
+@Suite struct FuzzReplayTests {
+    /// Seeds are valid CALLs: each passes its request schema and is answered cleanly, with a CALLRESULT,
+    /// or NotSupported for an action Voltaic does not apply.
+    @Test(arguments: FuzzFiles.names("seeds"))
+    func seedIsAnsweredCleanly(_ name: String) async throws {
+        let script = try FuzzFiles.script("seeds", name)
+        #expect(!script.frames.isEmpty)
+        for frame in script.frames {
+            guard case .success(.call(_, let action, let payload)) = Frame.decode(frame) else {
+                Issue.record("\(name): a seed frame that is not a CALL")
+                continue
+            }
+            let violation = OCPPSchemas.schema(script.version, action: action, .request)?.validate(payload)
+            #expect(violation == nil, "\(name): \(violation?.description ?? "")")
+        }
+        for step in try await InboundReplay.run(script) {
+            #expect(step.problems.isEmpty, "\(name): \(step.problems)")
+            guard let reply = step.outcome.reply, case .success(let frame) = Frame.decode(reply) else {
+                Issue.record("\(name): no readable reply to \(step.frame.prefix(80))")
+                continue
+            }
+            switch frame {
+            case .callResult: break
+            case .callError(_, let code, _, _): #expect(code == "NotSupported", "\(name): \(reply.prefix(300))")
+            case .call: Issue.record("\(name): a CALL as reply")
+            }
+        }
+    }
+
+    /// Both versions have a minimal and a maximal seed for every station-initiated action.
+    @Test func everyStationActionHasSeeds() {
+        let names = Set(FuzzFiles.names("seeds"))
+        for (prefix, actions) in [("16", OCPP16.stationInitiated), ("201", OCPP201.stationInitiated)] {
+            for action in actions {
+                #expect(names.contains("\(prefix)-\(action)-min.ocpp") && names.contains("\(prefix)-\(action)-max.ocpp"), "\(prefix) \(action)")
+            }
+        }
+    }
+
+    /// Every saved failing input, each in a child process: one that still traps or hangs fails its own
+    /// case and the rest still run. These fail until the domain code they found broken is fixed.
+    @Test(arguments: FuzzFiles.names("regressions"))
+    func regressionIsAnsweredCleanly(_ name: String) async throws {
+        let path = FuzzFiles.root.appendingPathComponent("regressions").appendingPathComponent(name).path
+        await #expect(processExitsWith: .success, "\(name)") { [path = path as String] in
+            // A hang is a failure too: give up after 20 seconds.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
+                FileHandle.standardError.write(Data("\(path): no answer after 20 s\n".utf8))
+                exit(124)
+            }
+            let script = InboundScript(bytes: try Data(contentsOf: URL(fileURLWithPath: path)))
+            let steps = try await InboundReplay.run(script)
+            let problems = steps.flatMap(\.problems)
+            for problem in problems { FileHandle.standardError.write(Data("\(path): \(problem)\n".utf8)) }
+            exit(problems.isEmpty ? 0 : 1)
+        }
+    }
+}
