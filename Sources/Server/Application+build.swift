@@ -1,6 +1,8 @@
 import CSMS
+import NIOCore
 import Foundation
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import OCPP
@@ -13,31 +15,45 @@ import Storage
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let client = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
     let migrator = Migrator(migrations: try Migration.load(directory: config.migrationsDirectory), logger: logger)
-    let committer = GroupCommitter(client: client, logger: logger)
+    let committer = GroupCommitter(client: client, logger: logger, deadline: config.databaseTimeout)
     let repository = AdminRepository(client: client, logger: logger)
     let registry = StationRegistry()
     let service = ChargingService(heartbeatInterval: config.heartbeatInterval)
-    let processor = InboundProcessor(
+    let dispatcher = InboundDispatcher(
         runner: committer,
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
     )
+    let liveness = LivenessRecorder(client: client, logger: logger, deadline: config.databaseTimeout)
+    let processor = InboundProcessor(dispatcher: dispatcher, liveness: liveness)
+    let maintenance = Maintenance(
+        runner: committer, service: service, staleAfter: config.staleTransactionAfter, replyWindow: dispatcher.replayWindow,
+        interval: .seconds(60), logger: logger
+    )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout)
 
-    let router = buildRouter(client: client, registry: registry, repository: repository, commands: commands, adminToken: config.adminToken, logger: logger)
+    let router = buildRouter(
+        client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
+        adminToken: config.adminToken, logger: logger
+    )
     let wsRouter = Router(context: OCPPUpgradeContext.self)
-    OCPPEndpoint(configuration: config, registry: registry, repository: repository, processor: processor, logger: logger).addRoutes(to: wsRouter)
+    OCPPEndpoint(
+        configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(),
+        budget: InflightBudget(limit: config.inflightFrameBudget), logger: logger
+    ).addRoutes(to: wsRouter)
 
+    let wsResponder = wsRouter.buildResponder()
+    let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+        http1: .init(additionalChannelHandlers: [HandshakeRejectionHandler()], idleTimeout: TimeAmount(config.idleTimeout)),
+        ws: .init(maxFrameSize: config.maxFrameSize, autoPing: .enabled(timePeriod: config.pingInterval), closeTimeout: .seconds(5), validateUTF8: true)
+    )
     var app = Application(
-        router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: wsRouter,
-            configuration: .init(
-                http1: .init(additionalChannelHandlers: [HandshakeRejectionHandler()]),
-                ws: .init(maxFrameSize: config.maxFrameSize, autoPing: .enabled(timePeriod: config.pingInterval), closeTimeout: .seconds(5), validateUTF8: true)
-            )
-        ),
+        // A command waits for its station up to the call timeout; the API deadline leaves it room to say 504.
+        router: DeadlineRouter(inner: router, limit: config.apiTimeout, stationWait: config.callTimeout),
+        server: HTTPServerBuilder { responder in
+            MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
+        },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer],
+        services: [client, committer, liveness, maintenance],
         logger: logger
     )
     app.beforeServerStarts {
@@ -56,19 +72,27 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     return app
 }
 
-/// The HTTP side: `/health` and the admin API under `/api/v1`.
+/// The HTTP side: `/health` and the admin API under `/api/v1`, behind API keys with roles and the audit log.
 func buildRouter(
-    client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher, adminToken: String, logger: Logger
+    client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher,
+    runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger
 ) -> Router<AdminContext> {
     let router = Router(context: AdminContext.self)
+    let routes = RouteTable()
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
+    let health = HealthProbe(client: client, logger: logger)
     router.get("/health") { _, _ -> Response in
-        let healthy = (try? await client.query("SELECT 1", logger: logger)) != nil
-        let body = #"{"status":"\#(healthy ? "ok" : "degraded")","database":"\#(healthy ? "ok" : "unreachable")","stationsConnected":\#(registry.count)}"#
-        return Response(status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        let up = await health.databaseUp()
+        let body = #"{"status":"\#(up ? "ok" : "degraded")","database":"\#(up ? "ok" : "down")","stationsConnected":\#(registry.count)}"#
+        return Response(status: up ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
-    let api = router.group("/api/v1").add(middleware: BearerAuthMiddleware(token: adminToken))
-    AdminController(repository: repository, registry: registry, commands: commands).addRoutes(to: api)
-
+    let access = AccessRepository(client: client, logger: logger)
+    let api = router.group("/api/v1")
+        .add(middleware: AccessMiddleware(bootstrap: BootstrapToken(adminToken), access: access))
+        .add(middleware: InputGuardMiddleware())
+    AdminController(repository: repository, registry: registry, commands: commands, runner: runner, service: service).addRoutes(to: api)
+    AccessController(access: access).addRoutes(to: api)
+    routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

@@ -14,19 +14,31 @@ struct StationCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a station so that it may connect.")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Station identity (at most 48 characters of letters, digits and *-_=:+|@.)") var id: String
-        @Option(help: "Basic-auth password (16 to 40 characters): security profile 1.") var password: String?
+        @Option(help: "Basic-auth password (16 to 40 characters). Default: one is generated and printed once.") var password: String?
+        @Flag(name: .customLong("no-password"), help: "Security profile 0: the station connects without authentication.") var noPassword = false
         @Flag(help: "Register as Pending: BootNotification is answered Pending.") var pending = false
 
+        func validate() throws {
+            guard StationIdentity.isValid(id) else { throw ValidationError("invalid station identity '\(id)': at most 48 characters of letters, digits and *-_=:+|@.") }
+            if noPassword, password != nil { throw ValidationError("--password and --no-password exclude each other") }
+            if let password, !StationPassword.isValid(password) { throw ValidationError("--password must be 16 to 40 characters") }
+        }
+
         func run() async throws {
-            guard StationIdentity.isValid(id) else { throw ValidationError("invalid station identity") }
-            if let password, !(16...40).contains(password.utf8.count) { throw ValidationError("the password must be 16 to 40 characters") }
-            let (id, hash, status) = (id, password.map { Bcrypt.hash($0, cost: 10) }, pending ? RegistrationStatus.pending : .accepted)
+            let generated = noPassword || password != nil ? nil : StationPassword.generate()
+            let secret = password ?? generated
+            let (id, hash, status) = (id, secret.map { Bcrypt.hash($0, cost: 10) }, pending ? RegistrationStatus.pending : .accepted)
             let logger = makeLogger("warning")
             let created = try await database.withDatabase(logger: logger, migrate: false) { client in
                 try await AdminRepository(client: client, logger: logger).createStation(id: id, passwordHash: hash, registrationStatus: status)
             }
             guard created else { throw ValidationError("station '\(id)' already exists") }
-            print("Added station \(id)\(hash == nil ? "" : " (Basic auth)").")
+            if hash == nil {
+                print("Added station \(id), security profile 0: it connects without a password.")
+            } else {
+                print("Added station \(id), security profile 1 (Basic auth).")
+            }
+            if let generated { print("Password (shown only this once): \(generated)") }
         }
     }
 
@@ -39,9 +51,10 @@ struct StationCommand: AsyncParsableCommand {
             let stations = try await database.withDatabase(logger: logger, migrate: false) { client in
                 try await AdminRepository(client: client, logger: logger).stations()
             }
-            print("ID".padding(toLength: 24, withPad: " ", startingAt: 0) + "ONLINE  STATUS    OCPP       VENDOR / MODEL")
-            for s in stations {
+            print("ID".padding(toLength: 24, withPad: " ", startingAt: 0) + "ONLINE  PROFILE  STATUS    OCPP       VENDOR / MODEL")
+            for s in stations where s.decommissionedAt == nil {
                 let line = s.id.padding(toLength: 24, withPad: " ", startingAt: 0) + (s.online ? "yes     " : "no      ")
+                    + String(s.securityProfile).padding(toLength: 9, withPad: " ", startingAt: 0)
                     + s.registrationStatus.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
                     + (s.ocppVersion?.rawValue ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0)
                     + [s.vendor, s.model].compactMap { $0 }.joined(separator: " / ")
@@ -51,7 +64,7 @@ struct StationCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a station and its history.")
+        static let configuration = CommandConfiguration(abstract: "Decommission a station: it can no longer connect, and its history is kept.")
         @OptionGroup var database: DatabaseOptions
         @Argument var id: String
 
@@ -59,10 +72,60 @@ struct StationCommand: AsyncParsableCommand {
             let logger = makeLogger("warning")
             let id = id
             let removed = try await database.withDatabase(logger: logger, migrate: false) { client in
-                try await AdminRepository(client: client, logger: logger).deleteStation(id: id)
+                try await AdminRepository(client: client, logger: logger).decommissionStation(id: id)
             }
             guard removed else { throw ValidationError("no station '\(id)'") }
-            print("Removed station \(id).")
+            print("Removed station \(id): decommissioned, its history is kept.")
+        }
+    }
+}
+
+struct TransactionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transaction", abstract: "Act on charging transactions.", subcommands: [End.self]
+    )
+
+    struct End: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End a transaction whose Stop was lost: its token is free again, and it is flagged with who ended it and why."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The transaction id (as GET /api/v1/transactions shows it).") var id: Int64
+        @Option(help: "Why it is ended (1 to 200 characters), kept on the transaction.") var reason: String
+
+        func validate() throws {
+            guard id >= 1 else { throw ValidationError("the transaction id is 1 or more") }
+            let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard (1...200).contains(reason.unicodeScalars.count), !reason.unicodeScalars.contains("\u{0}") else {
+                throw ValidationError("--reason is 1 to 200 characters")
+            }
+        }
+
+        func run() async throws {
+            let logger = makeLogger("warning")
+            let (id, reason) = (id, reason.trimmingCharacters(in: .whitespacesAndNewlines))
+            let actor = "the CLI (" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown user") + ")"
+            let outcome = try await database.withDatabase(logger: logger, migrate: false) { client in
+                // The same write path as the server's: the domain service, through a group committer.
+                let committer = GroupCommitter(client: client, logger: logger)
+                return try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await committer.run() }
+                    defer { group.cancelAll() }
+                    let service = ChargingService()
+                    return try await committer.perform { uow in
+                        try await service.endByOperator(uow, id: id, actor: actor, reason: reason, now: Date())
+                    }.map { EndOutcome(transaction: $0.transaction, ended: $0.ended) }
+                }
+            }
+            guard let outcome else { throw ValidationError("no transaction \(id)") }
+            let tx = outcome.transaction
+            let energy = tx.energyWh.map { "\($0) Wh" } ?? "unknown energy"
+            print(outcome.ended ? "Ended transaction \(id) on \(tx.stationId): \(energy)." : "Transaction \(id) on \(tx.stationId) had ended already.")
+        }
+
+        struct EndOutcome: Sendable {
+            var transaction: ChargingTransaction
+            var ended: Bool
         }
     }
 }

@@ -43,6 +43,21 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "Name of this node in a cluster. Env: VOLTAIC_NODE_ID. Default: the host name")
     var nodeId: String?
 
+    @Option(name: .customLong("api-timeout"), help: "Seconds an admin API request may take before it is answered 503. Env: VOLTAIC_API_TIMEOUT. Default: 5")
+    var apiTimeout: Double?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle HTTP connection is kept open. Env: VOLTAIC_IDLE_TIMEOUT. Default: 60")
+    var idleTimeout: Double?
+
+    @Option(name: .customLong("db-timeout"), help: "Seconds a station message or health check may wait for PostgreSQL before it is answered InternalError/503. Env: VOLTAIC_DB_TIMEOUT. Default: 5")
+    var dbTimeout: Double?
+
+    @Option(name: .customLong("max-unknown-stations"), help: "How many stations --unknown-stations accept|pending may register. Env: VOLTAIC_MAX_UNKNOWN_STATIONS. Default: 100")
+    var maxUnknownStations: Int?
+
+    @Option(name: .customLong("stale-transaction-after"), help: "Hours without a message after which an Active transaction is ended by policy; 0 never. Env: VOLTAIC_STALE_TRANSACTION_AFTER. Default: 72")
+    var staleTransactionAfter: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: VOLTAIC_LOG_LEVEL. Default: info")
     var logLevel: String?
 
@@ -76,6 +91,26 @@ struct Serve: AsyncParsableCommand {
             config.unknownStations = policy
         }
         config.nodeId = try setting(nodeId, "VOLTAIC_NODE_ID") ?? config.nodeId
+        if let s: Double = try setting(apiTimeout, "VOLTAIC_API_TIMEOUT") {
+            guard s > 0, s <= 3600 else { throw ValidationError("--api-timeout is more than 0 and at most 3600 seconds") }
+            config.apiTimeout = .milliseconds(Int(s * 1000))
+        }
+        if let s: Double = try setting(idleTimeout, "VOLTAIC_IDLE_TIMEOUT") {
+            guard s > 0 else { throw ValidationError("--idle-timeout is more than 0 seconds") }
+            config.idleTimeout = .milliseconds(Int(s * 1000))
+        }
+        if let s: Double = try setting(dbTimeout, "VOLTAIC_DB_TIMEOUT") {
+            guard s >= 0.1, s <= 600 else { throw ValidationError("--db-timeout is at least 0.1 and at most 600 seconds") }
+            config.databaseTimeout = .milliseconds(Int(s * 1000))
+        }
+        if let n: Int = try setting(maxUnknownStations, "VOLTAIC_MAX_UNKNOWN_STATIONS") {
+            guard n >= 0 else { throw ValidationError("--max-unknown-stations is 0 or more") }
+            config.maxUnknownStations = n
+        }
+        if let h: Double = try setting(staleTransactionAfter, "VOLTAIC_STALE_TRANSACTION_AFTER") {
+            guard h >= 0, h <= 24 * 365 else { throw ValidationError("--stale-transaction-after is 0 (never) to 8760 hours") }
+            config.staleTransactionAfter = h == 0 ? nil : .seconds(Int(h * 3600))
+        }
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 
         let app = try await buildApplication(config, logger: logger)

@@ -22,7 +22,7 @@ def station_id():
 
 @pytest.fixture
 def station(server, station_id):
-    status, body = server.api("POST", "/stations", {"id": station_id})
+    status, body = server.api("POST", "/stations", {"id": station_id, "securityProfile": 0})
     assert status == 201, body
     return station_id
 

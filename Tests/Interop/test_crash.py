@@ -77,7 +77,7 @@ def test_sigkill_loses_nothing_acknowledged_and_duplicates_nothing():
         stations = [f"CRASH-{i}" for i in range(STATIONS)]
         tags = []
         for s in stations:
-            assert server.api("POST", "/stations", {"id": s})[0] == 201
+            assert server.api("POST", "/stations", {"id": s, "securityProfile": 0})[0] == 201
             tags.append(new_token(server))
         plans = [plan(i, tags[i]) for i in range(STATIONS)]
         states = [{"i": 0, "tx": None} for _ in range(STATIONS)]

@@ -226,3 +226,53 @@ def test_an_expired_reservation_reads_expired_and_is_not_consumed(server, statio
     run(scenario())
     r = next(r for r in server.api("GET", f"/reservations?stationId={station}")[1]["items"] if r["id"] == 9001)
     assert (r["status"], r.get("transactionId")) == ("Expired", None)
+
+
+def test_a_stuck_transaction_is_ended_by_an_operator_through_the_api_and_the_cli(server, station):
+    from test_cli import voltaic
+    tags = [new_token(server), new_token(server)]
+
+    async def scenario():
+        async with connected(server, station) as cp:
+            await boot(cp)
+            a = await cp.call(call.StartTransaction(connector_id=1, id_tag=tags[0], meter_start=100, timestamp=now()))
+            b = await cp.call(call.StartTransaction(connector_id=2, id_tag=tags[1], meter_start=100, timestamp=now()))
+            await cp.call(call.MeterValues(connector_id=1, transaction_id=a.transaction_id, meter_value=[
+                {"timestamp": now(), "sampled_value": [{"value": "700", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]))
+            # The Stops are lost: both tokens are still charging.
+            assert (await cp.call(call.Authorize(id_tag=tags[0]))).id_tag_info["status"] == "ConcurrentTx"
+            return a.transaction_id, b.transaction_id
+
+    a, b = run(scenario())
+    for bad in [{}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 201}]:
+        assert server.api("POST", f"/transactions/{a}/end", bad)[0] in (400, 422), bad
+    assert server.api("POST", "/transactions/999999999/end", {"reason": "lost stop"})[0] == 404
+    assert server.api("GET", f"/transactions/{a}")[1]["transaction"]["state"] == "Active"
+
+    status, body = server.api("POST", f"/transactions/{a}/end", {"reason": "cable cut, stop lost"})
+    assert status == 200 and body["ended"] is True, body
+    tx = body["transaction"]
+    assert tx["state"] == "Ended" and tx["energyWh"] == 600 and tx["suspect"] is True
+    assert any("cable cut, stop lost" in r for r in tx["suspectReasons"])
+    # A replay changes nothing and publishes nothing more.
+    status, again = server.api("POST", f"/transactions/{a}/end", {"reason": "cable cut, stop lost"})
+    assert status == 200 and again["ended"] is False and again["transaction"]["suspectReasons"] == tx["suspectReasons"]
+    assert server.sql(f"SELECT count(*) FROM outbox WHERE topic = 'session.ended' AND payload->>'transactionId' = '{a}'") == [["1"]]
+
+    out = voltaic(server, "transaction", "end", str(b), "--reason", "station replaced").stdout
+    assert f"Ended transaction {b}" in out
+    assert "had ended already" in voltaic(server, "transaction", "end", str(b), "--reason", "station replaced").stdout
+    r = voltaic(server, "transaction", "end", "999999999", "--reason", "x", check=False)
+    assert r.returncode != 0 and "no transaction 999999999" in r.stderr
+    assert voltaic(server, "transaction", "end", str(b), "--reason", " ", check=False).returncode != 0
+    assert server.api("GET", f"/transactions/{b}")[1]["transaction"]["state"] == "Ended"
+    audit = server.api("GET", "/audit")[1]["items"]
+    assert any(e["action"] == "EndTransaction" and e["target"] == str(a) and e["status"] == 200 for e in audit)
+
+    async def again():
+        async with connected(server, station) as cp:
+            # Both tokens are free again.
+            for tag in tags:
+                assert (await cp.call(call.Authorize(id_tag=tag))).id_tag_info["status"] == "Accepted"
+
+    run(again())

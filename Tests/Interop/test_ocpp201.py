@@ -155,9 +155,14 @@ def test_a_reservation_made_by_a_raw_command_is_consumed(server, station):
             assert (await api(server, "POST", f"/stations/{station}/commands/ReserveNow", payload))[0] == 200
             await cp.call(tx_event("Started", 0, str(uuid.uuid4()), now(), "Authorized", id_token={"id_token": tag, "type": "Central"},
                                    evse={"id": 1, "connector_id": 1}, reservation_id=4242))
-            # The id sequence moved past the caller's id: the next reservation the API makes does not collide.
+            # The sequence is not moved by a caller's id (one id of 2147483647 would exhaust it); it skips taken ids.
             status, body = await api(server, "POST", "/reservations", {"stationId": station, "evseId": 2, "idToken": tag})
-            assert status == 201 and body["reservation"]["id"] > 4242
+            assert status == 201 and body["reservation"]["id"] < 4242
+            # A used reservation is history: its id cannot be reserved again, and the station is not asked.
+            asked = len(cp.received)
+            status, body = await api(server, "POST", f"/stations/{station}/commands/ReserveNow", payload)
+            assert status == 409 and "4242" in body["detail"], body
+            assert len(cp.received) == asked
 
     run(scenario())
     r = next(r for r in server.api("GET", f"/reservations?stationId={station}")[1]["items"] if r["id"] == 4242)

@@ -166,6 +166,23 @@ def test_basic_auth_right_wrong_and_missing(server, station_id):
     run(scenario())
 
 
+def test_a_station_added_without_a_password_gets_one_and_needs_it(server, station_id):
+    status, body = server.api("POST", "/stations", {"id": station_id})
+    assert status == 201 and body["station"]["securityProfile"] == 1
+    password = body["generatedPassword"]
+
+    async def scenario():
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{server.ws_url}/{station_id}", subprotocols=["ocpp1.6"]):
+                pass
+        assert refused.value.response.status_code == 401
+        async with connected(server, station_id, headers=basic_auth(station_id, password)) as cp:
+            from ocpp.v16 import call
+            assert (await cp.call(call.Heartbeat())).current_time
+
+    run(scenario())
+
+
 def test_a_new_connection_replaces_the_old_one(server, station):
     async def scenario():
         async with connect(f"{server.ws_url}/{station}", subprotocols=["ocpp1.6"]) as old:

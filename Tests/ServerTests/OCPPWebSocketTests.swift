@@ -12,7 +12,7 @@ import Testing
 @Suite struct OCPPWebSocketTests {
     @Test func aStationBootsAndIsAcknowledgedAfterCommit() async throws {
         try await AppHarness.app().test(.live) { client in
-            let (status, _, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"WS-1"}"#)
+            let (status, _, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"WS-1","securityProfile":0}"#)
             #expect(status == .created)
             let replies = ReplyBox()
             try await client.ws("/ocpp/WS-1", configuration: .init(additionalHeaders: [.secWebSocketProtocol: "ocpp2.0.1"])) { inbound, outbound, _ in

@@ -1,3 +1,4 @@
+import CSMS
 import Foundation
 import Hummingbird
 import Logging
@@ -45,7 +46,7 @@ import TestSupport
         let router = buildRouter(
             client: client, registry: registry, repository: repository,
             commands: CommandDispatcher(registry: registry, repository: repository, callTimeout: .seconds(1)),
-            adminToken: "x", logger: logger
+            runner: GroupCommitter(client: client, logger: logger), service: ChargingService(), adminToken: "x", logger: logger
         )
         let routed = Set(router.routes.map { "\($0.method) \($0.path)" }.filter { $0.contains("/api/v1/") })
         let documented = try Self.documentedOperations()

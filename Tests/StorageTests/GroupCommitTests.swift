@@ -7,55 +7,83 @@ import Storage
 import Testing
 import TestSupport
 
-@Suite struct GroupCommitTests {
-    /// Runs `body` with a started GroupCommitter on a fresh migrated database.
-    func withCommitter(_ body: @Sendable (GroupCommitter, AdminRepository) async throws -> Void) async throws {
-        let location = try await TestPostgres.shared.database()
-        let logger = TestPostgres.shared.logger
-        try await PostgresClient.with(location) { client in
-            let committer = GroupCommitter(client: client, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await committer.run() }
-                defer { group.cancelAll() }
-                try await body(committer, AdminRepository(client: client, logger: logger))
-            }
-        }
-    }
-
-    @Test func concurrentWorkIsCommittedAndAFailingItemRollsBackAlone() async throws {
-        try await withCommitter { committer, repo in
-            _ = try await repo.createStation(id: "GC-1", passwordHash: nil)
-            let service = ChargingService()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for i in 0..<200 {
+@Suite(.serialized) struct GroupCommitTests {
+    /// Queues `count` status reports (item `failing` names an unknown station) before the committer runs,
+    /// so that one worker takes them all as one batch and the per-item savepoints are exercised.
+    @Test func aFailingItemInARealBatchRollsBackAlone() async throws {
+        try await Harness.with(workers: 1, startCommitter: false) { h in
+            try await h.station("GC-1")
+            let service = h.service
+            let committer = h.committer
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<40 {
                     group.addTask {
-                        try await committer.perform { uow in
-                            try await service.status(uow, stationId: "GC-1", ConnectorStatus(evseId: 1, connectorId: 1, status: "Available", reportedAt: Date(timeIntervalSince1970: Double(i))))
+                        do {
+                            try await committer.perform { uow in
+                                try await service.status(uow, stationId: i == 17 ? "NO-SUCH" : "GC-1", ConnectorStatus(evseId: 1, connectorId: 1, status: "Available", reportedAt: Date(timeIntervalSince1970: Double(i))))
+                            }
+                            return true
+                        } catch {
+                            return false
                         }
                     }
                 }
-                try await group.waitForAll()
+                while committer.queued < 40 { try await Task.sleep(for: .milliseconds(10)) }
+                group.addTask {
+                    try await committer.run()
+                    return true
+                }
+                var ok = 0
+                var failed = 0
+                for _ in 0..<40 { if try await group.next()! { ok += 1 } else { failed += 1 } }
+                group.cancelAll()
+                #expect(ok == 39 && failed == 1)
             }
-            // A failing item (unknown station violates the foreign key) does not take the batch down.
-            await #expect(throws: (any Error).self) {
+            #expect(committer.statistics.batches == 1 && committer.statistics.items == 40)
+            // It ran optimistically first, failed on item 17, and ran again with a savepoint per item.
+            #expect(committer.statistics.isolatedBatches == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM status_history WHERE station_id = 'GC-1'") == 39)
+            #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'connector.status'") == 39)
+        }
+    }
+
+    /// Work that outlives the deadline answers its caller with `unavailable` in bounded time, and work
+    /// queued behind it that was answered before it started is never run.
+    @Test func theDeadlineAnswersCallersAndSkipsWorkAlreadyAnswered() async throws {
+        try await Harness.with(workers: 1, deadline: .milliseconds(300)) { h in
+            try await h.station("GC-2")
+            let committer = h.committer
+            let clock = ContinuousClock()
+            let began = clock.now
+            // Work that ignores cancellation holds the only worker past the deadline.
+            let slow = Task { try await committer.perform { _ in await Task.detached { try? await Task.sleep(for: .seconds(1.5)) }.value } }
+            try await Task.sleep(for: .milliseconds(50))
+            let queued = Task {
                 try await committer.perform { uow in
-                    _ = try await uow.recordStatus(stationId: "NO-SUCH", ConnectorStatus(evseId: 1, connectorId: 1, status: "Faulted", reportedAt: Date()))
+                    try await uow.recordStationEvent(stationId: "GC-2", kind: "late", payload: .object([:]), suspect: false, at: Date())
                 }
             }
-            let rows = try await repo.client.query("SELECT count(*)::int FROM status_history WHERE station_id = 'GC-1'", logger: repo.logger)
-            for try await n in rows.decode(Int.self) { #expect(n == 200) }
+            await #expect(throws: StoreFailure.self) { try await slow.value }
+            await #expect(throws: StoreFailure.self) { try await queued.value }
+            #expect(clock.now - began < .seconds(2), "answered by the deadline, not when the work ends")
+            // Once the worker is free, later work runs; the answered item did not.
+            try await Task.sleep(for: .seconds(1.5))
+            try await committer.perform { uow in try await uow.recordStationEvent(stationId: "GC-2", kind: "later", payload: .object([:]), suspect: false, at: Date()) }
+            #expect(try await h.count("SELECT count(*)::int FROM station_events WHERE kind = 'late'") == 0)
+            #expect(try await h.count("SELECT count(*)::int FROM station_events WHERE kind = 'later'") == 1)
         }
     }
 
     @Test func startsAreIdempotentAndMeterValuesAreStoredOnce() async throws {
-        try await withCommitter { committer, repo in
-            _ = try await repo.createStation(id: "GC-2", passwordHash: nil)
-            _ = try await repo.upsertToken(IdToken(value: "TOK"))
-            let service = ChargingService()
+        try await Harness.with { h in
+            try await h.station("GC-3")
+            _ = try await h.repo.upsertToken(IdToken(value: "TOK"))
+            let service = h.service
+            let committer = h.committer
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
             let start: @Sendable () async throws -> ChargingService.StartResult = {
                 try await committer.perform { uow in
-                    try await service.start(uow, stationId: "GC-2", connector: .fromOCPP16(connectorId: 1), idToken: "TOK", startedAt: t0, meterStartWh: 100, reservationId: nil, now: t0)
+                    try await service.start(uow, stationId: "GC-3", connector: .fromOCPP16(connectorId: 1), idToken: "TOK", startedAt: t0, meterStartWh: 100, reservationId: nil, now: t0)
                 }
             }
             let first = try await start()
@@ -64,14 +92,14 @@ import TestSupport
             let sample = MeterSample(sampledAt: t0.addingTimeInterval(60), measurand: MeterSample.energyImportRegister, value: 150, unit: "Wh", rawValue: "150")
             for _ in 0..<3 {
                 try await committer.perform { uow in
-                    try await service.meterValues(uow, stationId: "GC-2", evseId: 1, transactionId: first.transactionId, samples: [sample], rawPayload: .object([:]), now: t0)
+                    try await service.meterValues(uow, stationId: "GC-3", evseId: 1, transactionId: first.transactionId, samples: [sample], rawPayload: .object([:]), now: t0)
                 }
             }
-            #expect(try await repo.meterValues(transactionId: first.transactionId).count == 1)
+            #expect(try await h.repo.meterValues(transactionId: first.transactionId).count == 1)
             _ = try await committer.perform { uow in
-                try await service.stop(uow, stationId: "GC-2", transactionId: first.transactionId, idToken: nil, stoppedAt: t0.addingTimeInterval(600), meterStopWh: 400, reason: nil, samples: [], rawPayload: .object([:]), now: t0)
+                try await service.stop(uow, stationId: "GC-3", transactionId: first.transactionId, idToken: nil, stoppedAt: t0.addingTimeInterval(600), meterStopWh: 400, reason: nil, samples: [], rawPayload: .object([:]), now: t0)
             }
-            let tx = try #require(try await repo.transaction(id: first.transactionId))
+            let tx = try #require(try await h.repo.transaction(id: first.transactionId))
             #expect(tx.state == .ended && tx.energyWh == 300)
         }
     }

@@ -61,6 +61,25 @@ nonisolated(unsafe) private var runningCluster: EmbeddedPostgres?
 extension PostgresClient {
     /// Runs `body` with a client on `location`.
     public static func with<T: Sendable>(_ location: DatabaseLocation, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        try await withClient(try location.clientConfiguration(), logger: TestPostgres.shared.logger, body)
+        // Few connections per test: many tests run at once on one cluster.
+        var configuration = try location.clientConfiguration()
+        configuration.options.maximumConnections = 4
+        return try await withClient(configuration, logger: TestPostgres.shared.logger, body)
     }
+}
+
+extension PostgresClient {
+    /// The single value of a query that must return exactly one row (a test that reads nothing fails).
+    public func scalar<T: PostgresDecodable & Sendable>(_ type: T.Type, _ query: PostgresQuery) async throws -> T {
+        var values: [T] = []
+        for try await v in try await self.query(query, logger: TestPostgres.shared.logger).decode(T.self) { values.append(v) }
+        guard values.count == 1 else { throw ScalarQueryError(rows: values.count, sql: query.sql) }
+        return values[0]
+    }
+}
+
+public struct ScalarQueryError: Error, CustomStringConvertible {
+    public let rows: Int
+    public let sql: String
+    public var description: String { "expected exactly one row, got \(rows): \(sql)" }
 }

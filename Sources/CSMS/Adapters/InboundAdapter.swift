@@ -6,9 +6,16 @@ public protocol InboundAdapter: Sendable {
     var version: OCPPVersion { get }
     /// Actions this adapter applies. Other known actions are answered `NotSupported`.
     var handledActions: Set<String> { get }
-    /// Applies a validated CALL inside `uow` and returns the CALLRESULT payload.
-    func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue
+    /// The reply to a validated CALL that writes nothing, given without a transaction; nil for the others.
+    func immediate(action: String, now: Date) throws -> JSONValue?
+    /// Decodes and range-checks a validated CALL, outside any transaction, and returns the writes to apply
+    /// inside one. Throws `InboundRejection` for what cannot be applied, before the database is involved.
+    func prepare(action: String, payload: JSONValue, stationId: String, now: Date) throws -> PreparedCall
 }
+
+/// A CALL's writes, run inside the group commit: they return the CALLRESULT payload (a tree; its bytes
+/// are made after the COMMIT).
+public typealias PreparedCall = @Sendable (any UnitOfWork) async throws -> JSONValue
 
 /// A request that passed schema validation but cannot be applied, answered with a CALLERROR.
 public struct InboundRejection: Error, Sendable {
@@ -22,6 +29,8 @@ public struct InboundRejection: Error, Sendable {
 }
 
 extension InboundAdapter {
+    public func immediate(action: String, now: Date) throws -> JSONValue? { nil }
+
     func decode<T: Decodable>(_ type: T.Type, _ payload: JSONValue) throws -> T {
         do {
             return try OCPPCoder.decode(T.self, from: payload)

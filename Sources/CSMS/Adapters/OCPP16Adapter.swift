@@ -14,7 +14,12 @@ public struct OCPP16Adapter: InboundAdapter {
         "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification",
     ]
 
-    public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
+    /// Heartbeat carries nothing but liveness, which the caller records behind: it needs no transaction.
+    public func immediate(action: String, now: Date) throws -> JSONValue? {
+        action == "Heartbeat" ? try encode(OCPP16.HeartbeatResponse(currentTime: now)) : nil
+    }
+
+    public func prepare(action: String, payload: JSONValue, stationId: String, now: Date) throws -> PreparedCall {
         typealias M = OCPP16
         switch action {
         case "BootNotification":
@@ -23,63 +28,81 @@ public struct OCPP16Adapter: InboundAdapter {
                 vendor: r.chargePointVendor, model: r.chargePointModel, serialNumber: r.chargePointSerialNumber ?? r.chargeBoxSerialNumber,
                 firmwareVersion: r.firmwareVersion, iccid: r.iccid, imsi: r.imsi, meterType: r.meterType, meterSerialNumber: r.meterSerialNumber
             )
-            let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
-            let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
-            return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
-
-        case "Heartbeat":
-            try await service.heartbeat(uow, stationId: stationId, now: now)
-            return try encode(M.HeartbeatResponse(currentTime: now))
+            return { uow in
+                let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
+                let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
+                return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
+            }
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
-            let info = try await service.authorize(uow, idToken: r.idTag, now: now)
-            return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
+            return { uow in
+                let info = try await service.authorize(uow, idToken: r.idTag, now: now)
+                return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
+            }
 
         case "StatusNotification":
             let r = try decode(M.StatusNotificationRequest.self, payload)
+            try WireLimits.check(r.connectorId, field: "connectorId")
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
             let status = ConnectorStatus(
                 evseId: ref.evseId, connectorId: ref.connectorId, status: r.status.rawValue, errorCode: r.errorCode.rawValue,
                 info: r.info, vendorErrorCode: r.vendorErrorCode, reportedAt: r.timestamp ?? now
             )
-            try await service.status(uow, stationId: stationId, status)
-            return try encode(M.StatusNotificationResponse())
+            return { uow in
+                try await service.status(uow, stationId: stationId, status)
+                return try encode(M.StatusNotificationResponse())
+            }
 
         case "StartTransaction":
             let r = try decode(M.StartTransactionRequest.self, payload)
-            let result = try await service.start(
-                uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
-                startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
-            )
-            guard let id = Int(exactly: result.transactionId) else { throw InboundRejection(.internalError, "transaction id out of range") }
-            let info = Self.idTagInfo(result.authorization)
-            return try encode(M.StartTransactionResponse(idTagInfo: .init(expiryDate: info.expiryDate, parentIdTag: info.parentIdTag, status: .init(rawValue: info.status.rawValue) ?? .invalid), transactionId: id))
+            try WireLimits.check(r.connectorId, field: "connectorId")
+            try WireLimits.check(r.reservationId, field: "reservationId")
+            return { uow in
+                let result = try await service.start(
+                    uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
+                    startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
+                )
+                guard let id = Int(exactly: result.transactionId) else { throw InboundRejection(.internalError, "transaction id out of range") }
+                let info = Self.idTagInfo(result.authorization)
+                return try encode(M.StartTransactionResponse(idTagInfo: .init(expiryDate: info.expiryDate, parentIdTag: info.parentIdTag, status: .init(rawValue: info.status.rawValue) ?? .invalid), transactionId: id))
+            }
 
         case "StopTransaction":
             let r = try decode(M.StopTransactionRequest.self, payload)
+            try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
-            let auth = try await service.stop(
-                uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
-                meterStopWh: Int64(r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
-            )
-            let info = auth.map(Self.idTagInfo)
-            return try encode(M.StopTransactionResponse(idTagInfo: info.map { .init(expiryDate: $0.expiryDate, parentIdTag: $0.parentIdTag, status: .init(rawValue: $0.status.rawValue) ?? .invalid) }))
+            return { uow in
+                let auth = try await service.stop(
+                    uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
+                    meterStopWh: Int64(r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
+                )
+                let info = auth.map(Self.idTagInfo)
+                return try encode(M.StopTransactionResponse(idTagInfo: info.map { .init(expiryDate: $0.expiryDate, parentIdTag: $0.parentIdTag, status: .init(rawValue: $0.status.rawValue) ?? .invalid) }))
+            }
 
         case "MeterValues":
             let r = try decode(M.MeterValuesRequest.self, payload)
+            try WireLimits.check(r.connectorId, field: "connectorId")
+            try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample16($0, at: mv.timestamp) } }
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
-            try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
-            return try encode(M.MeterValuesResponse())
+            return { uow in
+                try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
+                return try encode(M.MeterValuesResponse())
+            }
 
         case "DataTransfer":
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return try encode(M.DataTransferResponse(status: .unknownVendorId))
+            return { uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return try encode(M.DataTransferResponse(status: .unknownVendorId))
+            }
 
         case "DiagnosticsStatusNotification", "FirmwareStatusNotification", "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification":
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return .object([:])
+            return { uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return .object([:])
+            }
 
         default:
             throw InboundRejection(.notSupported, "\(action) is not supported")
@@ -113,6 +136,9 @@ public struct OCPP16Adapter: InboundAdapter {
         }
         let parsed = UnitNormalizer.parseDecimal(value)
         let (normalized, normalizedUnit) = parsed.map { UnitNormalizer.normalize(value: $0, unit: unit, measurand: measurand) } ?? (nil, unit ?? UnitNormalizer.defaultUnit(for: measurand))
-        return MeterSample(sampledAt: at, measurand: measurand, phase: phase, location: location, context: context, value: normalized, unit: normalizedUnit, rawValue: value, rawUnit: unit)
+        return MeterSample(
+            sampledAt: at, measurand: measurand, phase: phase, location: location, context: context, value: normalized, unit: normalizedUnit,
+            rawValue: value, rawUnit: unit, outOfRange: parsed != nil && normalized == nil
+        )
     }
 }

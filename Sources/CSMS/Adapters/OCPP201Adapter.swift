@@ -17,7 +17,12 @@ public struct OCPP201Adapter: InboundAdapter {
         "ReservationStatusUpdate", "DataTransfer",
     ]
 
-    public func handle(action: String, payload: JSONValue, stationId: String, uow: any UnitOfWork, now: Date) async throws -> JSONValue {
+    /// Heartbeat carries nothing but liveness, which the caller records behind: it needs no transaction.
+    public func immediate(action: String, now: Date) throws -> JSONValue? {
+        action == "Heartbeat" ? try encode(OCPP201.HeartbeatResponse(currentTime: now)) : nil
+    }
+
+    public func prepare(action: String, payload: JSONValue, stationId: String, now: Date) throws -> PreparedCall {
         typealias M = OCPP201
         switch action {
         case "BootNotification":
@@ -27,27 +32,36 @@ public struct OCPP201Adapter: InboundAdapter {
                 vendor: cs.vendorName, model: cs.model, serialNumber: cs.serialNumber, firmwareVersion: cs.firmwareVersion,
                 iccid: cs.modem?.iccid, imsi: cs.modem?.imsi, reason: r.reason.rawValue
             )
-            let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
-            let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
-            return try encode(M.BootNotificationResponse(currentTime: now, interval: result.interval, status: status))
-
-        case "Heartbeat":
-            try await service.heartbeat(uow, stationId: stationId, now: now)
-            return try encode(M.HeartbeatResponse(currentTime: now))
+            return { uow in
+                let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
+                let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
+                return try encode(M.BootNotificationResponse(currentTime: now, interval: result.interval, status: status))
+            }
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
-            let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now)
-            return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
+            return { uow in
+                let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now)
+                return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
+            }
 
         case "StatusNotification":
             let r = try decode(M.StatusNotificationRequest.self, payload)
+            try WireLimits.check(r.evseId, field: "evseId")
+            try WireLimits.check(r.connectorId, field: "connectorId")
             let status = ConnectorStatus(evseId: r.evseId, connectorId: r.connectorId, status: r.connectorStatus.rawValue, reportedAt: r.timestamp)
-            try await service.status(uow, stationId: stationId, status)
-            return try encode(M.StatusNotificationResponse())
+            return { uow in
+                try await service.status(uow, stationId: stationId, status)
+                return try encode(M.StatusNotificationResponse())
+            }
 
         case "TransactionEvent":
             let r = try decode(M.TransactionEventRequest.self, payload)
+            try WireLimits.check(r.seqNo, field: "seqNo")
+            try WireLimits.check(r.evse?.id, field: "evse.id")
+            try WireLimits.check(r.evse?.connectorId, field: "evse.connectorId")
+            try WireLimits.check(r.reservationId, field: "reservationId")
+            try WireLimits.check(r.transactionInfo.remoteStartId, in: WireLimits.integer, field: "transactionInfo.remoteStartId")
             let samples = (r.meterValue ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let input = ChargingService.TransactionEventInput(
                 eventType: r.eventType.rawValue, timestamp: r.timestamp, triggerReason: r.triggerReason.rawValue, seqNo: r.seqNo,
@@ -55,30 +69,40 @@ public struct OCPP201Adapter: InboundAdapter {
                 stoppedReason: r.transactionInfo.stoppedReason?.rawValue, remoteStartId: r.transactionInfo.remoteStartId, reservationId: r.reservationId,
                 idToken: r.idToken?.idToken, evse: r.evse.map { ConnectorRef(evseId: $0.id, connectorId: $0.connectorId ?? 1) }, samples: samples
             )
-            let auth = try await service.transactionEvent(uow, stationId: stationId, input, now: now)
-            return try encode(M.TransactionEventResponse(idTokenInfo: auth.map(Self.idTokenInfo)))
+            return { uow in
+                let auth = try await service.transactionEvent(uow, stationId: stationId, version: version, input, now: now)
+                return try encode(M.TransactionEventResponse(idTokenInfo: auth.map(Self.idTokenInfo)))
+            }
 
         case "MeterValues":
             let r = try decode(M.MeterValuesRequest.self, payload)
+            try WireLimits.check(r.evseId, field: "evseId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
-            try await service.meterValues(uow, stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
-            return try encode(M.MeterValuesResponse())
+            return { uow in
+                try await service.meterValues(uow, stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
+                return try encode(M.MeterValuesResponse())
+            }
 
         case "ReservationStatusUpdate":
             let r = try decode(M.ReservationStatusUpdateRequest.self, payload)
-            if let existing = try await uow.reservation(id: r.reservationId), existing.stationId == stationId, existing.status != .used {
-                try await uow.updateReservation(id: r.reservationId, status: r.reservationUpdateStatus == .expired ? .expired : .cancelled, transactionId: nil)
+            try WireLimits.check(r.reservationId, field: "reservationId")
+            return { uow in
+                try await service.reservationStatusUpdate(uow, stationId: stationId, reservationId: r.reservationId, expired: r.reservationUpdateStatus == .expired)
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return try encode(M.ReservationStatusUpdateResponse())
             }
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return try encode(M.ReservationStatusUpdateResponse())
 
         case "DataTransfer":
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return try encode(M.DataTransferResponse(status: .unknownVendorId))
+            return { uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return try encode(M.DataTransferResponse(status: .unknownVendorId))
+            }
 
         case "NotifyReport", "NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification", "LogStatusNotification":
-            try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
-            return .object([:])
+            return { uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                return .object([:])
+            }
 
         default:
             throw InboundRejection(.notSupported, "\(action) is not supported")
@@ -95,12 +119,14 @@ public struct OCPP201Adapter: InboundAdapter {
 
     static func sample(_ v: OCPP201.SampledValueType, at: Date) -> MeterSample {
         let measurand = v.measurand?.rawValue ?? MeterSample.energyImportRegister
-        let raw = Decimal(string: "\(v.value)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(v.value)
-        let (value, unit) = UnitNormalizer.normalize(value: raw, unit: v.unitOfMeasure?.unit, multiplier: v.unitOfMeasure?.multiplier ?? 0, measurand: measurand)
+        let raw: Decimal? = v.value.isFinite ? Decimal(string: "\(v.value)", locale: Locale(identifier: "en_US_POSIX")) : nil
+        let (value, unit) =
+            raw.map { UnitNormalizer.normalize(value: $0, unit: v.unitOfMeasure?.unit, multiplier: v.unitOfMeasure?.multiplier ?? 0, measurand: measurand) }
+            ?? (nil, v.unitOfMeasure?.unit ?? UnitNormalizer.defaultUnit(for: measurand))
         let signed = try? v.signedMeterValue.map { try OCPPCoder.encode($0).serialized }
         return MeterSample(
             sampledAt: at, measurand: measurand, phase: v.phase?.rawValue, location: v.location?.rawValue, context: v.context?.rawValue,
-            value: value, unit: unit, rawValue: "\(v.value)", rawUnit: v.unitOfMeasure?.unit, signedData: signed ?? nil
+            value: value, unit: unit, rawValue: "\(v.value)", rawUnit: v.unitOfMeasure?.unit, signedData: signed ?? nil, outOfRange: value == nil
         )
     }
 }

@@ -35,6 +35,4 @@ public struct ConnectorRef: Sendable, Hashable, Codable {
     public static func fromOCPP16(connectorId: Int) -> ConnectorRef {
         connectorId == 0 ? ConnectorRef(evseId: 0, connectorId: 0) : ConnectorRef(evseId: connectorId, connectorId: 1)
     }
-
-    public var ocpp16ConnectorId: Int { evseId }
 }

@@ -33,7 +33,8 @@ public struct Reservation: Sendable, Codable, Hashable {
         self.createdAt = createdAt
     }
 
+    /// Only a reservation the station accepted can be consumed; a Pending one was never confirmed.
     public func isUsable(at now: Date) -> Bool {
-        (status == .accepted || status == .pending) && expiresAt > now
+        status == .accepted && expiresAt > now
     }
 }

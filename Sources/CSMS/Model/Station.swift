@@ -23,12 +23,14 @@ public struct Station: Sendable, Codable, Hashable {
     public var lastBootAt: Date?
     public var lastSeenAt: Date?
     public var createdAt: Date
+    /// When an operator removed it; a decommissioned station cannot connect, and its history stays.
+    public var decommissionedAt: Date?
 
     public init(
         id: String, vendor: String? = nil, model: String? = nil, serialNumber: String? = nil,
         firmwareVersion: String? = nil, ocppVersion: OCPPVersion? = nil,
         registrationStatus: RegistrationStatus = .accepted, securityProfile: Int = 0, hasPassword: Bool = false,
-        online: Bool = false, lastBootAt: Date? = nil, lastSeenAt: Date? = nil, createdAt: Date = Date()
+        online: Bool = false, lastBootAt: Date? = nil, lastSeenAt: Date? = nil, createdAt: Date = Date(), decommissionedAt: Date? = nil
     ) {
         self.id = id
         self.vendor = vendor
@@ -43,6 +45,7 @@ public struct Station: Sendable, Codable, Hashable {
         self.lastBootAt = lastBootAt
         self.lastSeenAt = lastSeenAt
         self.createdAt = createdAt
+        self.decommissionedAt = decommissionedAt
     }
 }
 
@@ -88,5 +91,20 @@ public enum StationIdentity {
             default: false
             }
         }
+    }
+}
+
+/// Basic-auth passwords (security profile 1): OCPP allows 16 to 40 characters.
+public enum StationPassword {
+    public static let lengths: ClosedRange<Int> = 16...40
+
+    /// Counted as JSON Schema counts them: Unicode scalars.
+    public static func isValid(_ password: String) -> Bool { lengths.contains(password.unicodeScalars.count) }
+
+    /// 24 letters and digits from the system's secure generator: about 143 bits.
+    public static func generate() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<24).map { _ in alphabet.randomElement(using: &rng)! })
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+public import OCPP
 
 public enum TransactionState: String, Sendable, Codable, Hashable {
     case active = "Active"
@@ -12,6 +13,8 @@ public struct ChargingTransaction: Sendable, Codable, Hashable {
     /// The string id: the 2.0.1 `transactionId`, or the decimal 1.6 id.
     public var uid: String
     public var stationId: String
+    /// The OCPP version that reported it.
+    public var ocppVersion: OCPPVersion
     public var evseId: Int
     public var connectorId: Int
     public var idToken: String?
@@ -28,13 +31,14 @@ public struct ChargingTransaction: Sendable, Codable, Hashable {
     public var suspectReasons: [String]
 
     public init(
-        id: Int64, uid: String, stationId: String, evseId: Int, connectorId: Int, idToken: String?, reservationId: Int? = nil,
+        id: Int64, uid: String, stationId: String, ocppVersion: OCPPVersion, evseId: Int, connectorId: Int, idToken: String?, reservationId: Int? = nil,
         state: TransactionState, startedAt: Date?, stoppedAt: Date? = nil, meterStartWh: Int64?, meterStopWh: Int64? = nil,
         energyWh: Int64? = nil, stopReason: String? = nil, chargingState: String? = nil, suspect: Bool = false, suspectReasons: [String] = []
     ) {
         self.id = id
         self.uid = uid
         self.stationId = stationId
+        self.ocppVersion = ocppVersion
         self.evseId = evseId
         self.connectorId = connectorId
         self.idToken = idToken

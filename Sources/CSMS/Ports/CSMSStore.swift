@@ -6,15 +6,14 @@ public import OCPP
 public protocol UnitOfWork: Sendable {
     // Stations
     func station(id: String) async throws -> Station?
-    func createStation(id: String, registrationStatus: RegistrationStatus) async throws
-    func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, status: RegistrationStatus, at: Date) async throws
-    func touchStation(id: String, at: Date) async throws
+    func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) async throws
     /// Stores a status report; false when that exact report was stored before (a replay).
     func recordStatus(stationId: String, _ status: ConnectorStatus) async throws -> Bool
 
     // Tokens
     func token(value: String) async throws -> IdToken?
-    func hasActiveTransaction(idToken: String) async throws -> Bool
+    /// Whether another transaction than `excluding` is Active with this token.
+    func hasActiveTransaction(idToken: String, excluding: Int64?) async throws -> Bool
 
     // Transactions
     func findStart(stationId: String, connector: ConnectorRef, idToken: String, startedAt: Date, meterStartWh: Int64) async throws -> ChargingTransaction?
@@ -22,8 +21,14 @@ public protocol UnitOfWork: Sendable {
     func transaction(id: Int64) async throws -> ChargingTransaction?
     func transaction(stationId: String, uid: String) async throws -> ChargingTransaction?
     func updateTransaction(_ tx: ChargingTransaction) async throws
-    func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws
+    /// Stores samples; an exact replay is stored once. Returns how many were corrections: another value for
+    /// a sample already stored (same time, measurand, phase, location and context), kept and flagged.
+    @discardableResult
+    func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int
+    /// The import register readings inside a transaction, one per time (the latest received wins).
     func registerReadings(transactionId: Int64) async throws -> [(Date, Int64)]
+    /// Active transactions with no message since `cutoff`, oldest first.
+    func staleTransactions(before cutoff: Date, limit: Int) async throws -> [ChargingTransaction]
     /// Records a 2.0.1 TransactionEvent's seqNo; false when that seqNo was already recorded.
     func recordTransactionEvent(transactionId: Int64, seqNo: Int, eventType: String, triggerReason: String, offline: Bool, at: Date) async throws -> Bool
 
@@ -35,6 +40,30 @@ public protocol UnitOfWork: Sendable {
     func recordStationEvent(stationId: String, kind: String, payload: JSONValue, suspect: Bool, at: Date) async throws
     /// Appends a domain event to the outbox, for workers (OCPI push, settlement) to drain.
     func appendOutbox(topic: String, payload: JSONValue) async throws
+
+    // Replies to CALLs that are not idempotent by content
+    /// The reply committed for this exact CALL (station, id, action and payload) within `window`, if any.
+    func committedReply(stationId: String, messageId: String, action: String, payload: JSONValue, within window: Duration) async throws -> JSONValue?
+    /// Keeps the reply to a CALL, in the transaction that applied it.
+    func recordReply(stationId: String, messageId: String, action: String, payload: JSONValue, reply: JSONValue) async throws
+    /// Drops kept replies received before `cutoff`; returns how many.
+    func purgeReplies(before cutoff: Date) async throws -> Int
+}
+
+/// Why the store could not take the work. Runners throw it; the inbound path maps it to a CALLERROR.
+public enum StoreFailure: Error, Sendable, CustomStringConvertible {
+    /// The database is down, slow past the deadline, or shutting down: the station should send it again.
+    case unavailable(String)
+    /// The database refused the data itself (a value out of a column's range, a broken constraint):
+    /// sending it again cannot help.
+    case rejected(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let why): "the database is unavailable: \(why)"
+        case .rejected(let why): "the database refused the data: \(why)"
+        }
+    }
 }
 
 /// The values of a transaction about to be created.
@@ -50,8 +79,9 @@ public struct NewTransaction: Sendable {
     public var chargingState: String?
     public var remoteStartId: Int?
     public var suspectReasons: [String]
+    public var version: OCPPVersion
 
-    public init(uid: String? = nil, stationId: String, connector: ConnectorRef, idToken: String?, reservationId: Int? = nil, startedAt: Date?, meterStartWh: Int64?, state: TransactionState = .active, chargingState: String? = nil, remoteStartId: Int? = nil, suspectReasons: [String] = []) {
+    public init(uid: String? = nil, version: OCPPVersion, stationId: String, connector: ConnectorRef, idToken: String?, reservationId: Int? = nil, startedAt: Date?, meterStartWh: Int64?, state: TransactionState = .active, chargingState: String? = nil, remoteStartId: Int? = nil, suspectReasons: [String] = []) {
         self.uid = uid
         self.stationId = stationId
         self.connector = connector
@@ -63,11 +93,17 @@ public struct NewTransaction: Sendable {
         self.chargingState = chargingState
         self.remoteStartId = remoteStartId
         self.suspectReasons = suspectReasons
+        self.version = version
     }
 }
 
 /// Runs work in one committed database transaction. `perform` returns only after the commit, so a
 /// caller that answers a station after `perform` returns acknowledges only what is durable.
+/// Where "this station was heard from" goes: written behind, never waited on (see `LivenessRecorder`).
+public protocol StationLiveness: Sendable {
+    func seen(stationId: String, at: Date)
+}
+
 public protocol TransactionRunner: Sendable {
     func perform<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T
 }

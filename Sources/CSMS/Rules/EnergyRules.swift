@@ -20,7 +20,14 @@ public enum EnergyRules {
     ///   - readings: every register reading (time, Wh) recorded inside the transaction.
     public static func compute(meterStart: Int64?, meterStop: Int64?, readings: [(Date, Int64)], startedAt: Date?, stoppedAt: Date?) -> Result {
         var reasons: [String] = []
-        let sorted = readings.sorted { $0.0 < $1.0 }
+        // Registers beyond what a meter can show are not readings: they would overflow the arithmetic below.
+        func plausible(_ wh: Int64) -> Bool { wh.magnitude <= WireLimits.maxRegisterWh.magnitude }
+        if [meterStart, meterStop].contains(where: { $0.map { !plausible($0) } ?? false }) || readings.contains(where: { !plausible($0.1) }) {
+            reasons.append("meter register out of range")
+        }
+        let meterStart = meterStart.flatMap { plausible($0) ? $0 : nil }
+        let meterStop = meterStop.flatMap { plausible($0) ? $0 : nil }
+        let sorted = readings.filter { plausible($0.1) }.sorted { $0.0 < $1.0 }
         var start = meterStart ?? sorted.first?.1
         // An offline station may report a 0 placeholder at start. If the first real reading is far above
         // zero, the zero is not a reading: charging from 0 would bill the meter's whole lifetime.
@@ -38,7 +45,7 @@ public enum EnergyRules {
         }
         let stop = meterStop ?? sorted.last?.1
         guard let start, let stop else { return Result(startWh: start, stopWh: stop, energyWh: nil, suspectReasons: reasons) }
-        let energy = stop - start
+        let energy = stop - start  // both within ±maxRegisterWh: cannot overflow
         if energy < 0 {
             reasons.append("negative energy")
         } else if let startedAt, let stoppedAt {

@@ -17,26 +17,28 @@ public enum UnitNormalizer {
         return ""
     }
 
-    /// Normalises `value unit` (with a 2.0.1 power-of-ten `multiplier`) to the stored unit.
-    public static func normalize(value: Decimal, unit: String?, multiplier: Int = 0, measurand: String) -> (Decimal, String) {
+    /// Normalises `value unit` (with a 2.0.1 power-of-ten `multiplier`) to the stored unit. Nil when the
+    /// result is not a number a meter can show: a multiplier outside `WireLimits.multiplier`, or a magnitude
+    /// beyond `WireLimits.maxSampleMagnitude`. The caller keeps such a sample raw and flags it.
+    public static func normalize(value: Decimal, unit: String?, multiplier: Int = 0, measurand: String) -> (Decimal?, String) {
         let unit = (unit?.isEmpty == false ? unit! : defaultUnit(for: measurand))
-        var v = value
-        if multiplier != 0 { v *= pow(Decimal(10), multiplier, signed: true) }
-        switch unit {
-        case "kWh": return (v * 1000, "Wh")
-        case "kW": return (v * 1000, "W")
-        case "kVA": return (v * 1000, "VA")
-        case "kvar": return (v * 1000, "var")
-        case "kvarh": return (v * 1000, "varh")
-        case "Celcius": return (v, "Celsius")  // the 1.6 schema's spelling
-        default: return (v, unit)
-        }
-    }
-
-    private static func pow(_ base: Decimal, _ exponent: Int, signed: Bool) -> Decimal {
-        var result = Decimal(1)
-        for _ in 0..<abs(exponent) { result *= base }
-        return exponent < 0 ? 1 / result : result
+        let (scale, stored): (Int, String) =
+            switch unit {
+            case "kWh": (3, "Wh")
+            case "kW": (3, "W")
+            case "kVA": (3, "VA")
+            case "kvar": (3, "var")
+            case "kvarh": (3, "varh")
+            case "Celcius": (0, "Celsius")  // the 1.6 schema's spelling
+            default: (0, unit)
+            }
+        guard WireLimits.multiplier.contains(multiplier), value.isFinite else { return (nil, stored) }
+        // A power of ten changes the exponent only: no loop, no overflow (Decimal's exponent is -128...127).
+        let exponent = Int(value.exponent) + multiplier + scale
+        guard (-100...100).contains(exponent) else { return (nil, stored) }
+        let v = Decimal(sign: value.sign, exponent: exponent, significand: value.significand)
+        guard v.magnitude <= WireLimits.maxSampleMagnitude else { return (nil, stored) }
+        return (v, stored)
     }
 
     /// Parses a decimal number as OCPP 1.6 sends it in `sampledValue.value`.

@@ -22,13 +22,9 @@ public struct ChargingService: Sendable {
 
     public func boot(_ uow: any UnitOfWork, stationId: String, info: BootInfo, version: OCPPVersion, now: Date) async throws -> BootResult {
         let status = try await uow.station(id: stationId)?.registrationStatus ?? .rejected
-        try await uow.recordBoot(stationId: stationId, info: info, version: version, status: status, at: now)
+        try await uow.recordBoot(stationId: stationId, info: info, version: version, at: now)
         try await uow.appendOutbox(topic: "station.booted", payload: .object(["stationId": .string(stationId), "status": .string(status.rawValue)]))
         return BootResult(status: status, interval: status == .accepted ? heartbeatInterval : pendingRetryInterval)
-    }
-
-    public func heartbeat(_ uow: any UnitOfWork, stationId: String, now: Date) async throws {
-        try await uow.touchStation(id: stationId, at: now)
     }
 
     public func status(_ uow: any UnitOfWork, stationId: String, _ status: ConnectorStatus) async throws {
@@ -48,11 +44,24 @@ public struct ChargingService: Sendable {
 
     // MARK: Authorization
 
-    public func authorize(_ uow: any UnitOfWork, idToken: String, now: Date, excludingActive: Bool = false) async throws -> AuthorizationInfo {
+    /// Decides on a token. `charging` says which transactions count as "already charging" (ConcurrentTx):
+    /// any (`.any`), none (`.none`, for a token already inside the transaction it reports), or any but one.
+    public enum ConcurrencyCheck: Sendable, Hashable {
+        case any
+        case none
+        case anyExcept(Int64)
+    }
+
+    public func authorize(_ uow: any UnitOfWork, idToken: String, now: Date, charging check: ConcurrencyCheck = .any) async throws -> AuthorizationInfo {
         let token = try await uow.token(value: idToken)
         let group: IdToken? =
             if let groupId = token?.groupId, groupId != idToken { try await uow.token(value: groupId) } else { nil }
-        let charging = excludingActive ? false : try await uow.hasActiveTransaction(idToken: idToken)
+        let charging: Bool =
+            switch check {
+            case .none: false
+            case .any: try await uow.hasActiveTransaction(idToken: idToken, excluding: nil)
+            case .anyExcept(let id): try await uow.hasActiveTransaction(idToken: idToken, excluding: id)
+            }
         return AuthorizationRules.decide(token: token, group: group, alreadyCharging: charging, now: now)
     }
 
@@ -69,14 +78,14 @@ public struct ChargingService: Sendable {
         meterStartWh: Int64, reservationId: Int?, now: Date
     ) async throws -> StartResult {
         if let existing = try await uow.findStart(stationId: stationId, connector: connector, idToken: idToken, startedAt: startedAt, meterStartWh: meterStartWh) {
-            let auth = try await authorize(uow, idToken: idToken, now: now, excludingActive: true)
+            let auth = try await authorize(uow, idToken: idToken, now: now, charging: .anyExcept(existing.id))
             return StartResult(transactionId: existing.id, authorization: auth, duplicate: true)
         }
         let auth = try await authorize(uow, idToken: idToken, now: now)
         var reasons: [String] = []
         if startedAt.timeIntervalSince(now) > 300 { reasons.append("start timestamp in the future") }
         let tx = try await uow.insertTransaction(
-            NewTransaction(stationId: stationId, connector: connector, idToken: idToken, reservationId: reservationId, startedAt: startedAt, meterStartWh: meterStartWh, suspectReasons: reasons)
+            NewTransaction(version: .v16, stationId: stationId, connector: connector, idToken: idToken, reservationId: reservationId, startedAt: startedAt, meterStartWh: meterStartWh, suspectReasons: reasons)
         )
         if let reservationId { try await consumeReservation(uow, id: reservationId, stationId: stationId, idToken: idToken, transactionId: tx.id, now: now) }
         try await uow.appendOutbox(topic: "session.started", payload: Self.eventPayload(tx))
@@ -89,14 +98,19 @@ public struct ChargingService: Sendable {
         _ uow: any UnitOfWork, stationId: String, transactionId: Int64, idToken: String?, stoppedAt: Date, meterStopWh: Int64,
         reason: String?, samples: [MeterSample], rawPayload: JSONValue, now: Date
     ) async throws -> AuthorizationInfo? {
-        let auth = try await idToken.asyncMap { try await authorize(uow, idToken: $0, now: now, excludingActive: true) }
-        guard var tx = try await uow.transaction(id: transactionId), tx.stationId == stationId else {
+        let auth = try await idToken.asyncMap { try await authorize(uow, idToken: $0, now: now, charging: .none) }
+        guard var tx = try await uow.transaction(id: transactionId), tx.stationId == stationId, tx.ocppVersion == .v16 else {
             try await uow.insertMeterSamples(stationId: stationId, evseId: 0, transactionId: nil, samples)
             try await uow.recordStationEvent(stationId: stationId, kind: "StopTransaction.unknown", payload: rawPayload, suspect: true, at: now)
             return auth
         }
-        try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, samples)
-        guard tx.state == .active else { return auth }  // a replayed stop: already applied
+        let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, samples)
+        guard tx.state == .active else {
+            // A replayed stop is already applied; a corrected sample it carries is flagged on the ended transaction.
+            if flag(&tx, samples: samples, corrections: corrections, afterEnd: false) { try await uow.updateTransaction(tx) }
+            return auth
+        }
+        _ = flag(&tx, samples: samples, corrections: corrections, afterEnd: false)
         let readings = try await uow.registerReadings(transactionId: tx.id)
         let energy = EnergyRules.compute(meterStart: tx.meterStartWh, meterStop: meterStopWh, readings: readings, startedAt: tx.startedAt, stoppedAt: stoppedAt)
         tx.state = .ended
@@ -114,15 +128,33 @@ public struct ChargingService: Sendable {
 
     /// Stores sampled values. Values for an unknown transaction are kept without it and flagged suspect.
     public func meterValues(_ uow: any UnitOfWork, stationId: String, evseId: Int, transactionId: Int64?, samples: [MeterSample], rawPayload: JSONValue, now: Date) async throws {
-        var txId = transactionId
+        var tx: ChargingTransaction?
         if let id = transactionId {
-            let tx = try await uow.transaction(id: id)
-            if tx == nil || tx?.stationId != stationId {
-                txId = nil
+            tx = try await uow.transaction(id: id)
+            if tx == nil || tx?.stationId != stationId || tx?.ocppVersion != .v16 {
+                tx = nil
                 try await uow.recordStationEvent(stationId: stationId, kind: "MeterValues.unknownTransaction", payload: rawPayload, suspect: true, at: now)
             }
         }
-        try await uow.insertMeterSamples(stationId: stationId, evseId: evseId, transactionId: txId, samples)
+        let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: evseId, transactionId: tx?.id, samples)
+        if var tx {
+            if flag(&tx, samples: samples, corrections: corrections, afterEnd: tx.state == .ended) { try await uow.updateTransaction(tx) }
+        } else if corrections > 0 || samples.contains(where: \.outOfRange) {
+            try await uow.recordStationEvent(stationId: stationId, kind: "MeterValues.suspect", payload: rawPayload, suspect: true, at: now)
+        }
+    }
+
+    /// Adds the reasons new samples give to doubt a transaction; true when it changed.
+    private func flag(_ tx: inout ChargingTransaction, samples: [MeterSample], corrections: Int, afterEnd: Bool) -> Bool {
+        var reasons: [String] = []
+        if samples.contains(where: \.outOfRange) { reasons.append("sampled value out of range") }
+        if corrections > 0 { reasons.append("corrected reading") }
+        if afterEnd, !samples.isEmpty { reasons.append("readings after end") }
+        let new = reasons.filter { !tx.suspectReasons.contains($0) }
+        guard !new.isEmpty else { return false }
+        tx.suspectReasons += new
+        tx.suspect = true
+        return true
     }
 
     // MARK: OCPP 2.0.1 transactions
@@ -159,7 +191,7 @@ public struct ChargingService: Sendable {
         }
     }
 
-    public func transactionEvent(_ uow: any UnitOfWork, stationId: String, _ e: TransactionEventInput, now: Date) async throws -> AuthorizationInfo? {
+    public func transactionEvent(_ uow: any UnitOfWork, stationId: String, version: OCPPVersion, _ e: TransactionEventInput, now: Date) async throws -> AuthorizationInfo? {
         var tx: ChargingTransaction
         var created = false
         if let existing = try await uow.transaction(stationId: stationId, uid: e.transactionUid) {
@@ -168,19 +200,33 @@ public struct ChargingService: Sendable {
             let reasons = e.eventType == "Started" ? [] : ["first event was \(e.eventType), not Started"]
             tx = try await uow.insertTransaction(
                 NewTransaction(
-                    uid: e.transactionUid, stationId: stationId, connector: e.evse ?? ConnectorRef(evseId: 0, connectorId: 0), idToken: e.idToken,
-                    reservationId: e.reservationId, startedAt: e.timestamp, meterStartWh: nil, chargingState: e.chargingState,
+                    uid: e.transactionUid, version: version, stationId: stationId, connector: e.evse ?? ConnectorRef(evseId: 0, connectorId: 0),
+                    idToken: e.idToken, reservationId: e.reservationId, startedAt: e.timestamp, meterStartWh: nil, chargingState: e.chargingState,
                     remoteStartId: e.remoteStartId, suspectReasons: reasons
                 )
             )
             created = true
         }
         let fresh = try await uow.recordTransactionEvent(transactionId: tx.id, seqNo: e.seqNo, eventType: e.eventType, triggerReason: e.triggerReason, offline: e.offline, at: e.timestamp)
+        // The same rule as a 1.6 start: a token already charging elsewhere is ConcurrentTx. A token this
+        // transaction already carries is not checked against itself.
         let auth: AuthorizationInfo? =
-            if let token = e.idToken { try await authorize(uow, idToken: token, now: now, excludingActive: tx.idToken == token || tx.idToken == nil) } else { nil }
+            if let token = e.idToken { try await authorize(uow, idToken: token, now: now, charging: tx.idToken == token && !created ? .none : .anyExcept(tx.id)) } else { nil }
         guard fresh else { return auth }  // a repeated seqNo: acknowledged, not applied twice
 
-        try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, e.samples)
+        let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: tx.evseId, transactionId: tx.id, e.samples)
+        guard tx.state == .active else {
+            // The transaction ended before: what comes after is stored, never billed, and flagged.
+            var changed = flag(&tx, samples: e.samples, corrections: corrections, afterEnd: true)
+            if e.eventType == "Ended", !tx.suspectReasons.contains("repeated Ended event") {
+                tx.suspectReasons.append("repeated Ended event")
+                tx.suspect = true
+                changed = true
+            }
+            if changed { try await uow.updateTransaction(tx) }
+            return auth
+        }
+        _ = flag(&tx, samples: e.samples, corrections: corrections, afterEnd: false)
         if let token = e.idToken, tx.idToken == nil { tx.idToken = token }
         if let state = e.chargingState { tx.chargingState = state }
         if tx.evseId == 0, let evse = e.evse { tx.evseId = evse.evseId; tx.connectorId = evse.connectorId }
@@ -191,9 +237,9 @@ public struct ChargingService: Sendable {
         }
         // The register readings are read back only when they can change something: the first register
         // sample sets the start, and the end needs them all. Updated events in between cost no query.
-        let ending = e.eventType == "Ended" && tx.state == .active
+        let ending = e.eventType == "Ended"
         let firstRegister = tx.meterStartWh == nil && e.samples.contains { $0.importRegisterWh != nil }
-        let readings = ending || firstRegister ? try await uow.registerReadings(transactionId: tx.id) : []
+        let readings = ending || firstRegister || corrections > 0 ? try await uow.registerReadings(transactionId: tx.id) : []
         if tx.meterStartWh == nil { tx.meterStartWh = readings.min { $0.0 < $1.0 }?.1 }
         if ending {
             let end = readings.max { $0.0 < $1.0 }?.1
@@ -209,8 +255,56 @@ public struct ChargingService: Sendable {
         tx.suspect = !tx.suspectReasons.isEmpty
         try await uow.updateTransaction(tx)
         if created { try await uow.appendOutbox(topic: "session.started", payload: Self.eventPayload(tx)) }
-        if tx.state == .ended, e.eventType == "Ended" { try await uow.appendOutbox(topic: "session.ended", payload: Self.eventPayload(tx)) }
+        if ending { try await uow.appendOutbox(topic: "session.ended", payload: Self.eventPayload(tx)) }
         return auth
+    }
+
+    // MARK: Ending transactions the station did not end
+
+    /// Ends an Active transaction on the operator's word or by the stale policy: the energy is what the
+    /// readings so far show, and the transaction is flagged so that nobody bills it unseen. False when it
+    /// was not Active (already ended: nothing changes, so a repeated request is harmless).
+    public func endTransaction(_ uow: any UnitOfWork, id: Int64, reason: String, flaggedAs note: String, now: Date) async throws -> ChargingTransaction? {
+        guard var tx = try await uow.transaction(id: id) else { return nil }
+        guard tx.state == .active else { return tx }
+        let readings = try await uow.registerReadings(transactionId: tx.id)
+        let last = readings.max { $0.0 < $1.0 }
+        let energy = EnergyRules.compute(meterStart: tx.meterStartWh, meterStop: last?.1, readings: readings, startedAt: tx.startedAt, stoppedAt: last?.0 ?? now)
+        tx.state = .ended
+        tx.stoppedAt = last?.0 ?? now
+        tx.meterStartWh = energy.startWh ?? tx.meterStartWh
+        tx.meterStopWh = energy.stopWh
+        tx.energyWh = energy.energyWh
+        tx.stopReason = reason
+        tx.suspectReasons += energy.suspectReasons + [note]
+        tx.suspect = true
+        try await uow.updateTransaction(tx)
+        try await uow.appendOutbox(topic: "session.ended", payload: Self.eventPayload(tx))
+        return tx
+    }
+
+    /// An operator ends a transaction whose Stop was lost. Nil when there is no such transaction; `ended`
+    /// is false when it had ended already (a replay of this request, or the station's Stop came first).
+    public func endByOperator(_ uow: any UnitOfWork, id: Int64, actor: String, reason: String, now: Date) async throws -> (transaction: ChargingTransaction, ended: Bool)? {
+        guard let before = try await uow.transaction(id: id) else { return nil }
+        guard before.state == .active else { return (before, false) }
+        guard let after = try await endTransaction(uow, id: id, reason: "Other", flaggedAs: "ended by \(actor): \(reason)", now: now) else { return nil }
+        return (after, true)
+    }
+
+    /// Ends, by policy, Active transactions with no message since `cutoff`; returns those ended.
+    public func endStaleTransactions(_ uow: any UnitOfWork, before cutoff: Date, limit: Int = 100, now: Date) async throws -> [ChargingTransaction] {
+        var ended: [ChargingTransaction] = []
+        for tx in try await uow.staleTransactions(before: cutoff, limit: limit) {
+            if let t = try await endTransaction(uow, id: tx.id, reason: "Stale", flaggedAs: "ended by the stale-transaction policy", now: now) { ended.append(t) }
+        }
+        return ended
+    }
+
+    /// A 2.0.1 ReservationStatusUpdate: the station expired or removed a reservation it held.
+    public func reservationStatusUpdate(_ uow: any UnitOfWork, stationId: String, reservationId: Int, expired: Bool) async throws {
+        guard let existing = try await uow.reservation(id: reservationId), existing.stationId == stationId, existing.status != .used else { return }
+        try await uow.updateReservation(id: reservationId, status: expired ? .expired : .cancelled, transactionId: nil)
     }
 
     // MARK: Reservations

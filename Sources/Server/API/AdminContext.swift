@@ -2,13 +2,21 @@ import Foundation
 import Hummingbird
 import OCPP
 
-/// Request context of the admin API: JSON with RFC 3339 dates.
+/// Request context of the admin API: JSON with RFC 3339 dates, the authenticated caller, and what the
+/// handler tells the audit log.
 struct AdminContext: RequestContext {
     var coreContext: CoreRequestContextStorage
+    /// Set by `AccessMiddleware` before any handler runs.
+    var principal: Principal?
+    /// Shared by every copy of this context: a handler names the OCPP action it sent here.
+    let audit = AuditNote()
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
     }
+
+    /// The most a request body may be; larger ones get 413.
+    var maxUploadSize: Int { 1 << 20 }
 
     var requestDecoder: JSONDecoder {
         let d = JSONDecoder()

@@ -12,6 +12,9 @@ struct AdminController: Sendable {
     let repository: AdminRepository
     let registry: StationRegistry
     let commands: CommandDispatcher
+    /// Changes of charging state go through the domain service and the group committer, as the stations' do.
+    let runner: any TransactionRunner
+    let service: ChargingService
 
     func addRoutes(to group: RouterGroup<AdminContext>) {
         group.post("stations", use: createStation)
@@ -27,6 +30,7 @@ struct AdminController: Sendable {
         group.post("tokens/{value}/block", use: blockToken)
         group.get("transactions", use: listTransactions)
         group.get("transactions/{id}", use: getTransaction)
+        group.post("transactions/{id}/end", use: endTransaction)
         group.post("reservations", use: createReservation)
         group.get("reservations", use: listReservations)
         group.delete("reservations/{id}", use: cancelReservation)
@@ -37,6 +41,9 @@ struct AdminController: Sendable {
     struct NewStation: Decodable {
         var id: String
         var password: String?
+        /// 1 (Basic auth, the default: a password is generated when none is given) or 0 (no authentication,
+        /// an explicit operator choice).
+        var securityProfile: Int?
         var registrationStatus: RegistrationStatus?
     }
 
@@ -49,6 +56,8 @@ struct AdminController: Sendable {
         var station: Station
         var connected: Bool
         var connectors: [ConnectorStatus]
+        /// Only in the answer that created the station with a generated password: it is shown this once.
+        var generatedPassword: String?
     }
 
     struct ListOf<T: Codable & Sendable>: Codable, ResponseEncodable, Sendable {
@@ -60,22 +69,39 @@ struct AdminController: Sendable {
         guard StationIdentity.isValid(body.id) else {
             throw Problem(.unprocessableContent, "Invalid station id", "at most 48 characters of letters, digits and *-_=:+|@.")
         }
-        if let password = body.password {
-            guard (16...40).contains(password.utf8.count) else {
+        let password: String?
+        var generated: String?
+        switch (body.securityProfile, body.password) {
+        case (0, nil): password = nil
+        case (0, _?): throw Problem(.unprocessableContent, "Invalid securityProfile", "security profile 0 has no password; leave password out")
+        case (nil, let given?), (1, let given?):
+            guard StationPassword.isValid(given) else {
                 throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
             }
+            password = given
+        case (nil, nil), (1, nil):
+            generated = StationPassword.generate()
+            password = generated
+        case (let other?, _):
+            throw Problem(.unprocessableContent, "Invalid securityProfile", "securityProfile is 0 or 1 here (\(other) needs TLS)")
         }
-        let hash = body.password.map { Bcrypt.hash($0, cost: 10) }
+        let hash = password.map { Bcrypt.hash($0, cost: 10) }
         guard try await repository.createStation(id: body.id, passwordHash: hash, registrationStatus: body.registrationStatus ?? .accepted) else {
             throw Problem(.conflict, "Station exists", "station '\(body.id)' already exists")
         }
-        let detail = try await requireStation(body.id)
-        return EditedResponse(status: .created, headers: [.location: "/api/v1/stations/\(body.id)"], response: detail)
+        var detail = try await requireStation(body.id)
+        detail.generatedPassword = generated
+        let location = "/api/v1/stations/" + (body.id.addingPercentEncoding(withAllowedCharacters: Self.pathSegmentAllowed) ?? body.id)
+        return EditedResponse(status: .created, headers: [.location: location], response: detail)
     }
+
+    /// RFC 3986 unreserved characters and the sub-delimiters a path segment may carry as they are.
+    static let pathSegmentAllowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@")
+
 
     @Sendable func listStations(_ request: Request, context: AdminContext) async throws -> ListOf<StationView> {
         let connected = registry.connectedIds
-        return ListOf(items: try await repository.stations().map { StationView(station: $0, connected: connected.contains($0.id)) })
+        return ListOf(items: try await repository.stations().filter { $0.decommissionedAt == nil }.map { StationView(station: $0, connected: connected.contains($0.id)) })
     }
 
     @Sendable func getStation(_ request: Request, context: AdminContext) async throws -> StationDetailView {
@@ -83,7 +109,8 @@ struct AdminController: Sendable {
     }
 
     private func requireStation(_ id: String) async throws -> StationDetailView {
-        guard let d = try await repository.station(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist") }
+        // A decommissioned station is gone from the operator's view; its transactions stay readable.
+        guard let d = try await repository.station(id: id), d.station.decommissionedAt == nil else { throw Problem.noSuchStation(id) }
         return StationDetailView(station: d.station, connected: registry.session(id) != nil, connectors: d.connectors)
     }
 
@@ -101,14 +128,14 @@ struct AdminController: Sendable {
             if password.isEmpty {
                 hash = .some(nil)
             } else {
-                guard (16...40).contains(password.utf8.count) else {
+                guard StationPassword.isValid(password) else {
                     throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
                 }
                 hash = .some(Bcrypt.hash(password, cost: 10))
             }
         }
         guard try await repository.updateStation(id: id, registrationStatus: change.registrationStatus, passwordHash: hash) else {
-            throw Problem(.notFound, "No such station", "station '\(id)' does not exist")
+            throw Problem.noSuchStation(id)
         }
         if let status = change.registrationStatus, let session = registry.session(id) { await session.setRegistrationStatus(status) }
         return try await requireStation(id)
@@ -116,7 +143,7 @@ struct AdminController: Sendable {
 
     @Sendable func deleteStation(_ request: Request, context: AdminContext) async throws -> HTTPResponse.Status {
         let id = try context.parameters.require("id")
-        guard try await repository.deleteStation(id: id) else { throw Problem(.notFound, "No such station", "station '\(id)' does not exist") }
+        guard try await repository.decommissionStation(id: id) else { throw Problem.noSuchStation(id) }
         if let session = registry.session(id) { await session.close(code: .policyViolation, reason: "station removed") }
         return .noContent
     }
@@ -134,12 +161,26 @@ struct AdminController: Sendable {
     @Sendable func sendCommand(_ request: Request, context: AdminContext) async throws -> CommandAnswer {
         let id = try context.parameters.require("id")
         let action = try context.parameters.require("action")
+        context.audit.set(action: Problem.bounded(action), target: id)
+        guard StationIdentity.isValid(id) else { throw Problem.noSuchStation(id) }
+        guard (1...64).contains(action.utf8.count), action.utf8.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }) else {
+            throw Problem(.badRequest, "Unknown command", "'\(Problem.bounded(action))' is not an OCPP action")
+        }
         let buffer = try await request.body.collect(upTo: 1 << 20)
         let payload: JSONValue
         do {
             payload = buffer.readableBytes == 0 ? .object([:]) : try JSONParser.parse(Array(buffer.readableBytesView))
         } catch {
-            throw Problem(.badRequest, "Invalid JSON", error.description)
+            throw Problem(.badRequest, "Invalid JSON", Problem.bounded(error.description, 200))
+        }
+        if action == "ReserveNow", let reservationId = Self.reservationId(payload) {
+            // Reservation ids are the CSMS's: a raw ReserveNow may not take another station's, nor a used one.
+            guard (0...Int(Int32.max)).contains(reservationId) else {
+                throw Problem(.unprocessableContent, "Invalid reservation id", "a reservation id is an integer from 0 to 2147483647")
+            }
+            guard try await repository.reservationIdIsFree(id: reservationId, for: id) else {
+                throw Problem(.conflict, "Reservation id in use", "reservation \(reservationId) belongs to another station or was used; POST /api/v1/reservations picks a free id")
+            }
         }
         let answer = try await commands.send(stationId: id, action: action, payload: payload)
         switch answer.answer {
@@ -155,30 +196,47 @@ struct AdminController: Sendable {
     /// so that a start carrying the reservation consumes it whichever way it was made.
     private func recordReservation(stationId: String, action: String, payload: JSONValue, result: JSONValue) async throws {
         guard result["status"]?.stringValue == "Accepted" else { return }
-        func int(_ key: String) -> Int? {
-            if case .number(let n) = payload[key] { return n.int64Value.map(Int.init) }
-            return nil
-        }
+        func int(_ key: String) -> Int? { Self.int(payload[key]) }
         switch action {
         case "ReserveNow":
             // 1.6: reservationId, idTag, expiryDate, connectorId. 2.0.1: id, idToken.idToken, expiryDateTime, evseId.
-            guard let reservationId = int("reservationId") ?? int("id"),
+            guard let reservationId = Self.reservationId(payload), (0...Int(Int32.max)).contains(reservationId),
                 let token = payload["idTag"]?.stringValue ?? payload["idToken"]?["idToken"]?.stringValue,
                 let expiry = (payload["expiryDate"] ?? payload["expiryDateTime"])?.stringValue.flatMap(OCPPDateTime.parse)
             else { return }
             let evse = int("connectorId") ?? int("evseId")
+            guard evse.map({ (0...Int(Int32.max)).contains($0) }) ?? true else { return }
             try await repository.recordReservation(id: reservationId, stationId: stationId, evseId: evse == 0 ? nil : evse, idToken: token, expiresAt: expiry)
         case "CancelReservation":
-            if let reservationId = int("reservationId") { try await repository.setReservationStatus(id: reservationId, status: .cancelled) }
+            if let reservationId = int("reservationId") { try await repository.cancelReservation(id: reservationId, stationId: stationId) }
         default:
             return
         }
     }
 
+    /// The reservation id of a raw ReserveNow: 1.6 `reservationId`, 2.0.1 `id`.
+    static func reservationId(_ payload: JSONValue) -> Int? { int(payload["reservationId"]) ?? int(payload["id"]) }
+
+    private static func int(_ value: JSONValue?) -> Int? {
+        if case .number(let n)? = value { return n.int64Value.map(Int.init) }
+        return nil
+    }
+
     // MARK: Tokens
 
+    /// The body of POST /tokens: the value is required.
+    struct NewToken: Decodable {
+        var value: String
+        var type: String?
+        var status: AuthorizationStatus?
+        var expiresAt: Date?
+        var groupId: String?
+
+        var input: TokenInput { TokenInput(type: type, status: status, expiresAt: expiresAt, groupId: groupId) }
+    }
+
+    /// The body of PUT /tokens/{value}: the value is the path's.
     struct TokenInput: Decodable {
-        var value: String?
         var type: String?
         var status: AuthorizationStatus?
         var expiresAt: Date?
@@ -186,7 +244,13 @@ struct AdminController: Sendable {
     }
 
     private func token(from input: TokenInput, value: String) throws -> IdToken {
-        guard !value.isEmpty, value.count <= 36 else { throw Problem(.unprocessableContent, "Invalid token", "a token value is 1 to 36 characters") }
+        guard (1...36).contains(value.unicodeScalars.count) else { throw Problem(.unprocessableContent, "Invalid token", "a token value is 1 to 36 characters") }
+        if let type = input.type, !(1...36).contains(type.unicodeScalars.count) {
+            throw Problem(.unprocessableContent, "Invalid token type", "a token type is 1 to 36 characters")
+        }
+        if let group = input.groupId, !(1...36).contains(group.unicodeScalars.count) {
+            throw Problem(.unprocessableContent, "Invalid group", "a group id is 1 to 36 characters")
+        }
         let status = input.status ?? .accepted
         guard [.accepted, .blocked, .expired, .invalid].contains(status) else {
             throw Problem(.unprocessableContent, "Invalid token status", "status is one of Accepted, Blocked, Expired, Invalid")
@@ -195,8 +259,9 @@ struct AdminController: Sendable {
     }
 
     @Sendable func createToken(_ request: Request, context: AdminContext) async throws -> EditedResponse<IdToken> {
-        let input = try await request.decode(as: TokenInput.self, context: context)
-        let saved = try await repository.upsertToken(try token(from: input, value: input.value ?? ""))
+        let body = try await request.decode(as: NewToken.self, context: context)
+        context.audit.set(action: "POST /api/v1/tokens", target: body.value)
+        let saved = try await repository.upsertToken(try token(from: body.input, value: body.value))
         return EditedResponse(status: .created, response: saved)
     }
 
@@ -207,7 +272,7 @@ struct AdminController: Sendable {
 
     @Sendable func getToken(_ request: Request, context: AdminContext) async throws -> IdToken {
         let value = try context.parameters.require("value")
-        guard let t = try await repository.token(value: value) else { throw Problem(.notFound, "No such token") }
+        guard let t = try await repository.token(value: value) else { throw Problem(.notFound, "No such token", "token '\(Problem.bounded(value))' does not exist") }
         return t
     }
 
@@ -217,7 +282,7 @@ struct AdminController: Sendable {
 
     @Sendable func blockToken(_ request: Request, context: AdminContext) async throws -> IdToken {
         guard let t = try await repository.setTokenStatus(value: try context.parameters.require("value"), status: .blocked) else {
-            throw Problem(.notFound, "No such token")
+            throw Problem(.notFound, "No such token", "token does not exist")
         }
         return t
     }
@@ -250,9 +315,33 @@ struct AdminController: Sendable {
     }
 
     @Sendable func getTransaction(_ request: Request, context: AdminContext) async throws -> TransactionDetail {
-        guard let id = Int64(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid transaction id") }
-        guard let tx = try await repository.transaction(id: id) else { throw Problem(.notFound, "No such transaction") }
+        guard let id = Int64(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid transaction id", "a transaction id is a 64-bit integer") }
+        guard let tx = try await repository.transaction(id: id) else { throw Problem(.notFound, "No such transaction", "transaction \(id) does not exist") }
         return TransactionDetail(transaction: tx, meterValues: try await repository.meterValues(transactionId: id))
+    }
+
+    struct EndRequest: Decodable {
+        var reason: String
+    }
+
+    struct EndAnswer: Codable, ResponseEncodable {
+        var transaction: ChargingTransaction
+        /// False when the transaction had ended already (a replay, or the station's Stop came first).
+        var ended: Bool
+    }
+
+    /// Ends a transaction whose Stop was lost: it stops counting against its token (ConcurrentTx), its energy
+    /// is what its last reading says, and it is flagged with who ended it and why. Idempotent.
+    @Sendable func endTransaction(_ request: Request, context: AdminContext) async throws -> EndAnswer {
+        guard let id = Int64(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid transaction id", "a transaction id is a 64-bit integer") }
+        context.audit.set(action: "EndTransaction", target: String(id))
+        let body = try await request.decode(as: EndRequest.self, context: context)
+        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(reason.unicodeScalars.count) else { throw Problem(.unprocessableContent, "Invalid reason", "reason is 1 to 200 characters") }
+        let (service, actor, now) = (service, "API key " + (context.principal?.name ?? "unknown"), Date())
+        let outcome = try await runner.perform { uow in try await service.endByOperator(uow, id: id, actor: actor, reason: reason, now: now) }
+        guard let (tx, ended) = outcome else { throw Problem(.notFound, "No such transaction", "transaction \(id) does not exist") }
+        return EndAnswer(transaction: tx, ended: ended)
     }
 
     // MARK: Reservations
@@ -272,9 +361,16 @@ struct AdminController: Sendable {
 
     @Sendable func createReservation(_ request: Request, context: AdminContext) async throws -> EditedResponse<ReservationAnswer> {
         let body = try await request.decode(as: NewReservation.self, context: context)
+        context.audit.set(action: "ReserveNow", target: body.stationId)
+        guard (1...36).contains(body.idToken.unicodeScalars.count) else { throw Problem(.unprocessableContent, "Invalid token", "idToken is 1 to 36 characters") }
+        if let evse = body.evseId, !(0...Int(Int32.max)).contains(evse) { throw Problem(.unprocessableContent, "Invalid EVSE", "evseId is 0 or more") }
+        if let minutes = body.durationMinutes, !(1...10_080).contains(minutes) {
+            throw Problem(.unprocessableContent, "Invalid duration", "durationMinutes is 1 to 10080 (a week)")
+        }
         let expiresAt = body.expiresAt ?? Date().addingTimeInterval(Double(body.durationMinutes ?? 30) * 60)
+        // Whether the station is connected is told first: it is what a caller can act on.
+        guard let session = registry.session(body.stationId) else { throw Problem(.conflict, "Station offline", "station '\(Problem.bounded(body.stationId))' is not connected") }
         guard expiresAt > Date() else { throw Problem(.unprocessableContent, "Invalid expiry", "a reservation must expire in the future") }
-        guard let session = registry.session(body.stationId) else { throw Problem(.conflict, "Station offline", "station '\(body.stationId)' is not connected") }
         var reservation = try await repository.createReservation(stationId: body.stationId, evseId: body.evseId, idToken: body.idToken, expiresAt: expiresAt)
         let payload: JSONValue
         if session.version == .v16 {
@@ -309,8 +405,11 @@ struct AdminController: Sendable {
     }
 
     @Sendable func cancelReservation(_ request: Request, context: AdminContext) async throws -> ReservationAnswer {
-        guard let id = Int(try context.parameters.require("id")) else { throw Problem(.badRequest, "Invalid reservation id") }
-        guard var reservation = try await repository.reservation(id: id) else { throw Problem(.notFound, "No such reservation") }
+        guard let id = Int32(try context.parameters.require("id")).map(Int.init), id >= 1 else {
+            throw Problem(.badRequest, "Invalid reservation id", "a reservation id is an integer from 1 to 2147483647")
+        }
+        guard var reservation = try await repository.reservation(id: id) else { throw Problem(.notFound, "No such reservation", "reservation \(id) does not exist") }
+        context.audit.set(action: "CancelReservation", target: reservation.stationId)
         let answer = try await commands.send(stationId: reservation.stationId, action: "CancelReservation", payload: .object(["reservationId": .number(JSONNumber(id))]))
         guard case .result(let result) = answer.answer else { throw Problem(.badGateway, "Station answered with an error") }
         let status = result["status"]?.stringValue ?? "Rejected"
@@ -325,3 +424,9 @@ struct AdminController: Sendable {
 extension IdToken: ResponseEncodable {}
 extension ChargingTransaction: ResponseEncodable {}
 extension Reservation: ResponseEncodable {}
+
+extension Problem {
+    static func noSuchStation(_ id: String) -> Problem {
+        Problem(.notFound, "No such station", "station '\(bounded(id))' does not exist")
+    }
+}

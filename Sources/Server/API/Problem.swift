@@ -1,5 +1,8 @@
+import CSMS
 import Foundation
 import Logging
+import NIOCore
+import PostgresNIO
 public import HTTPTypes
 public import Hummingbird
 
@@ -8,11 +11,18 @@ public struct Problem: HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
     public let title: String
     public let detail: String?
+    /// Sent with the problem, such as `WWW-Authenticate` with a 401 or `Allow` with a 405.
+    public var headers: HTTPFields = [:]
 
     public init(_ status: HTTPResponse.Status, _ title: String, _ detail: String? = nil) {
         self.status = status
         self.title = title
-        self.detail = detail
+        self.detail = detail.map { Self.bounded($0, 512) }
+    }
+
+    /// Input echoed in a detail is cut to `limit` characters, so that a problem never grows with what the client sent.
+    static func bounded(_ text: some StringProtocol, _ limit: Int = 64) -> String {
+        text.count <= limit ? String(text) : String(text.prefix(limit)) + "…"
     }
 
     private struct Body: Encodable {
@@ -26,7 +36,51 @@ public struct Problem: HTTPResponseError, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(Body(title: title, status: status.code, detail: detail))
-        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The one place an error becomes a status: problems stay, Hummingbird's errors keep their status,
+    /// a database that cannot be reached is 503, anything else is a 500 that tells nothing internal.
+    static func from(_ error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as HTTPError:
+            return Problem(error.status, error.status.reasonPhrase, error.body)
+        case let error as any HTTPResponseError:
+            return Problem(error.status, error.status.reasonPhrase)
+        case StoreFailure.unavailable:
+            return Problem(.serviceUnavailable, "Database unavailable", "the database cannot take the change now; try again later")
+        case StoreFailure.rejected(let why):
+            return Problem(.unprocessableContent, "Refused by the database", bounded(why, 200))
+        case _ where isDatabaseUnavailable(error):
+            logger.warning("admin API request failed: database unavailable", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
+            return Problem(.serviceUnavailable, "Database unavailable", "the database cannot be reached; try again later")
+        default:
+            logger.error("admin API request failed", metadata: ["error.type": "\(String(reflecting: error))"])
+            return Problem(.internalServerError, "Internal error", "the request could not be completed")
+        }
+    }
+
+    /// postgres-nio's connection, pool and shutdown errors, and NIO's own connect errors.
+    static func isDatabaseUnavailable(_ error: any Error) -> Bool {
+        if let psql = error as? PSQLError {
+            switch psql.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled, .sslUnsupported,
+                .failedToAddSSLHandler:
+                return true
+            case .server:
+                // 08: connection exception, 53: insufficient resources, 57: operator intervention (shutdown, cannot connect now).
+                let state = psql.serverInfo?[.sqlState] ?? ""
+                return ["08", "53", "57"].contains(String(state.prefix(2)))
+            default:
+                return false
+            }
+        }
+        if error is ChannelError || error is IOError { return true }
+        return String(reflecting: type(of: error)).contains("ConnectionPoolError")
     }
 }
 
@@ -35,41 +89,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as Problem {
-            throw problem
-        } catch let error as HTTPError {
-            throw Problem(error.status, error.status.reasonPhrase, error.body)
-        } catch let error as any HTTPResponseError {
-            throw Problem(error.status, error.status.reasonPhrase)
         } catch {
-            context.logger.error("admin API request failed", metadata: ["error.type": "\(String(reflecting: error))"])
-            throw Problem(.internalServerError, "Internal error", "the request could not be completed")
+            throw Problem.from(error, logger: context.logger)
         }
-    }
-}
-
-/// `Authorization: Bearer <admin token>`, compared in constant time.
-struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            ConstantTime.equal(Array(header.dropFirst(7).utf8), Array(token.utf8))
-        else {
-            var problem = try Problem(.unauthorized, "Unauthorized", "a valid admin bearer token is required").response(from: request, context: context)
-            problem.headers[.wwwAuthenticate] = "Bearer realm=\"voltaic\""
-            return problem
-        }
-        return try await next(request, context)
-    }
-}
-
-enum ConstantTime {
-    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return diff == 0
     }
 }

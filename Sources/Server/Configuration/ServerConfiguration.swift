@@ -33,6 +33,21 @@ public struct ServerConfiguration: Sendable {
     public var nodeId: String
     /// The most stations connected at once; more are refused with 503.
     public var maxConnections = 15_000
+    /// The longest an admin API request may take; past it the answer is a 503 problem.
+    public var apiTimeout: Duration = .seconds(5)
+    /// An HTTP/1 connection with no request in flight is closed after this long.
+    public var idleTimeout: Duration = .seconds(60)
+
+    // Hardening of the OCPP side
+    /// The longest a station's CALL waits for its COMMIT; past it the station gets InternalError.
+    public var databaseTimeout: Duration = .seconds(5)
+    /// An Active transaction with no message for this long is ended by policy (reason Stale); nil: never.
+    public var staleTransactionAfter: Duration? = .seconds(72 * 3600)
+    /// The most stations that `--unknown-stations accept|pending` may register.
+    public var maxUnknownStations = 100
+    /// Bytes of received frames being processed at once, across all stations; a frame beyond it is
+    /// answered InternalError ("send it again") at once instead of being held.
+    public var inflightFrameBudget = 256 << 20
 
     public init(database: DatabaseLocation, migrationsDirectory: String, adminToken: String, nodeId: String = ProcessInfo.processInfo.hostName) {
         self.database = database

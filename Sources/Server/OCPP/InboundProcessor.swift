@@ -4,17 +4,25 @@ import Logging
 import OCPP
 import Storage
 
-/// Turns one text message from a station into the reply to send, if any: frame decoding, schema
-/// validation, the version adapter inside a group-committed transaction, and the CALLRESULT after commit.
+/// Turns one text message from a station into the reply to send, if any: frame decoding, answers to our
+/// own calls, the session's cache of recent committed replies, and `InboundDispatcher` for the rest.
 struct InboundProcessor: Sendable {
-    let runner: any TransactionRunner
-    let adapters: [OCPPVersion: any InboundAdapter]
+    let dispatcher: InboundDispatcher
+    /// Every frame says the station is alive; the time is written behind.
+    let liveness: any StationLiveness
 
-    /// Actions a station that is not (yet) accepted may send.
-    static let allowedBeforeAcceptance: Set<String> = ["BootNotification", "Heartbeat"]
+    /// The answer when the frame budget is spent: a CALL gets InternalError, anything else is dropped
+    /// (answers to our own calls then time out, as they would on a lost frame).
+    func busy(_ text: String, session: StationSession) -> String? {
+        guard case .success(.call(let id, _, _)) = Frame.decode(text) else { return nil }
+        session.logger.warning("frame budget spent; CALL refused", metadata: ["ocpp.msg.id": "\(id)"])
+        return Frame.error(id: id, .internalError, "the server is busy; send it again", version: session.version).serialized
+    }
 
     func process(_ text: String, session: StationSession) async -> String? {
         let version = session.version
+        let now = Date()
+        liveness.seen(stationId: session.stationId, at: now)
         switch Frame.decode(text) {
         case .failure(let error):
             session.logger.info("malformed frame", metadata: ["ocpp.msg.id": "\(error.messageId ?? "-")", "ocpp.error": "\(error.reason)"])
@@ -33,46 +41,22 @@ struct InboundProcessor: Sendable {
             return nil
 
         case .success(.call(let id, let action, let payload)):
-            if let earlier = await session.rememberedReply(to: id) {
-                session.logger.info("repeated CALL id answered again without applying it", metadata: ["ocpp.msg.id": "\(id)"])
+            if let earlier = await session.rememberedReply(to: id, action: action) {
+                session.logger.debug("repeated CALL id answered again without applying it", metadata: ["ocpp.msg.id": "\(id)"])
                 return earlier
             }
-            let reply = await answer(id: id, action: action, payload: payload, session: session)
-            await session.remember(reply: reply.serialized, to: id)
-            return reply.serialized
-        }
-    }
-
-    private func answer(id: String, action: String, payload: JSONValue, session: StationSession) async -> Frame {
-        let version = session.version
-        guard let schema = OCPPSchemas.schema(version, action: action, .request) else {
-            return .error(id: id, .notImplemented, "unknown action '\(action.prefix(40))'", version: version)
-        }
-        guard let adapter = adapters[version], adapter.handledActions.contains(action) else {
-            return .error(id: id, .notSupported, "\(action) is not supported", version: version)
-        }
-        if let violation = schema.validate(payload) {
-            return .error(id: id, violation.code, violation.description, version: version)
-        }
-        let status = await session.registrationStatus
-        if status != .accepted, !Self.allowedBeforeAcceptance.contains(action) {
-            return .error(id: id, .securityError, "the station is \(status.rawValue); only BootNotification is accepted", version: version)
-        }
-        let stationId = session.stationId
-        do {
-            let now = Date()
-            let result = try await runner.perform { uow in
-                try await adapter.handle(action: action, payload: payload, stationId: stationId, uow: uow, now: now)
+            let answer = await dispatcher.answer(
+                id: id, action: action, payload: payload, version: version, stationId: session.stationId,
+                registration: await session.registrationStatus, now: now
+            )
+            if let failure = answer.failure {
+                session.logger.error("could not apply \(action)", metadata: ["ocpp.msg.id": "\(id)", "error": "\(failure)"])
             }
-            if action == "BootNotification", let s = result["status"]?.stringValue, let status = RegistrationStatus(rawValue: s) {
-                await session.setRegistrationStatus(status)
-            }
-            return .callResult(id: id, payload: result)
-        } catch let rejection as InboundRejection {
-            return .error(id: id, rejection.code, rejection.reason, version: version)
-        } catch {
-            session.logger.error("could not apply \(action)", metadata: ["ocpp.msg.id": "\(id)", "error.type": "\(String(reflecting: error))"])
-            return .error(id: id, .internalError, "the message could not be stored; send it again", version: version)
+            if let status = answer.registration { await session.setRegistrationStatus(status) }
+            let reply = answer.frame.serialized
+            // Only what committed is given again: a failure ("send it again") must let the retry through.
+            if answer.committed { await session.remember(reply: reply, to: id, action: action) }
+            return reply
         }
     }
 }

@@ -2,7 +2,6 @@ import CSMS
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -30,6 +29,8 @@ struct OCPPEndpoint: Sendable {
     let registry: StationRegistry
     let repository: AdminRepository
     let processor: InboundProcessor
+    let passwords: PasswordVerifier
+    let budget: InflightBudget
     let logger: Logger
 
     func addRoutes(to router: Router<OCPPUpgradeContext>) {
@@ -53,15 +54,28 @@ struct OCPPEndpoint: Sendable {
         guard registry.count < configuration.maxConnections || registry.session(stationId) != nil else {
             return refuse(context, .serviceUnavailable, "connection limit reached", stationId)
         }
-        let credentials = try await repository.credentials(stationId: stationId)
-        if !credentials.exists, configuration.unknownStations == .reject {
-            return refuse(context, .notFound, "unknown station", stationId)
+        var credentials = try await repository.credentials(stationId: stationId)
+        if credentials.decommissioned { return refuse(context, .notFound, "station decommissioned", stationId) }
+        if !credentials.exists {
+            guard configuration.unknownStations != .reject else { return refuse(context, .notFound, "unknown station", stationId) }
+            let status: RegistrationStatus = configuration.unknownStations == .accept ? .accepted : .pending
+            if try await repository.registerUnknownStation(id: stationId, registrationStatus: status, cap: configuration.maxUnknownStations) {
+                logger.notice("registered unknown station", metadata: ["ocpp.station.id": "\(stationId)", "ocpp.registration": "\(status.rawValue)"])
+            }
+            credentials = try await repository.credentials(stationId: stationId)
+            guard credentials.exists else { return refuse(context, .forbidden, "the cap of \(configuration.maxUnknownStations) auto-registered stations is reached", stationId) }
         }
         if let hash = credentials.passwordHash {
             guard let (user, password) = Self.basicCredentials(request.headers[.authorization]), user == stationId else {
                 return refuse(context, .unauthorized, "missing Basic credentials", stationId)
             }
-            guard Bcrypt.verify(password, hash: hash) else { return refuse(context, .unauthorized, "wrong password", stationId) }
+            let address = context.channel.remoteAddress?.ipAddress
+            switch await passwords.verify(stationId: stationId, address: address, password: password, hash: hash) {
+            case .accepted: break
+            case .wrongPassword: return refuse(context, .unauthorized, "wrong password", stationId)
+            case .throttled: return refuse(context, .tooManyRequests, "too many failed attempts", stationId)
+            case .busy: return refuse(context, .serviceUnavailable, "password checks saturated", stationId)
+            }
         }
         // A supported subprotocol the station offered, or none: then OCPP-J wants the handshake completed
         // without Sec-WebSocket-Protocol and the socket closed, which `run` does.
@@ -92,12 +106,10 @@ struct OCPPEndpoint: Sendable {
         }
         log[metadataKey: "ocpp.version"] = "\(version.rawValue)"
 
-        var credentials = try await repository.credentials(stationId: stationId)
-        if !credentials.exists {
-            let status: RegistrationStatus = configuration.unknownStations == .accept ? .accepted : .pending
-            _ = try await repository.createStation(id: stationId, passwordHash: nil, registrationStatus: status)
-            credentials = try await repository.credentials(stationId: stationId)
-            log.notice("registered unknown station", metadata: ["ocpp.registration": "\(credentials.registrationStatus.rawValue)"])
+        let credentials = try await repository.credentials(stationId: stationId)
+        guard credentials.exists, !credentials.decommissioned else {
+            try await outbound.close(.policyViolation, reason: "station removed")
+            return
         }
         let session = StationSession(stationId: stationId, version: version, outbound: outbound, registrationStatus: credentials.registrationStatus, logger: log)
         if let replaced = registry.register(session) {
@@ -111,7 +123,16 @@ struct OCPPEndpoint: Sendable {
             for try await message in inbound.messages(maxSize: configuration.maxFrameSize) {
                 let reply: String?
                 switch message {
-                case .text(let text): reply = await processor.process(text, session: session)
+                case .text(let text):
+                    // Frames held while their work waits on the database count against one budget for
+                    // all stations; past it a CALL is answered "send it again" at once.
+                    let size = text.utf8.count
+                    if budget.take(size) {
+                        reply = await processor.process(text, session: session)
+                        budget.give(size)
+                    } else {
+                        reply = processor.busy(text, session: session)
+                    }
                 case .binary: reply = Frame.error(id: Frame.unreadableMessageId, .formatViolation, "OCPP-J messages are text frames", version: version).serialized
                 }
                 if let reply { try await session.send(reply) }

@@ -26,8 +26,13 @@ public actor StationSession {
     private var callWaiters: [CheckedContinuation<Void, Never>] = []
     private var closed = false
 
-    private var recentReplies: [String: String] = [:]
-    private var recentOrder: [String] = []
+    /// Committed replies to recent CALLs, by message id and action.
+    private var recentReplies: [ReplyKey: String] = [:]
+    private var recentOrder: [ReplyKey] = []
+    struct ReplyKey: Hashable {
+        let id: String
+        let action: String
+    }
     static let rememberedReplies = 256
 
     init(stationId: String, version: OCPPVersion, outbound: WebSocketOutboundWriter, registrationStatus: RegistrationStatus, logger: Logger) {
@@ -60,11 +65,12 @@ public actor StationSession {
 
     // MARK: Replies to station CALLs
 
-    func rememberedReply(to id: String) -> String? { recentReplies[id] }
+    func rememberedReply(to id: String, action: String) -> String? { recentReplies[ReplyKey(id: id, action: action)] }
 
-    func remember(reply: String, to id: String) {
-        if recentReplies.updateValue(reply, forKey: id) == nil {
-            recentOrder.append(id)
+    func remember(reply: String, to id: String, action: String) {
+        let key = ReplyKey(id: id, action: action)
+        if recentReplies.updateValue(reply, forKey: key) == nil {
+            recentOrder.append(key)
             if recentOrder.count > Self.rememberedReplies {
                 recentReplies[recentOrder.removeFirst()] = nil
             }

@@ -18,20 +18,74 @@ public enum DatabaseLocation: Sendable, Hashable {
             guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty else {
                 throw DatabaseConfigError(reason: "the database URL must look like postgres://user:password@host:5432/database")
             }
-            let sslmode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
-            let tls: PostgresClient.Configuration.TLS =
-                switch sslmode {
-                case "disable": .disable
-                case "require", "verify-ca", "verify-full": .require(.makeClientConfiguration())
-                default: .prefer(.makeClientConfiguration())
-                }
+            let query = url.queryItems ?? []
+            let tls = try DatabaseTLS(
+                sslmode: query.first { $0.name == "sslmode" }?.value, sslrootcert: query.first { $0.name == "sslrootcert" }?.value
+            )
             let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
             var c = PostgresClient.Configuration(
                 host: host, port: url.port ?? 5432, username: url.user?.removingPercentEncoding ?? "postgres",
-                password: url.password?.removingPercentEncoding, database: override ?? (path.isEmpty ? nil : path), tls: tls
+                password: url.password?.removingPercentEncoding, database: override ?? (path.isEmpty ? nil : path), tls: tls.postgresTLS()
             )
             c.options.maximumConnections = 16
             return c
+        }
+    }
+}
+
+/// The TLS of a database URL, with libpq's meanings of `sslmode` and `sslrootcert`:
+///
+/// | sslmode | TLS | chain verified | host name verified |
+/// |---|---|---|---|
+/// | `disable` | no | | |
+/// | `allow`, `prefer` (the default) | tried, plain if the server has none | no | no |
+/// | `require` | required | no (yes, as verify-ca, when `sslrootcert` is given) | no |
+/// | `verify-ca` | required | yes | no |
+/// | `verify-full` | required | yes | yes |
+///
+/// `sslrootcert` names a PEM file of trusted roots (`system` means the system's roots, the default).
+public struct DatabaseTLS: Sendable, Hashable {
+    public enum Negotiation: String, Sendable, Hashable {
+        case disable, prefer, require
+    }
+
+    public var negotiation: Negotiation
+    public var verifiesChain: Bool
+    public var verifiesHostname: Bool
+    /// A PEM file of trusted roots; nil for the system's.
+    public var rootCertificatePath: String?
+
+    public init(sslmode: String?, sslrootcert: String? = nil) throws {
+        let roots = sslrootcert.flatMap { $0.isEmpty || $0 == "system" ? nil : $0 }
+        if let roots, !FileManager.default.isReadableFile(atPath: roots) {
+            throw DatabaseConfigError(reason: "sslrootcert '\(roots)' is not a readable file")
+        }
+        self.rootCertificatePath = roots
+        switch sslmode ?? "prefer" {
+        case "disable": (negotiation, verifiesChain, verifiesHostname) = (.disable, false, false)
+        case "allow", "prefer": (negotiation, verifiesChain, verifiesHostname) = (.prefer, false, false)
+        // libpq: "if a root CA file exists, the behavior of sslmode=require will be the same as that of verify-ca".
+        case "require": (negotiation, verifiesChain, verifiesHostname) = (.require, roots != nil, false)
+        case "verify-ca": (negotiation, verifiesChain, verifiesHostname) = (.require, true, false)
+        case "verify-full": (negotiation, verifiesChain, verifiesHostname) = (.require, true, true)
+        case let other:
+            throw DatabaseConfigError(reason: "unknown sslmode '\(other)'; use disable, allow, prefer, require, verify-ca or verify-full")
+        }
+    }
+
+    /// The NIOSSL client configuration: what is verified, against which roots.
+    public func tlsConfiguration() -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = verifiesHostname ? .fullVerification : verifiesChain ? .noHostnameVerification : .none
+        if let rootCertificatePath { tls.trustRoots = .file(rootCertificatePath) }
+        return tls
+    }
+
+    public func postgresTLS() -> PostgresClient.Configuration.TLS {
+        switch negotiation {
+        case .disable: .disable
+        case .prefer: .prefer(tlsConfiguration())
+        case .require: .require(tlsConfiguration())
         }
     }
 }

@@ -9,67 +9,121 @@ import Synchronization
 /// transaction, one SAVEPOINT per item, and every caller is resumed only after that COMMIT.
 /// An item that fails rolls back to its savepoint alone; a deadlock or serialization failure
 /// is retried in a later batch.
+///
+/// Every caller is answered within `deadline`, whatever the database does: a reaper fails work that
+/// waited or ran too long with `StoreFailure.unavailable`, and work that was failed before it started
+/// is never run. Work failed while it ran may still commit later; callers therefore only hand in work
+/// that is idempotent under replay, which the station's retry then finds already applied.
 public final class GroupCommitter: TransactionRunner, Service {
-    struct Item: Sendable {
+    /// One caller's work and its single answer.
+    final class Ticket: Sendable {
         let work: @Sendable (any UnitOfWork) async throws -> any Sendable
-        let resume: @Sendable (Result<any Sendable, any Error>) -> Void
-        var attempts = 0
+        let enqueuedAt: ContinuousClock.Instant
+        private let continuation: Mutex<CheckedContinuation<any Sendable, any Error>?>
+        let attempts: Int
+
+        init(work: @escaping @Sendable (any UnitOfWork) async throws -> any Sendable, continuation: CheckedContinuation<any Sendable, any Error>, attempts: Int = 0, enqueuedAt: ContinuousClock.Instant = .now) {
+            self.work = work
+            self.continuation = Mutex(continuation)
+            self.attempts = attempts
+            self.enqueuedAt = enqueuedAt
+        }
+
+        /// Answers the caller, once; later answers are dropped. False when it was already answered.
+        @discardableResult
+        func resume(_ result: Result<any Sendable, any Error>) -> Bool {
+            guard let c = continuation.withLock({ c in defer { c = nil }; return c }) else { return false }
+            c.resume(with: result)
+            return true
+        }
+
+        var isAnswered: Bool { continuation.withLock { $0 == nil } }
+
+        /// The same work, for a retry; the caller's continuation moves to the new ticket.
+        func retried() -> Ticket? {
+            guard let c = continuation.withLock({ c in defer { c = nil }; return c }) else { return nil }
+            return Ticket(work: work, continuation: c, attempts: attempts + 1, enqueuedAt: enqueuedAt)
+        }
     }
 
     struct State {
-        var queue: [Item] = []
-        var waiters: [CheckedContinuation<[Item], Never>] = []
-        var running = true
+        var queue: [Ticket] = []
+        var waiters: [CheckedContinuation<[Ticket], Never>] = []
+        var running: [ObjectIdentifier: [Ticket]] = [:]
+        var open = true
     }
 
     private let client: PostgresClient
     private let logger: Logger
     private let maxBatch: Int
     private let workers: Int
+    public let deadline: Duration
     private let state = Mutex(State())
+    private let stats = Mutex(Statistics())
 
-    public init(client: PostgresClient, logger: Logger, maxBatch: Int = 256, workers: Int = 2) {
+    /// Committed batches and the items in them, since start.
+    public struct Statistics: Sendable {
+        public var batches = 0
+        public var items = 0
+        /// Batches that had to run again with a savepoint per item, because an item failed.
+        public var isolatedBatches = 0
+    }
+
+    public var statistics: Statistics { stats.withLock { $0 } }
+    /// Items waiting for a worker.
+    public var queued: Int { state.withLock { $0.queue.count } }
+
+    /// - Parameter deadline: the longest a caller waits for its answer (`--db-timeout`).
+    public init(client: PostgresClient, logger: Logger, maxBatch: Int = 64, workers: Int = 2, deadline: Duration = .seconds(5)) {
         self.client = client
         self.logger = logger
         self.maxBatch = maxBatch
         self.workers = workers
+        self.deadline = deadline
     }
 
     public func perform<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T {
         let result: any Sendable = try await withCheckedThrowingContinuation { continuation in
-            let item = Item(work: { try await work($0) }, resume: { continuation.resume(with: $0) })
-            enqueue(item)
+            enqueue(Ticket(work: { try await work($0) }, continuation: continuation))
         }
-        guard let value = result as? T else { throw StoreUnavailable(reason: "unexpected result type") }
+        guard let value = result as? T else { throw StoreFailure.unavailable("unexpected result type \(type(of: result))") }
         return value
     }
 
-    private func enqueue(_ item: Item) {
-        enum Next { case queued, rejected, handOff(CheckedContinuation<[Item], Never>, [Item]) }
+    private func enqueue(_ ticket: Ticket) {
+        enum Next { case queued, closed, handOff(CheckedContinuation<[Ticket], Never>, [Ticket]) }
         let next: Next = state.withLock { s in
-            guard s.running else { return .rejected }
-            s.queue.append(item)
+            guard s.open else { return .closed }
+            s.queue.append(ticket)
             guard !s.waiters.isEmpty else { return .queued }
-            let batch = Array(s.queue.prefix(maxBatch))
-            s.queue.removeFirst(batch.count)
-            return .handOff(s.waiters.removeFirst(), batch)
+            return .handOff(s.waiters.removeFirst(), Self.take(&s.queue, maxBatch))
         }
         switch next {
         case .queued: break
-        case .rejected: item.resume(.failure(StoreUnavailable(reason: "the server is shutting down")))
+        case .closed: ticket.resume(.failure(StoreFailure.unavailable("the server is shutting down")))
         case .handOff(let waiter, let batch): waiter.resume(returning: batch)
         }
     }
 
-    private func nextBatch() async -> [Item]? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<[Item], Never>) in
-            let ready: [Item]? = state.withLock { s in
-                if !s.queue.isEmpty {
-                    let batch = Array(s.queue.prefix(maxBatch))
-                    s.queue.removeFirst(batch.count)
-                    return batch
-                }
-                if !s.running { return [] }
+    /// Up to `max` tickets from the head of the queue, leaving out those already answered (timed out).
+    private static func take(_ queue: inout [Ticket], _ max: Int) -> [Ticket] {
+        var batch: [Ticket] = []
+        var taken = 0
+        for t in queue {
+            taken += 1
+            if !t.isAnswered { batch.append(t) }
+            if batch.count == max { break }
+        }
+        queue.removeFirst(taken)
+        return batch
+    }
+
+    private func nextBatch() async -> [Ticket]? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[Ticket], Never>) in
+            let ready: [Ticket]? = state.withLock { s in
+                let batch = Self.take(&s.queue, maxBatch)
+                if !batch.isEmpty { return batch }
+                if !s.open { return [] }
                 s.waiters.append(continuation)
                 return nil
             }
@@ -78,85 +132,154 @@ public final class GroupCommitter: TransactionRunner, Service {
     }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            for _ in 0..<workers {
-                group.addTask { await self.workerLoop() }
+        // Stopped by graceful shutdown or by cancellation, whichever comes first.
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<workers {
+                    group.addTask { await self.workerLoop() }
+                }
+                group.addTask { await self.reaperLoop() }
+                group.addTask {
+                    try? await gracefulShutdown()
+                    self.shutdown()
+                }
             }
-            group.addTask {
-                try? await gracefulShutdown()
-                self.shutdown()
-            }
+        } onCancel: {
+            self.shutdown()
         }
     }
 
     private func shutdown() {
-        let (items, waiters) = state.withLock { s in
-            s.running = false
+        let (tickets, waiters) = state.withLock { s in
+            s.open = false
             defer { s.queue = []; s.waiters = [] }
             return (s.queue, s.waiters)
         }
         for w in waiters { w.resume(returning: []) }
-        for i in items { i.resume(.failure(StoreUnavailable(reason: "the server is shutting down"))) }
+        for t in tickets { t.resume(.failure(StoreFailure.unavailable("the server is shutting down"))) }
+    }
+
+    /// Answers, with `unavailable`, every caller that has waited longer than the deadline, queued or running.
+    private func reaperLoop() async {
+        let tick = min(deadline / 10, .milliseconds(100))
+        while state.withLock({ $0.open }), !Task.isCancelled {
+            do { try await Task.sleep(for: tick) } catch { return }
+            let cutoff = ContinuousClock.now - deadline
+            let late: [Ticket] = state.withLock { s in
+                var late = s.queue.prefix { $0.enqueuedAt < cutoff }.filter { !$0.isAnswered }
+                for batch in s.running.values { late += batch.filter { $0.enqueuedAt < cutoff && !$0.isAnswered } }
+                return late
+            }
+            guard !late.isEmpty else { continue }
+            var answered = 0
+            for t in late where t.resume(.failure(StoreFailure.unavailable("no commit within \(deadline)"))) { answered += 1 }
+            if answered > 0 { logger.warning("database deadline passed", metadata: ["db.timed_out": "\(answered)"]) }
+        }
     }
 
     private func workerLoop() async {
         while let batch = await nextBatch(), !batch.isEmpty {
+            let key = ObjectIdentifier(batch[0])
+            state.withLock { $0.running[key] = batch }
             await commit(batch)
+            _ = state.withLock { $0.running.removeValue(forKey: key) }
         }
     }
 
-    private func commit(_ batch: [Item]) async {
-        var outcomes: [(Item, Result<any Sendable, any Error>)] = []
-        var retry: [Item] = []
+    /// A lease or a query that outlasts the deadline is cancelled: a worker never hangs on a dead database.
+    private func commit(_ batch: [Ticket]) async {
         do {
-            try await client.withConnection { conn in
-                try await conn.query("BEGIN", logger: logger)
-                do {
-                    let uow = PostgresUnitOfWork(connection: conn, logger: logger)
-                    // A batch of one needs no savepoint: its failure rolls back the transaction, which is
-                    // only its own. That saves two round trips per message when the load is light.
-                    let isolate = batch.count > 1
-                    for item in batch {
-                        if isolate { try await conn.query("SAVEPOINT item", logger: logger) }
-                        do {
-                            let value = try await item.work(uow)
-                            if isolate { try await conn.query("RELEASE SAVEPOINT item", logger: logger) }
-                            outcomes.append((item, .success(value)))
-                        } catch {
-                            try await conn.query(isolate ? "ROLLBACK TO SAVEPOINT item" : "ROLLBACK", logger: logger)
-                            if !isolate { try await conn.query("BEGIN", logger: logger) }
-                            if Self.isTransient(error), item.attempts < 3 {
-                                var again = item
-                                again.attempts += 1
-                                retry.append(again)
-                            } else {
-                                outcomes.append((item, .failure(error)))
-                            }
-                        }
-                    }
-                    try await conn.query("COMMIT", logger: logger)
-                } catch {
-                    _ = try? await conn.query("ROLLBACK", logger: logger)
-                    throw error
+            let result = try await withDeadline(deadline) { [client, logger] () async throws -> Outcomes in
+                try await client.withConnection { conn -> Outcomes in
+                    // Optimistic first: no savepoints, so a batch is BEGIN, the items' own statements and
+                    // COMMIT. Items rarely fail inside the database (decoding and range checks happen before),
+                    // and when one does the batch is rolled back and run again with a savepoint per item,
+                    // so that only the failing item is lost. Nothing is answered before its COMMIT either way.
+                    if batch.count > 1, let fast = try await Self.run(batch, on: conn, isolated: false, logger: logger) { return fast }
+                    return try await Self.run(batch, on: conn, isolated: true, logger: logger)!
                 }
             }
+            stats.withLock {
+                $0.batches += 1
+                $0.items += batch.count
+                if result.isolated { $0.isolatedBatches += 1 }
+            }
+            for (ticket, outcome) in result.done { ticket.resume(outcome) }
+            for ticket in result.retry { if let again = ticket.retried() { enqueue(again) } }
         } catch {
             logger.error("group commit failed", metadata: ["error.type": "\(String(reflecting: error))", "db.batch": "\(batch.count)"])
-            for item in batch { item.resume(.failure(StoreUnavailable(reason: "the database did not commit"))) }
-            return
+            for ticket in batch { ticket.resume(.failure(StoreFailure.unavailable("the database did not commit"))) }
         }
-        for (item, outcome) in outcomes { item.resume(outcome) }
-        for item in retry { enqueue(item) }
+    }
+
+    typealias Outcomes = (done: [(Ticket, Result<any Sendable, any Error>)], retry: [Ticket], isolated: Bool)
+
+    /// One transaction over the batch. Not isolated, the first failing item rolls everything back and the
+    /// answer is nil (run it again isolated). Isolated, each item has its savepoint (a batch of one needs
+    /// none: its transaction is its own) and fails alone.
+    private static func run(_ batch: [Ticket], on conn: PostgresConnection, isolated: Bool, logger: Logger) async throws -> Outcomes? {
+        var outcomes: [(Ticket, Result<any Sendable, any Error>)] = []
+        var retry: [Ticket] = []
+        let savepoints = isolated && batch.count > 1
+        try await conn.query("BEGIN", logger: logger)
+        do {
+            let uow = PostgresUnitOfWork(connection: conn, logger: logger)
+            for ticket in batch {
+                // Answered already (the deadline passed while it waited): its caller has moved on.
+                if ticket.isAnswered { continue }
+                if savepoints { try await conn.query("SAVEPOINT item", logger: logger) }
+                do {
+                    let value = try await ticket.work(uow)
+                    if savepoints { try await conn.query("RELEASE SAVEPOINT item", logger: logger) }
+                    outcomes.append((ticket, .success(value)))
+                } catch {
+                    guard isolated else {
+                        try await conn.query("ROLLBACK", logger: logger)
+                        return nil
+                    }
+                    try await conn.query(savepoints ? "ROLLBACK TO SAVEPOINT item" : "ROLLBACK", logger: logger)
+                    if !savepoints { try await conn.query("BEGIN", logger: logger) }
+                    if isTransient(error), ticket.attempts < 3 {
+                        retry.append(ticket)
+                    } else {
+                        outcomes.append((ticket, .failure(classify(error))))
+                    }
+                }
+            }
+            try await conn.query("COMMIT", logger: logger)
+            return (outcomes, retry, isolated && batch.count > 1)
+        } catch {
+            _ = try? await conn.query("ROLLBACK", logger: logger)
+            throw error
+        }
     }
 
     static func isTransient(_ error: any Error) -> Bool {
         guard let psql = error as? PSQLError, let code = psql.serverInfo?[.sqlState] else { return false }
         return code == "40P01" || code == "40001"
     }
+
+    /// What an item's failure means to its caller: data PostgreSQL refuses (SQLSTATE class 22, data
+    /// exception, and 23, integrity violation) is `rejected`; every other database error is `unavailable`.
+    static func classify(_ error: any Error) -> any Error {
+        guard let psql = error as? PSQLError else { return error }
+        guard let code = psql.serverInfo?[.sqlState] else { return StoreFailure.unavailable("\(psql.code)") }
+        let message = psql.serverInfo?[.message] ?? code
+        if code.hasPrefix("22") || code.hasPrefix("23") { return StoreFailure.rejected("\(message) (SQLSTATE \(code))") }
+        return StoreFailure.unavailable("SQLSTATE \(code)")
+    }
 }
 
-/// The database could not take the work; the caller answers a station with InternalError.
-public struct StoreUnavailable: Error, CustomStringConvertible {
-    public let reason: String
-    public var description: String { reason }
+/// Runs `work`, cancelling it and throwing `StoreFailure.unavailable` once `limit` has passed.
+func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await work() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw StoreFailure.unavailable("no answer within \(limit)") }
+        return value
+    }
 }

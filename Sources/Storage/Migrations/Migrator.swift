@@ -21,10 +21,9 @@ public struct Migrator: Sendable {
 
     /// Every migration with when it was applied (nil = pending). Throws when an applied migration's file changed.
     public func status(_ client: PostgresClient) async throws -> [Status] {
-        try await client.withConnection { conn in
-            try await ensureTable(conn)
-            return try await statuses(conn)
-        }
+        // Only reads: with no table yet, every migration is pending. Creating the table is migrate's,
+        // under the lock.
+        try await client.withConnection { conn in try await statuses(conn) }
     }
 
     /// Pending migrations, without applying anything.
@@ -36,9 +35,10 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ client: PostgresClient) async throws -> [Migration] {
         try await client.withConnection { conn in
-            try await ensureTable(conn)
+            // The lock comes first: two nodes creating the table at once would race in the catalog.
             try await conn.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
+                try await ensureTable(conn)
                 var applied: [Migration] = []
                 for status in try await statuses(conn) where status.appliedAt == nil {
                     let m = status.migration
@@ -81,6 +81,8 @@ public struct Migrator: Sendable {
 
     private func statuses(_ conn: PostgresConnection) async throws -> [Status] {
         var applied: [Int: (String, String, Date)] = [:]
+        let exists = try await conn.query("SELECT to_regclass('voltaic_migrations') IS NOT NULL", logger: logger)
+        for try await present in exists.decode(Bool.self) where !present { return migrations.map { Status(migration: $0, appliedAt: nil) } }
         let rows = try await conn.query("SELECT version, name, checksum, applied_at FROM voltaic_migrations", logger: logger)
         for try await (version, name, checksum, at) in rows.decode((Int, String, String, Date).self) {
             applied[version] = (name, checksum, at)

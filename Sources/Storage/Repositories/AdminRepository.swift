@@ -25,6 +25,8 @@ public struct AdminRepository: Sendable {
         public var exists: Bool
         public var passwordHash: String?
         public var registrationStatus: RegistrationStatus
+        /// Removed by an operator: refused at the handshake, history kept.
+        public var decommissioned: Bool
     }
 
     /// Creates a station; false when it already exists.
@@ -79,18 +81,27 @@ public struct AdminRepository: Sendable {
         return false
     }
 
-    public func deleteStation(id: String) async throws -> Bool {
-        let rows = try await client.query("DELETE FROM stations WHERE id = \(id) RETURNING id", logger: logger)
+    /// Decommissions a station: it can no longer connect, and all its history stays. False when there is
+    /// no such station (or it was decommissioned already).
+    public func decommissionStation(id: String) async throws -> Bool {
+        let rows = try await client.query(
+            "UPDATE stations SET decommissioned_at = now(), online = false, connected_node = NULL WHERE id = \(id) AND decommissioned_at IS NULL RETURNING id",
+            logger: logger
+        )
         for try await _ in rows { return true }
         return false
     }
 
     public func credentials(stationId: String) async throws -> StationCredentials {
-        let rows = try await client.query("SELECT password_hash, registration_status FROM stations WHERE id = \(stationId)", logger: logger)
-        for try await (hash, status) in rows.decode((String?, String).self) {
-            return StationCredentials(exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected)
+        let rows = try await client.query(
+            "SELECT password_hash, registration_status, decommissioned_at IS NOT NULL FROM stations WHERE id = \(stationId)", logger: logger
+        )
+        for try await (hash, status, decommissioned) in rows.decode((String?, String, Bool).self) {
+            return StationCredentials(
+                exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned
+            )
         }
-        return StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected)
+        return StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected, decommissioned: false)
     }
 
     public func setOnline(stationId: String, online: Bool, node: String?, at: Date) async throws {
@@ -121,7 +132,7 @@ public struct AdminRepository: Sendable {
             """,
             logger: logger
         )
-        guard let token = try await TokenRows.all(rows).first else { throw StoreUnavailable(reason: "upsert returned no row") }
+        guard let token = try await TokenRows.all(rows).first else { throw MissingRow("the token upsert") }
         return token
     }
 
@@ -204,34 +215,63 @@ public struct AdminRepository: Sendable {
 
     // MARK: Reservations
 
+    /// A reservation under an id from the sequence. An id a raw ReserveNow took already is skipped: the
+    /// sequence and caller-chosen ids share one space, and neither may move the other's reservation.
     public func createReservation(stationId: String, evseId: Int?, idToken: String, expiresAt: Date) async throws -> Reservation {
-        let rows = try await client.query(
-            """
-            INSERT INTO reservations (station_id, evse_id, id_token, expires_at, status) VALUES (\(stationId), \(evseId), \(idToken), \(expiresAt), 'Pending')
-            RETURNING \(unescaped: ReservationRows.columns)
-            """,
-            logger: logger
-        )
-        guard let r = try await ReservationRows.all(rows).first else { throw StoreUnavailable(reason: "insert returned no row") }
-        return r
-    }
-
-    /// Records a reservation whose id was chosen by the caller (a raw ReserveNow), keeping the id sequence ahead of it.
-    public func recordReservation(id: Int, stationId: String, evseId: Int?, idToken: String, expiresAt: Date) async throws {
-        try await client.withTransaction(logger: logger) { conn in
-            try await conn.query(
+        for _ in 0..<32 {
+            let rows = try await client.query(
                 """
-                INSERT INTO reservations (id, station_id, evse_id, id_token, expires_at, status) VALUES (\(id), \(stationId), \(evseId), \(idToken), \(expiresAt), 'Accepted')
-                ON CONFLICT (id) DO UPDATE SET station_id = EXCLUDED.station_id, evse_id = EXCLUDED.evse_id, id_token = EXCLUDED.id_token,
-                    expires_at = EXCLUDED.expires_at, status = 'Accepted', transaction_id = NULL, updated_at = now()
+                INSERT INTO reservations (id, station_id, evse_id, id_token, expires_at, status)
+                VALUES (nextval(pg_get_serial_sequence('reservations', 'id')), \(stationId), \(evseId), \(idToken), \(expiresAt), 'Pending')
+                ON CONFLICT (id) DO NOTHING
+                RETURNING \(unescaped: ReservationRows.columns)
                 """,
                 logger: logger
             )
-            try await conn.query(
-                "SELECT setval(pg_get_serial_sequence('reservations', 'id'), greatest((SELECT max(id) FROM reservations), 1))",
-                logger: logger
-            )
+            if let r = try await ReservationRows.all(rows).first { return r }
         }
+        throw MissingRow("32 reservation ids in a row were taken; the insert")
+    }
+
+    /// Whether a raw ReserveNow may use this id: it is free, or it is this station's own reservation and not
+    /// Used yet (OCPP: a station replaces a reservation whose id it already holds). Another station's
+    /// reservation, or one a transaction consumed, is never moved.
+    public func reservationIdIsFree(id: Int, for stationId: String) async throws -> Bool {
+        let rows = try await client.query(
+            "SELECT station_id = \(stationId) AND status <> 'Used' FROM reservations WHERE id = \(id)", logger: logger
+        )
+        for try await own in rows.decode(Bool.self) { return own }
+        return true
+    }
+
+    /// Records a reservation whose id the caller chose (a raw ReserveNow the station accepted), under the
+    /// rule of `reservationIdIsFree`, checked again in the same statement. The sequence is left alone: its
+    /// next ids skip this one (see `createReservation`). False when the id belongs to someone else.
+    @discardableResult
+    public func recordReservation(id: Int, stationId: String, evseId: Int?, idToken: String, expiresAt: Date) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO reservations (id, station_id, evse_id, id_token, expires_at, status) VALUES (\(id), \(stationId), \(evseId), \(idToken), \(expiresAt), 'Accepted')
+            ON CONFLICT (id) DO UPDATE SET evse_id = EXCLUDED.evse_id, id_token = EXCLUDED.id_token,
+                expires_at = EXCLUDED.expires_at, status = 'Accepted', transaction_id = NULL, updated_at = now()
+            WHERE reservations.station_id = EXCLUDED.station_id AND reservations.status <> 'Used'
+            RETURNING id
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// A CancelReservation a station accepted: only its own reservation, and only while it is still open.
+    public func cancelReservation(id: Int, stationId: String) async throws {
+        try await client.query(
+            """
+            UPDATE reservations SET status = 'Cancelled', updated_at = now()
+            WHERE id = \(id) AND station_id = \(stationId) AND status IN ('Pending', 'Accepted')
+            """,
+            logger: logger
+        )
     }
 
     public func setReservationStatus(id: Int, status: ReservationStatus) async throws {
@@ -262,7 +302,7 @@ public struct AdminRepository: Sendable {
             logger: logger
         )
         for try await id in rows.decode(Int64.self) { return id }
-        throw StoreUnavailable(reason: "insert returned no row")
+        throw MissingRow("the insert")
     }
 
     public func completeCommand(id: Int64, outcome: String, response: JSONValue?) async throws {

@@ -8,7 +8,7 @@ import PostgresNIO
 enum StationRows {
     static let columns = """
         id, vendor, model, serial_number, firmware_version, ocpp_version, registration_status, security_profile,
-        password_hash IS NOT NULL AS has_password, online, last_boot_at, last_seen_at, created_at
+        password_hash IS NOT NULL AS has_password, online, last_boot_at, last_seen_at, created_at, decommissioned_at
         """
 
     static func fetch(_ conn: PostgresConnection, logger: Logger, where id: String) async throws -> [Station] {
@@ -30,7 +30,8 @@ enum StationRows {
             registrationStatus: RegistrationStatus(rawValue: try r["registration_status"].decode(String.self)) ?? .rejected,
             securityProfile: try r["security_profile"].decode(Int.self), hasPassword: try r["has_password"].decode(Bool.self),
             online: try r["online"].decode(Bool.self), lastBootAt: try r["last_boot_at"].decode(Date?.self),
-            lastSeenAt: try r["last_seen_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self)
+            lastSeenAt: try r["last_seen_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
+            decommissionedAt: try r["decommissioned_at"].decode(Date?.self)
         )
     }
 }
@@ -61,7 +62,7 @@ enum TokenRows {
 
 enum TransactionRows {
     static let columns = """
-        id, uid, station_id, evse_id, connector_id, id_token, reservation_id, state, started_at, stopped_at, meter_start_wh,
+        id, uid, ocpp_version, station_id, evse_id, connector_id, id_token, reservation_id, state, started_at, stopped_at, meter_start_wh,
         meter_stop_wh, energy_wh, stop_reason, charging_state, suspect, suspect_reasons
         """
 
@@ -80,6 +81,7 @@ enum TransactionRows {
         let r = row.makeRandomAccess()
         return ChargingTransaction(
             id: try r["id"].decode(Int64.self), uid: try r["uid"].decode(String.self), stationId: try r["station_id"].decode(String.self),
+            ocppVersion: OCPPVersion(rawValue: try r["ocpp_version"].decode(String.self)) ?? .v16,
             evseId: try r["evse_id"].decode(Int.self), connectorId: try r["connector_id"].decode(Int.self),
             idToken: try r["id_token"].decode(String?.self), reservationId: try r["reservation_id"].decode(Int?.self),
             state: TransactionState(rawValue: try r["state"].decode(String.self)) ?? .active,

@@ -1,0 +1,119 @@
+public import Foundation
+public import OCPP
+
+/// Everything between a decoded CALL and its answer: the schema, the admission rule, the version
+/// adapter inside one committed unit of work, and the CALLERROR each failure deserves. The server's
+/// socket loop and the fuzzer (`voltaic-fuzz`) both go through here.
+public struct InboundDispatcher: Sendable {
+    public let runner: any TransactionRunner
+    public let adapters: [OCPPVersion: any InboundAdapter]
+    /// How long the reply to a non-idempotent CALL is kept for a replay with the same id and payload.
+    public var replayWindow: Duration
+
+    public init(runner: any TransactionRunner, adapters: [OCPPVersion: any InboundAdapter], replayWindow: Duration = .seconds(900)) {
+        self.runner = runner
+        self.adapters = adapters
+        self.replayWindow = replayWindow
+    }
+
+    /// Actions a station that is not (yet) accepted may send.
+    public static let allowedBeforeAcceptance: Set<String> = ["BootNotification", "Heartbeat"]
+
+    /// Actions whose effect is not idempotent by content: each is kept verbatim or appends an event.
+    /// Their committed replies are kept (`inbound_replies`), so that a replay is answered, not applied.
+    /// Everything else is idempotent in the domain itself (status history, meter values, seqNo, starts).
+    public static let replayGuarded: Set<String> = [
+        "BootNotification", "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+        "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification", "NotifyReport",
+        "NotifyEvent", "ReservationStatusUpdate",
+    ]
+
+    public struct Answer: Sendable {
+        public var frame: Frame
+        /// The work committed: only such a reply may be given again for a repeated id.
+        public var committed: Bool
+        /// The registration a BootNotification's reply gave, for the session to adopt.
+        public var registration: RegistrationStatus?
+        /// Why the CALL failed, for the log (never sent: the CALLERROR says what the station may know).
+        public var failure: String?
+    }
+
+    public func answer(
+        id: String, action: String, payload: JSONValue, version: OCPPVersion, stationId: String, registration: RegistrationStatus, now: Date
+    ) async -> Answer {
+        func refuse(_ code: RPCErrorCode, _ description: String, failure: String? = nil) -> Answer {
+            Answer(frame: .error(id: id, code, description, version: version), committed: false, registration: nil, failure: failure)
+        }
+        guard let schema = OCPPSchemas.schema(version, action: action, .request) else {
+            return refuse(.notImplemented, "unknown action '\(action.prefix(40))'")
+        }
+        guard let adapter = adapters[version], adapter.handledActions.contains(action) else {
+            return refuse(.notSupported, "\(action) is not supported")
+        }
+        if let violation = schema.validate(payload) {
+            return refuse(violation.code, violation.description)
+        }
+        // PostgreSQL text cannot hold U+0000: refused here, naming the field, not failed in the database.
+        if let path = payload.pathOfNUL() {
+            return refuse(.propertyConstraintViolation, "\(path) contains a NUL character")
+        }
+        if registration != .accepted, !Self.allowedBeforeAcceptance.contains(action) {
+            return refuse(.securityError, "the station is \(registration.rawValue); only BootNotification is accepted")
+        }
+        if let reply = try? adapter.immediate(action: action, now: now) {
+            // Not committed work: a repeated id gets a fresh answer, not this one.
+            return Answer(frame: .callResult(id: id, payload: reply), committed: false, registration: nil, failure: nil)
+        }
+        let guarded = Self.replayGuarded.contains(action)
+        let window = replayWindow
+        let apply: PreparedCall
+        do {
+            apply = try adapter.prepare(action: action, payload: payload, stationId: stationId, now: now)
+        } catch let rejection as InboundRejection {
+            return refuse(rejection.code, rejection.reason)
+        } catch {
+            return refuse(.formatViolation, "the payload cannot be read", failure: String(describing: error))
+        }
+        do {
+            // Only the writes sit inside the transaction.
+            let result = try await runner.perform { uow in
+                if guarded, let earlier = try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window) {
+                    return earlier
+                }
+                let reply = try await apply(uow)
+                if guarded { try await uow.recordReply(stationId: stationId, messageId: id, action: action, payload: payload, reply: reply) }
+                return reply
+            }
+            let status = action == "BootNotification" ? result["status"]?.stringValue.flatMap(RegistrationStatus.init(rawValue:)) : nil
+            return Answer(frame: .callResult(id: id, payload: result), committed: true, registration: status, failure: nil)
+        } catch let rejection as InboundRejection {
+            return refuse(rejection.code, rejection.reason)
+        } catch StoreFailure.rejected(let why) {
+            return refuse(.propertyConstraintViolation, "a value cannot be stored: \(why)", failure: why)
+        } catch {
+            return refuse(.internalError, "the message could not be stored; send it again", failure: String(describing: error))
+        }
+    }
+}
+
+extension JSONValue {
+    /// The path of the first string (or key) that contains U+0000, if any.
+    public func pathOfNUL(_ prefix: String = "") -> String? {
+        switch self {
+        case .string(let s): return s.unicodeScalars.contains("\u{0}") ? (prefix.isEmpty ? "payload" : prefix) : nil
+        case .array(let items):
+            for (i, item) in items.enumerated() {
+                if let p = item.pathOfNUL("\(prefix)[\(i)]") { return p }
+            }
+            return nil
+        case .object(let fields):
+            for key in fields.keys.sorted() {
+                let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+                if key.unicodeScalars.contains("\u{0}") { return path.replacingOccurrences(of: "\u{0}", with: "\\u0000") }
+                if let p = fields[key]!.pathOfNUL(path) { return p }
+            }
+            return nil
+        default: return nil
+        }
+    }
+}

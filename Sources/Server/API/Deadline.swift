@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// Runs an operation against a deadline and returns at the deadline even when the operation does not.
+///
+/// A postgres-nio query already sent on a connection to a server that stopped answering cannot be
+/// cancelled, so a child task would keep its parent (and the HTTP response) waiting. The operation
+/// therefore runs in its own task, which is cancelled when the deadline passes or the caller is
+/// cancelled; whichever of the operation, the timer and the cancellation comes first answers.
+enum Deadline {
+    struct Exceeded: Error {}
+
+    static func run<T: Sendable>(within limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let race = Race<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(
+                    continuation,
+                    work: Task { race.finish(await Result(catching: operation)) },
+                    timer: Task {
+                        try? await Task.sleep(for: limit)
+                        race.finish(.failure(Exceeded()))
+                    }
+                )
+            }
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
+        }
+    }
+
+    private final class Race<T: Sendable>: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<T, any Error>?
+            var outcome: Result<T, any Error>?
+            var tasks: [Task<Void, Never>] = []
+        }
+        private let state = Mutex(State())
+
+        func start(_ continuation: CheckedContinuation<T, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
+            let early: Result<T, any Error>? = state.withLock { s in
+                s.tasks = [work, timer]
+                if let outcome = s.outcome { return outcome }
+                s.continuation = continuation
+                return nil
+            }
+            if let early {
+                work.cancel()
+                timer.cancel()
+                continuation.resume(with: early)
+            }
+        }
+
+        /// The first outcome answers; the others are dropped and both tasks are cancelled.
+        func finish(_ outcome: Result<T, any Error>) {
+            let (continuation, tasks): (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) = state.withLock { s in
+                guard s.outcome == nil else { return (nil, []) }
+                s.outcome = outcome
+                defer { s.continuation = nil }
+                return (s.continuation, s.tasks)
+            }
+            for task in tasks { task.cancel() }
+            continuation?.resume(with: outcome)
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+/// Every HTTP request is answered within `limit`: past it the caller gets a 503 problem, so an
+/// unreachable or frozen database never leaves a request hanging. It wraps the whole router, so the
+/// handler, its middleware and the audit write all count against the same deadline.
+struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context: RequestContext {
+    typealias Context = Inner.Context
+    let inner: Inner
+    let limit: Duration
+    /// Requests that wait for a station (commands, reservations) get the station's call timeout on top.
+    var stationWait: Duration = .zero
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let waitsForStation = request.method != .get && (request.uri.path.contains("/commands/") || request.uri.path.hasPrefix("/api/v1/reservations"))
+        let limit = waitsForStation ? limit + stationWait : limit
+        do {
+            return try await Deadline.run(within: limit) { try await inner.respond(to: request, context: context) }
+        } catch is Deadline.Exceeded {
+            var problem = Problem(.serviceUnavailable, "Service unavailable", "the request did not complete within \(limit.seconds) s; the database may be unreachable")
+            problem.headers[.retryAfter] = "5"
+            return try problem.response(from: request, context: context)
+        }
+    }
+}
+
+/// Builds a `DeadlineResponder` around a router.
+struct DeadlineRouter<Inner: HTTPResponderBuilder>: HTTPResponderBuilder where Inner.Responder.Context: RequestContext {
+    let inner: Inner
+    let limit: Duration
+    var stationWait: Duration = .zero
+
+    func buildResponder() -> DeadlineResponder<Inner.Responder> { DeadlineResponder(inner: inner.buildResponder(), limit: limit, stationWait: stationWait) }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,28 @@
+"""schemathesis (property-based, every check, positive and negative data) against a live `voltaic serve`:
+the server must answer every generated request as openapi/admin.yaml says. Bounded to a few minutes."""
+import os
+import subprocess
+import sys
+
+from voltaic_server import ADMIN_TOKEN, ROOT
+
+SPEC = os.path.join(ROOT, "openapi", "admin.yaml")
+
+
+def test_schemathesis_finds_no_failure(server):
+    schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
+    report = os.path.join(server.data_dir, "schemathesis")
+    cmd = [
+        schemathesis, "run", SPEC, "--url", server.base_url + "/api/v1", "-H", f"Authorization: Bearer {ADMIN_TOKEN}",
+        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--mode", "all",
+        "--max-examples", os.environ.get("VOLTAIC_SCHEMATHESIS_EXAMPLES", "40"), "--seed", "1",
+        "--max-time", "240", "--request-timeout", "10", "--workers", "2", "--continue-on-failure",
+        # U+0000 is refused in every string (400/422, tested in AdminAPITests), also in fields the
+        # document leaves open (additionalProperties), which JSON Schema cannot say; so none is generated.
+        "--generation-allow-x00", "false",
+        "--report", "junit", "--report-dir", report, "--output-truncate", "false", "--warnings", "off",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=420, env=dict(os.environ, SCHEMATHESIS_HOOKS=""))
+    summary = [line for line in r.stdout.splitlines() if "passed" in line or "failed" in line or "error" in line.lower()]
+    print("\n".join(summary[-5:]))
+    assert r.returncode == 0, r.stdout[-20000:] + r.stderr[-3000:]
