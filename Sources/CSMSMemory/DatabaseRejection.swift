@@ -1,3 +1,5 @@
+public import CSMS
+
 /// What PostgreSQL would have answered with an error, raised by the in-memory store at the same point.
 /// `code` is the SQLSTATE class PostgreSQL uses, so a finding names the real failure.
 public struct DatabaseRejection: Error, Sendable, Hashable, CustomStringConvertible {
@@ -11,6 +13,7 @@ public struct DatabaseRejection: Error, Sendable, Hashable, CustomStringConverti
         public static let datetimeFieldOverflow = Code(sqlState: "22008")
         public static let characterNotInRepertoire = Code(sqlState: "22021")
         public static let untranslatableCharacter = Code(sqlState: "22P05")
+        public static let invalidRowCountInLimit = Code(sqlState: "2201W")
         public static let invalidTextRepresentation = Code(sqlState: "22P02")
         public static let foreignKeyViolation = Code(sqlState: "23503")
         public static let uniqueViolation = Code(sqlState: "23505")
@@ -33,4 +36,12 @@ public struct DatabaseRejection: Error, Sendable, Hashable, CustomStringConverti
     }
 
     public var description: String { "\(code): \(message) (\(location))" }
+
+    /// What Storage's GroupCommitter makes of this error (`classify`): SQLSTATE class 22 (data exception)
+    /// and 23 (integrity violation) are data the database refuses, `rejected`; anything else is `unavailable`.
+    public var storeFailure: StoreFailure {
+        let state = code.sqlState
+        if state.hasPrefix("22") || state.hasPrefix("23") { return .rejected("\(message) (SQLSTATE \(state))") }
+        return .unavailable("SQLSTATE \(state)")
+    }
 }

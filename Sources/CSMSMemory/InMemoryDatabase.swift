@@ -3,24 +3,42 @@ public import Foundation
 public import OCPP
 import Synchronization
 
-/// The tables of Migrations/0001_core.sql that the unit of work touches, held in memory, with the same
-/// keys, conflict rules and column checks. Sequences live outside the rolled-back state, as in PostgreSQL.
+/// The tables of Migrations/0001_core.sql and 0002_hardening.sql that the unit of work touches, held in
+/// memory, with the same keys, conflict rules and column checks. Sequences live outside the rolled-back
+/// state, as in PostgreSQL. The clock is `now()`; a test or the fuzzer moves it.
 public final class InMemoryDatabase: Sendable {
     let tables: Mutex<Tables>
     let sequences: Mutex<Sequences>
-    /// `now()`: the time a transaction starts.
-    let clock: @Sendable () -> Date
+    private let time: Mutex<Date>
+    private let counters = Mutex(Counters())
 
-    public init(clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(now: Date = Date()) {
         self.tables = Mutex(Tables())
         self.sequences = Mutex(Sequences())
-        self.clock = clock
+        self.time = Mutex(now)
     }
+
+    /// A database holding exactly what `other` holds now (tables, sequences and clock), sharing nothing.
+    public init(copying other: InMemoryDatabase) {
+        self.tables = Mutex(other.tables.withLock { $0 })
+        self.sequences = Mutex(other.sequences.withLock { $0 })
+        self.time = Mutex(other.now)
+    }
+
+    /// `now()`: what a transaction that starts now reads.
+    public var now: Date { time.withLock { $0 } }
+
+    public func advance(by seconds: TimeInterval) { time.withLock { $0 += seconds } }
 
     struct Sequences: Sendable {
         var transactions: Int64 = 0
         var reservations: Int = 0
         var rows: Int64 = 0
+    }
+
+    struct Counters: Sendable {
+        var commits = 0
+        var anomalies: [String] = []
     }
 
     func nextTransactionId() -> Int64 { sequences.withLock { $0.transactions += 1; return $0.transactions } }
@@ -29,8 +47,31 @@ public final class InMemoryDatabase: Sendable {
 
     func snapshot() -> Tables { tables.withLock { $0 } }
     func restore(_ saved: Tables) { tables.withLock { $0 = saved } }
+    func committed() { counters.withLock { $0.commits += 1 } }
+    func anomaly(_ what: String) { counters.withLock { $0.anomalies.append(what) } }
+
+    /// Transactions the runner committed so far.
+    public var commits: Int { counters.withLock { $0.commits } }
+    /// What the runner saw that PostgreSQL would have handled differently from what the caller was told
+    /// (work that swallowed a database error and returned as if it had succeeded).
+    public var anomalies: [String] { counters.withLock { $0.anomalies } }
 
     // MARK: Provisioning (what the admin API writes)
+
+    /// Inserts a station as the admin API does (`stations`, registered by an operator).
+    public func insertStation(id: String, registrationStatus: RegistrationStatus = .accepted) throws(DatabaseRejection) {
+        let id = try PostgresColumns.text(id, "stations.id")
+        guard (1...48).contains(id.unicodeScalars.count) else {
+            throw DatabaseRejection(.checkViolation, "new row for relation \"stations\" violates check constraint \"stations_id_check\"", at: "stations.id")
+        }
+        let now = try PostgresColumns.timestamp(self.now, "stations.created_at")
+        try tables.withLock { t throws(DatabaseRejection) in
+            guard t.stations[id] == nil else {
+                throw DatabaseRejection(.uniqueViolation, "duplicate key value violates unique constraint \"stations_pkey\"", at: "stations")
+            }
+            t.stations[id] = StationRow(id: id, registrationStatus: registrationStatus, createdAt: now)
+        }
+    }
 
     /// Inserts a token as `id_tokens` would take it.
     public func insertToken(_ token: IdToken) throws(DatabaseRejection) {
@@ -59,7 +100,7 @@ public final class InMemoryDatabase: Sendable {
     /// Inserts a reservation as the command dispatcher records one, and returns its `serial` id.
     public func insertReservation(stationId: String, evseId: Int?, idToken: String, expiresAt: Date, status: ReservationStatus) throws(DatabaseRejection) -> Int {
         let id = nextReservationId()
-        let now = try PostgresColumns.timestamp(clock(), "reservations.created_at")
+        let now = try PostgresColumns.timestamp(self.now, "reservations.created_at")
         let row = ReservationRow(
             id: try PostgresColumns.int4(id, "reservations.id"), stationId: try PostgresColumns.text(stationId, "reservations.station_id"),
             evseId: try PostgresColumns.int4(evseId, "reservations.evse_id"), idToken: try PostgresColumns.text(idToken, "reservations.id_token"),
@@ -78,12 +119,17 @@ public final class InMemoryDatabase: Sendable {
     public var outbox: [(topic: String, payload: JSONValue)] { tables.withLock { $0.outbox.map { ($0.topic, $0.payload) } } }
     public var transactions: [ChargingTransaction] { tables.withLock { t in t.transactions.keys.sorted().map { t.transactions[$0]!.model } } }
     public var meterValueCount: Int { tables.withLock { $0.meterValues.count } }
+    public var correctionCount: Int { tables.withLock { $0.meterValues.count(where: \.correction) } }
     public var statusHistoryCount: Int { tables.withLock { $0.statusHistory.count } }
     public var stationEventKinds: [String] { tables.withLock { $0.stationEvents.map(\.kind) } }
     public var transactionEventCount: Int { tables.withLock { $0.transactionEvents.count } }
+    public var replyCount: Int { tables.withLock { $0.replies.count } }
     public func connectorStatus(stationId: String, evseId: Int, connectorId: Int) -> String? {
         tables.withLock { $0.connectors[ConnectorKey(stationId: stationId, evseId: evseId, connectorId: connectorId)]?.status }
     }
+    public func reservationStatus(id: Int) -> ReservationStatus? { tables.withLock { $0.reservations[id]?.status } }
+    /// What OCPPEndpoint reads when the station connects.
+    public func registrationStatus(stationId: String) -> RegistrationStatus? { tables.withLock { $0.stations[stationId]?.registrationStatus } }
 }
 
 // MARK: Rows
@@ -110,12 +156,14 @@ struct StationRow: Sendable {
     var lastBootAt: Timestamp?
     var lastSeenAt: Timestamp?
     var createdAt: Timestamp
+    var decommissionedAt: Timestamp?
 
     var station: Station {
         Station(
             id: id, vendor: vendor, model: model, serialNumber: serialNumber, firmwareVersion: firmwareVersion,
             ocppVersion: ocppVersion.flatMap(OCPPVersion.init(rawValue:)), registrationStatus: registrationStatus, securityProfile: 0,
-            hasPassword: false, online: false, lastBootAt: lastBootAt?.date, lastSeenAt: lastSeenAt?.date, createdAt: createdAt.date
+            hasPassword: false, online: false, lastBootAt: lastBootAt?.date, lastSeenAt: lastSeenAt?.date, createdAt: createdAt.date,
+            decommissionedAt: decommissionedAt?.date
         )
     }
 }
@@ -175,6 +223,7 @@ struct ReservationRow: Sendable {
 struct TransactionRow: Sendable {
     var id: Int64
     var uid: String
+    var ocppVersion: OCPPVersion
     var stationId: String
     var evseId: Int
     var connectorId: Int
@@ -196,19 +245,17 @@ struct TransactionRow: Sendable {
 
     var model: ChargingTransaction {
         ChargingTransaction(
-            id: id, uid: uid, stationId: stationId, evseId: evseId, connectorId: connectorId, idToken: idToken, reservationId: reservationId,
-            state: state, startedAt: startedAt?.date, stoppedAt: stoppedAt?.date, meterStartWh: meterStartWh, meterStopWh: meterStopWh,
-            energyWh: energyWh, stopReason: stopReason, chargingState: chargingState, suspect: suspect, suspectReasons: suspectReasons
+            id: id, uid: uid, stationId: stationId, ocppVersion: ocppVersion, evseId: evseId, connectorId: connectorId, idToken: idToken,
+            reservationId: reservationId, state: state, startedAt: startedAt?.date, stoppedAt: stoppedAt?.date, meterStartWh: meterStartWh,
+            meterStopWh: meterStopWh, energyWh: energyWh, stopReason: stopReason, chargingState: chargingState, suspect: suspect,
+            suspectReasons: suspectReasons
         )
     }
 
-    /// `uid ~ '^[0-9]+$'`: the rows the 1.6 start identity index covers.
-    var isDecimalUid: Bool { !uid.isEmpty && uid.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
-
-    /// transactions_start_identity (station_id, evse_id, id_token, started_at, meter_start_wh) WHERE uid ~ '^[0-9]+$';
+    /// transactions_start_identity (station_id, evse_id, id_token, started_at, meter_start_wh) WHERE ocpp_version = 'ocpp1.6';
     /// nil when the row is outside the index or a column is NULL (NULLs never conflict).
     var startIdentity: StartIdentity? {
-        guard isDecimalUid, let idToken, let startedAt, let meterStartWh else { return nil }
+        guard ocppVersion == .v16, let idToken, let startedAt, let meterStartWh else { return nil }
         return StartIdentity(stationId: stationId, evseId: evseId, idToken: idToken, startedAt: startedAt, meterStartWh: meterStartWh)
     }
 }
@@ -233,7 +280,8 @@ struct TransactionEventRow: Sendable {
     var occurredAt: Timestamp
 }
 
-/// meter_values_identity (station_id, evse_id, coalesce(transaction_id, 0), sampled_at, measurand, phase, location, context)
+/// The sample part of meter_values_identity: (station_id, evse_id, coalesce(transaction_id, 0), sampled_at,
+/// measurand, phase, location, context). The index adds md5(raw_value) (`MeterValueIdentity`).
 struct MeterValueKey: Sendable, Hashable {
     var stationId: String
     var evseId: Int
@@ -245,6 +293,13 @@ struct MeterValueKey: Sendable, Hashable {
     var context: String
 }
 
+/// meter_values_identity: the sample and its raw value. The index holds md5(raw_value); two raw values
+/// that differ have different digests in every case the fuzzer can produce, so the text stands for it.
+struct MeterValueIdentity: Sendable, Hashable {
+    var key: MeterValueKey
+    var rawValue: String
+}
+
 struct MeterValueRow: Sendable {
     var id: Int64
     var key: MeterValueKey
@@ -254,6 +309,8 @@ struct MeterValueRow: Sendable {
     var rawValue: String
     var rawUnit: String?
     var signedData: String?
+    var correction: Bool
+    var receivedAt: Timestamp
 }
 
 struct StationEventRow: Sendable {
@@ -269,7 +326,21 @@ struct OutboxRow: Sendable {
     var payload: JSONValue
 }
 
-/// Everything a transaction can change; copied whole for a rollback.
+/// inbound_replies' key: (station_id, message_id, action, digest). The digest is SHA-256 of the payload's
+/// canonical serialisation; the serialisation itself stands for it here.
+struct ReplyKey: Sendable, Hashable {
+    var stationId: String
+    var messageId: String
+    var action: String
+    var payload: String
+}
+
+struct ReplyRow: Sendable {
+    var reply: JSONValue
+    var receivedAt: Timestamp
+}
+
+/// Everything a transaction can change; copied whole for a rollback (copy on write: cheap until written).
 struct Tables: Sendable {
     var stations: [String: StationRow] = [:]
     var connectors: [ConnectorKey: ConnectorRow] = [:]
@@ -282,9 +353,12 @@ struct Tables: Sendable {
     var startIdentities: [StartIdentity: Int64] = [:]
     var transactionEvents: [TransactionEventKey: TransactionEventRow] = [:]
     var meterValues: [MeterValueRow] = []
-    var meterValueKeys: Set<MeterValueKey> = []
+    var meterValueIdentities: Set<MeterValueIdentity> = []
+    /// The raw values stored per sample, for the correction flag's EXISTS.
+    var meterValueRaws: [MeterValueKey: Set<String>] = [:]
     var stationEvents: [StationEventRow] = []
     var outbox: [OutboxRow] = []
+    var replies: [ReplyKey: ReplyRow] = [:]
 
     struct StationUid: Sendable, Hashable {
         var stationId: String

@@ -3,10 +3,10 @@ public import Foundation
 public import OCPP
 import Synchronization
 
-/// `UnitOfWork` over an `InMemoryDatabase`, statement for statement what PostgresUnitOfWork does: the same
-/// upserts and `ON CONFLICT DO NOTHING` dedupe, the same unique keys and foreign keys, and the errors
-/// PostgreSQL raises for a value no column can hold. After one error every further call fails, as
-/// statements do in an aborted transaction, until the runner rolls the work back.
+/// `UnitOfWork` over an `InMemoryDatabase`, statement for statement what Storage's PostgresUnitOfWork does:
+/// the same upserts and `ON CONFLICT` rules, the same unique and foreign keys and checks, and the errors
+/// PostgreSQL raises for a value no column can hold (see `PostgresColumns`). After one error every further
+/// call fails, as statements do in an aborted transaction, until the runner rolls the work back.
 public final class InMemoryUnitOfWork: UnitOfWork {
     let database: InMemoryDatabase
     /// `now()`, fixed for the transaction.
@@ -23,8 +23,8 @@ public final class InMemoryUnitOfWork: UnitOfWork {
 
     /// Runs one statement against the tables; an error aborts the transaction.
     private func statement<T>(_ body: (inout Tables, Timestamp) throws(DatabaseRejection) -> T) throws(DatabaseRejection) -> T {
-        if let earlier = aborted.withLock({ $0 }) {
-            throw DatabaseRejection(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block", at: earlier.location)
+        if aborted.withLock({ $0 }) != nil {
+            throw DatabaseRejection(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block", at: "transaction")
         }
         do {
             let nowStamp = try PostgresColumns.timestamp(now, "now()")
@@ -45,18 +45,7 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         }
     }
 
-    public func createStation(id: String, registrationStatus: RegistrationStatus) async throws {
-        try statement { t, now throws(DatabaseRejection) in
-            let id = try Col.text(id, "stations.id")
-            guard (1...48).contains(id.unicodeScalars.count) else {
-                throw DatabaseRejection(.checkViolation, "new row for relation \"stations\" violates check constraint \"stations_id_check\"", at: "stations.id")
-            }
-            // ON CONFLICT (id) DO NOTHING
-            if t.stations[id] == nil { t.stations[id] = StationRow(id: id, registrationStatus: registrationStatus, createdAt: now) }
-        }
-    }
-
-    public func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, status: RegistrationStatus, at: Date) async throws {
+    public func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) async throws {
         try statement { t, _ throws(DatabaseRejection) in
             let vendor = try Col.text(info.vendor, "stations.vendor")
             let model = try Col.text(info.model, "stations.model")
@@ -69,6 +58,7 @@ public final class InMemoryUnitOfWork: UnitOfWork {
             let reason = try Col.text(info.reason, "stations.boot_reason")
             let at = try Col.timestamp(at, "stations.last_boot_at")
             let id = try Col.text(stationId, "stations.id")
+            // UPDATE ... WHERE id = $: no row, nothing happens.
             guard var row = t.stations[id] else { return }
             row.vendor = vendor
             row.model = model
@@ -83,14 +73,6 @@ public final class InMemoryUnitOfWork: UnitOfWork {
             row.lastBootAt = at
             row.lastSeenAt = at
             t.stations[id] = row
-        }
-    }
-
-    public func touchStation(id: String, at: Date) async throws {
-        try statement { t, _ throws(DatabaseRejection) in
-            let at = try Col.timestamp(at, "stations.last_seen_at")
-            let id = try Col.text(id, "stations.id")
-            t.stations[id]?.lastSeenAt = at
         }
     }
 
@@ -118,7 +100,7 @@ public final class InMemoryUnitOfWork: UnitOfWork {
             } else {
                 t.connectors[key] = row
             }
-            // status_history: ON CONFLICT DO NOTHING RETURNING id
+            // status_history: ON CONFLICT DO NOTHING RETURNING id (evse_id and connector_id have no check there).
             let history = StatusHistoryKey(stationId: stationId, evseId: evseId, connectorId: connectorId, reportedAt: row.statusAt, status: row.status)
             return t.statusHistory.insert(history).inserted
         }
@@ -130,10 +112,11 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         try statement { t, _ throws(DatabaseRejection) in t.tokens[try Col.text(value, "id_tokens.value")]?.model }
     }
 
-    public func hasActiveTransaction(idToken: String) async throws -> Bool {
+    public func hasActiveTransaction(idToken: String, excluding: Int64?) async throws -> Bool {
         try statement { t, _ throws(DatabaseRejection) in
             let idToken = try Col.text(idToken, "transactions.id_token")
-            return t.transactions.values.contains { $0.idToken == idToken && $0.state == .active }
+            // id_token = $1 AND state = 'Active' AND id IS DISTINCT FROM $2
+            return t.transactions.values.contains { $0.idToken == idToken && $0.state == .active && $0.id != excluding }
         }
     }
 
@@ -147,7 +130,7 @@ public final class InMemoryUnitOfWork: UnitOfWork {
             // evse_id = $2 compares int4 with the int8 bind: no range error, just no match.
             let matches = t.transactions.values.filter {
                 $0.stationId == stationId && $0.evseId == connector.evseId && $0.idToken == idToken && $0.startedAt == startedAt
-                    && $0.meterStartWh == meterStartWh && $0.isDecimalUid
+                    && $0.meterStartWh == meterStartWh && $0.ocppVersion == .v16
             }
             return matches.min { $0.id < $1.id }?.model
         }
@@ -158,7 +141,8 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         let id = database.nextTransactionId()
         return try statement { t, now throws(DatabaseRejection) in
             let row = TransactionRow(
-                id: id, uid: try Col.text(n.uid ?? String(id), "transactions.uid"), stationId: try Col.text(n.stationId, "transactions.station_id"),
+                id: id, uid: try Col.text(n.uid ?? String(id), "transactions.uid"), ocppVersion: n.version,
+                stationId: try Col.text(n.stationId, "transactions.station_id"),
                 evseId: try Col.int4(n.connector.evseId, "transactions.evse_id"), connectorId: try Col.int4(n.connector.connectorId, "transactions.connector_id"),
                 idToken: try Col.text(n.idToken, "transactions.id_token"), reservationId: try Col.int4(n.reservationId, "transactions.reservation_id"),
                 remoteStartId: try Col.int4(n.remoteStartId, "transactions.remote_start_id"), state: n.state,
@@ -167,6 +151,7 @@ public final class InMemoryUnitOfWork: UnitOfWork {
                 meterStopWh: nil, energyWh: nil, stopReason: nil, suspect: !n.suspectReasons.isEmpty,
                 suspectReasons: try Col.texts(n.suspectReasons, "transactions.suspect_reasons"), createdAt: now, updatedAt: now
             )
+            // CHECK (ocpp_version IN ('ocpp1.6', 'ocpp2.0.1', 'ocpp2.1')) holds for every OCPPVersion.
             try t.requireStation(row.stationId, "transactions")
             try t.store(row, replacing: nil)
             return row.model
@@ -216,13 +201,15 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         }
     }
 
-    public func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws {
-        guard !samples.isEmpty else { return }
-        try statement { t, _ throws(DatabaseRejection) in
+    public func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
+        guard !samples.isEmpty else { return 0 }
+        return try statement { t, now throws(DatabaseRejection) in
             let stationId = try Col.text(stationId, "meter_values.station_id")
             // Bound as arrays and unnested: every element is converted before any row is inserted.
             var rows: [MeterValueRow] = []
+            rows.reserveCapacity(samples.count)
             for s in samples {
+                // "" stands for NULL in the arrays; NULLIF(v, '')::numeric parses the rest.
                 let valueText = s.value.map { "\($0)" } ?? ""
                 if !valueText.isEmpty { try Col.numeric(try Col.text(valueText, "meter_values.value"), "meter_values.value") }
                 let rawUnit = try Col.text(s.rawUnit ?? "", "meter_values.raw_unit")
@@ -235,22 +222,33 @@ public final class InMemoryUnitOfWork: UnitOfWork {
                 )
                 rows.append(
                     MeterValueRow(
-                        id: 0, key: key, transactionId: transactionId, value: valueText.isEmpty ? nil : Decimal(string: valueText, locale: Locale(identifier: "en_US_POSIX")) ?? s.value,
+                        id: 0, key: key, transactionId: transactionId,
+                        value: valueText.isEmpty ? nil : (Decimal(string: valueText, locale: Locale(identifier: "en_US_POSIX")) ?? s.value),
                         unit: try Col.text(s.unit, "meter_values.unit"), rawValue: try Col.text(s.rawValue, "meter_values.raw_value"),
-                        rawUnit: rawUnit.isEmpty ? nil : rawUnit, signedData: signed.isEmpty ? nil : signed
+                        rawUnit: rawUnit.isEmpty ? nil : rawUnit, signedData: signed.isEmpty ? nil : signed, correction: false, receivedAt: now
                     )
                 )
             }
+            // The evse_id bind goes into an integer column.
             let evseId = try Col.int4(evseId, "meter_values.evse_id")
             try t.requireStation(stationId, "meter_values")
             if let transactionId, t.transactions[transactionId] == nil { throw Tables.missingTransaction("meter_values") }
-            // ON CONFLICT DO NOTHING: a row whose identity exists, or came earlier in this batch, is skipped.
+            // correction: EXISTS a stored row of the same sample with another raw value. The subquery reads the
+            // statement's snapshot, so rows this statement inserts do not count.
+            let before = t.meterValueRaws
+            var corrections = 0
             for var row in rows {
                 row.key.evseId = evseId
-                guard t.meterValueKeys.insert(row.key).inserted else { continue }
+                // ON CONFLICT DO NOTHING on meter_values_identity: an exact replay, stored before or earlier
+                // in this batch, is skipped (and not returned).
+                guard t.meterValueIdentities.insert(MeterValueIdentity(key: row.key, rawValue: row.rawValue)).inserted else { continue }
+                row.correction = before[row.key].map { $0.contains { $0 != row.rawValue } } ?? false
+                if row.correction { corrections += 1 }
                 row.id = database.nextRowId()
+                t.meterValueRaws[row.key, default: []].insert(row.rawValue)
                 t.meterValues.append(row)
             }
+            return corrections
         }
     }
 
@@ -260,13 +258,27 @@ public final class InMemoryUnitOfWork: UnitOfWork {
                 $0.transactionId == transactionId && $0.key.measurand == MeterSample.energyImportRegister && $0.key.phase == ""
                     && $0.unit == "Wh" && $0.value != nil && ($0.key.location == "" || $0.key.location == "Outlet")
             }
-            // ORDER BY sampled_at; ties keep insertion order.
-            let ordered = rows.enumerated().sorted { ($0.element.key.sampledAt, $0.offset) < ($1.element.key.sampledAt, $1.offset) }.map(\.element)
-            var out: [(Date, Int64)] = []
-            for row in ordered {
-                out.append((row.key.sampledAt.date, try Col.roundToBigint(row.value!, "round(meter_values.value)::bigint")))
+            // SELECT DISTINCT ON (sampled_at) sampled_at, round(value)::bigint ... ORDER BY sampled_at, id DESC:
+            // the select list is computed for every matching row, then the latest row per time is kept.
+            var latest: [Timestamp: (id: Int64, wh: Int64)] = [:]
+            for row in rows {
+                let wh = try Col.roundToBigint(row.value!, "round(meter_values.value)::bigint")
+                if let kept = latest[row.key.sampledAt], kept.id > row.id { continue }
+                latest[row.key.sampledAt] = (row.id, wh)
             }
-            return out
+            return latest.keys.sorted().map { ($0.date, latest[$0]!.wh) }
+        }
+    }
+
+    public func staleTransactions(before cutoff: Date, limit: Int) async throws -> [ChargingTransaction] {
+        try statement { t, _ throws(DatabaseRejection) in
+            let cutoff = try Col.timestamp(cutoff, "transactions.updated_at")
+            // LIMIT takes a bigint; a negative one is an error.
+            guard limit >= 0 else { throw DatabaseRejection(Code.invalidRowCountInLimit, "LIMIT must not be negative", at: "LIMIT") }
+            let recent = Set(t.meterValues.lazy.filter { $0.receivedAt >= cutoff }.compactMap(\.transactionId))
+            let stale = t.transactions.values.filter { $0.state == .active && $0.updatedAt < cutoff && !recent.contains($0.id) }
+            // ORDER BY updated_at (ties in no particular order: by id here).
+            return stale.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.prefix(limit).map(\.model)
         }
     }
 
@@ -288,11 +300,13 @@ public final class InMemoryUnitOfWork: UnitOfWork {
     // MARK: Reservations
 
     public func reservation(id: Int) async throws -> Reservation? {
+        // WHERE id = $1: an int8 bind against the serial column, never a range error.
         try statement { t, now throws(DatabaseRejection) in t.reservations[id]?.model(now: now) }
     }
 
     public func updateReservation(id: Int, status: ReservationStatus, transactionId: Int64?) async throws {
         try statement { t, now throws(DatabaseRejection) in
+            // status CHECK (status IN ('Pending', 'Accepted', 'Rejected', 'Cancelled', 'Used', 'Expired')) holds for every case.
             guard var row = t.reservations[id] else { return }
             row.status = status
             row.transactionId = transactionId ?? row.transactionId
@@ -322,6 +336,49 @@ public final class InMemoryUnitOfWork: UnitOfWork {
             t.outbox.append(row)
         }
     }
+
+    // MARK: Replies
+
+    private func replyKey(_ stationId: String, _ messageId: String, _ action: String, _ payload: JSONValue) throws(DatabaseRejection) -> ReplyKey {
+        ReplyKey(
+            stationId: try Col.text(stationId, "inbound_replies.station_id"), messageId: try Col.text(messageId, "inbound_replies.message_id"),
+            action: try Col.text(action, "inbound_replies.action"), payload: payload.serialized
+        )
+    }
+
+    public func committedReply(stationId: String, messageId: String, action: String, payload: JSONValue, within window: Duration) async throws -> JSONValue? {
+        try statement { t, now throws(DatabaseRejection) in
+            let key = try replyKey(stationId, messageId, action, payload)
+            // received_at > now() - make_interval(secs => window's whole seconds)
+            let (since, overflow) = now.micros.subtractingReportingOverflow(window.components.seconds.multipliedReportingOverflow(by: 1_000_000).partialValue)
+            guard !overflow, window.components.seconds.magnitude < UInt64(Int64.max / 1_000_000) else {
+                throw DatabaseRejection(.datetimeFieldOverflow, "interval out of range", at: "make_interval")
+            }
+            guard let row = t.replies[key], row.receivedAt.micros > since else { return nil }
+            return row.reply
+        }
+    }
+
+    public func recordReply(stationId: String, messageId: String, action: String, payload: JSONValue, reply: JSONValue) async throws {
+        try statement { t, now throws(DatabaseRejection) in
+            let key = try replyKey(stationId, messageId, action, payload)
+            try Col.jsonb(reply, "inbound_replies.reply")
+            // ON CONFLICT (station_id, message_id, action, digest) DO UPDATE SET reply = EXCLUDED.reply, received_at = now()
+            t.replies[key] = ReplyRow(reply: reply, receivedAt: now)
+        }
+    }
+
+    public func purgeReplies(before cutoff: Date) async throws -> Int {
+        try statement { t, _ throws(DatabaseRejection) in
+            let cutoff = try Col.timestamp(cutoff, "inbound_replies.received_at")
+            // At most 10000 a call.
+            let gone = Array(t.replies.lazy.filter { $0.value.receivedAt < cutoff }.prefix(10_000).map(\.key))
+            for key in gone { t.replies[key] = nil }
+            return gone.count
+        }
+    }
+
+    typealias Code = DatabaseRejection.Code
 }
 
 extension Tables {
