@@ -2,18 +2,12 @@ import CSMSMemory
 import Foundation
 import OCPP
 
-/// What one fuzzer input does: the bytes as an `InboundScript`, played through the shared pipeline on a
-/// fresh in-memory world, and every reply checked. A broken reply is a crash, so libFuzzer keeps the input.
+/// What one fuzzer input does: the bytes as an `InboundScript`, played through the server's
+/// `InboundDispatcher` on a fresh copy of the in-memory world, and every answer checked. A broken reply is a crash, so libFuzzer keeps the input.
 enum Harness {
     static func play(_ bytes: UnsafeBufferPointer<UInt8>) -> [InboundReplay.Step] {
         let script = InboundScript(bytes: bytes)
-        return AsyncBridge.run {
-            do {
-                return try await InboundReplay.run(script)
-            } catch {
-                fatalError("the replay world could not be built: \(error)")
-            }
-        }
+        return AsyncBridge.run { await InboundReplay.run(script) }
     }
 
     /// Problem kinds not to stop for (VOLTAIC_FUZZ_TOLERATE, comma-separated, a trailing `*` matching any
@@ -30,7 +24,7 @@ enum Harness {
             let problems = step.problems.filter { !isTolerated($0) }
             guard let first = problems.first else { continue }
             let message = "voltaic-fuzz: " + problems.map(\.description).joined(separator: "; ")
-                + "\n  frame: \(step.frame.prefix(2000))\n  reply: \(step.outcome.reply?.prefix(2000) ?? "none")\n"
+                + "\n  frame: \(step.frame.prefix(2000))\n  reply: \(step.outcome?.reply?.prefix(2000) ?? "none")\n"
             FileHandle.standardError.write(Data(message.utf8))
             fatalError(first.description)
         }
@@ -42,7 +36,7 @@ enum Harness {
         for name in names.sorted() where name.hasSuffix(".ocpp") {
             guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { continue }
             let script = InboundScript(bytes: data)
-            for frame in script.frames {
+            for frame in script.frames where InboundScript.Directive(rawValue: frame) == nil {
                 guard case .success(.call(_, let action, let payload)) = Frame.decode(frame) else {
                     fatalError("seed \(name): a frame that is not a CALL")
                 }

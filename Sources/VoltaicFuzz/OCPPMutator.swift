@@ -1,3 +1,4 @@
+import CSMS
 import CSMSMemory
 import OCPP
 
@@ -37,9 +38,19 @@ struct OCPPMutator {
 
     private mutating func mutate(_ script: inout InboundScript) -> Bool {
         if script.frames.isEmpty { return false }
-        switch rng.below(20) {
+        switch rng.below(24) {
         case 0:
             script.version = script.version == .v16 ? .v201 : .v16
+        case 20:
+            script.registration = pick([.accepted, .pending, .rejected])
+        case 21 where script.frames.count < InboundScript.maxFrames:
+            // Reconnect, let time pass, run maintenance: the replay guard, expiry and the stale policy.
+            script.frames.insert(pick(InboundScript.Directive.allCases).rawValue, at: rng.below(script.frames.count + 1))
+        case 22 where script.frames.count < InboundScript.maxFrames:
+            // The same CALL again after a reconnect: only the database's replay guard can answer it.
+            let i = rng.below(script.frames.count)
+            script.frames.insert(contentsOf: [InboundScript.Directive.reconnect.rawValue, script.frames[i]], at: min(script.frames.count, i + 1 + rng.below(script.frames.count - i)))
+            script.frames = Array(script.frames.prefix(InboundScript.maxFrames))
         case 1 where script.frames.count < InboundScript.maxFrames:
             let i = rng.below(script.frames.count)
             script.frames.insert(script.frames[i], at: rng.below(script.frames.count + 1))
@@ -49,6 +60,10 @@ struct OCPPMutator {
             script.frames.swapAt(rng.below(script.frames.count), rng.below(script.frames.count))
         default:
             let i = rng.below(script.frames.count)
+            if InboundScript.Directive(rawValue: script.frames[i]) != nil {
+                script.frames[i] = pick(InboundScript.Directive.allCases).rawValue
+                return true
+            }
             guard case .success(let frame) = Result(catching: { try JSONParser.parse(script.frames[i]) }) else { return false }
             script.frames[i] = mutate(frame: frame).serialized
         }

@@ -1,3 +1,4 @@
+import CSMS
 import CSMSMemory
 import Foundation
 
@@ -55,7 +56,10 @@ struct VoltaicFuzz {
             let steps = Array(data).withUnsafeBufferPointer { Harness.play($0) }
             for step in steps {
                 print("> \(step.frame.prefix(300))")
-                print("< \(step.outcome.reply?.prefix(300) ?? "(no reply)")")
+                if let outcome = step.outcome {
+                    print("< \(outcome.reply?.prefix(300) ?? "(no reply)")")
+                    if let failure = outcome.answer?.failure { print("  (\(failure.prefix(300)))") }
+                }
                 for problem in step.problems { print("! \(problem)") }
                 clean = clean && step.problems.isEmpty
             }
