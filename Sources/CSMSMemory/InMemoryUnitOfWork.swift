@@ -339,10 +339,22 @@ public final class InMemoryUnitOfWork: UnitOfWork {
 
     // MARK: Replies
 
+    /// The last payload serialised for a reply key: the dispatcher looks up and then records the same
+    /// payload in one unit of work, so it is serialised once. (Swift's == takes canonically equivalent
+    /// strings for equal where the serialisations differ; no caller passes two such payloads to one unit.)
+    private let serializedPayload = Mutex<(JSONValue, String)?>(nil)
+
     private func replyKey(_ stationId: String, _ messageId: String, _ action: String, _ payload: JSONValue) throws(DatabaseRejection) -> ReplyKey {
-        ReplyKey(
+        let serialized: String
+        if let (value, text) = serializedPayload.withLock({ $0 }), value == payload {
+            serialized = text
+        } else {
+            serialized = payload.serialized
+            serializedPayload.withLock { $0 = (payload, serialized) }
+        }
+        return ReplyKey(
             stationId: try Col.text(stationId, "inbound_replies.station_id"), messageId: try Col.text(messageId, "inbound_replies.message_id"),
-            action: try Col.text(action, "inbound_replies.action"), payload: payload.serialized
+            action: try Col.text(action, "inbound_replies.action"), payload: serialized
         )
     }
 

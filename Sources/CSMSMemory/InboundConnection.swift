@@ -43,12 +43,14 @@ public struct InboundConnection: Sendable {
         public var repeated = false
         /// The dispatcher's answer, when it was asked.
         public var answer: InboundDispatcher.Answer?
+        /// Why the frame could not be decoded, when it could not.
+        public var frameError: FrameError?
     }
 
     public mutating func process(_ text: String, now: Date) async -> Outcome {
         switch Frame.decode(text) {
         case .failure(let error):
-            return Outcome(reply: error.callError(version: version)?.serialized)
+            return Outcome(reply: error.callError(version: version)?.serialized, frameError: error)
         case .success(.callResult), .success(.callError):
             return Outcome(reply: nil)
         case .success(.call(let id, let action, let payload)):

@@ -145,10 +145,13 @@ public enum InboundReplay {
         var problems: [Problem] = []
         let expectedId: String?
         let answerable: Bool
-        switch Frame.decode(frame) {
-        case .success(.call(let id, _, _)): (expectedId, answerable) = (id, true)
-        case .success: (expectedId, answerable) = (nil, false)
-        case .failure(let error): (expectedId, answerable) = (error.messageId ?? Frame.unreadableMessageId, error.answerable)
+        // What the frame was, as the connection decoded it (Frame.decode, whose own tests hold it to the RPC framing).
+        if let call = outcome.call {
+            (expectedId, answerable) = (call.id, true)
+        } else if let error = outcome.frameError {
+            (expectedId, answerable) = (error.messageId ?? Frame.unreadableMessageId, error.answerable)
+        } else {
+            (expectedId, answerable) = (nil, false)
         }
         if let answer = outcome.answer, let failure = answer.failure, case .callError(_, let code, _, _) = answer.frame {
             if code == "InternalError" {

@@ -43,13 +43,27 @@ public struct InboundScript: Sendable, Hashable {
     }
 
     public init(bytes: some Collection<UInt8>) {
+        let lines = Self.lines(Array(bytes))
+        let header = lines.first ?? ""
         version = (bytes.first ?? 0) & 1 == 1 ? .v16 : .v201
-        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let header = lines.first.map { String(decoding: $0, as: UTF8.self).lowercased() } ?? ""
         registration = header.contains("pending") ? .pending : header.contains("rejected") ? .rejected : .accepted
-        if !lines.isEmpty { lines.removeFirst() }
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        frames = lines.prefix(Self.maxFrames).map { String(decoding: $0, as: UTF8.self) }
+        frames = Array(lines.dropFirst().prefix(Self.maxFrames))
+    }
+
+    /// The header (lowercased) and the lines after it, up to one past `maxFrames`; a last empty line is no line.
+    private static func lines(_ bytes: [UInt8]) -> [String] {
+        var out: [String] = []
+        bytes.withUnsafeBufferPointer { buffer in
+            var start = 0
+            for i in buffer.indices where buffer[i] == UInt8(ascii: "\n") {
+                out.append(String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<i]), as: UTF8.self))
+                start = i + 1
+                if out.count > maxFrames { return }
+            }
+            if start < buffer.count { out.append(String(decoding: UnsafeBufferPointer(rebasing: buffer[start...]), as: UTF8.self)) }
+        }
+        if !out.isEmpty { out[0] = out[0].lowercased() }
+        return out
     }
 
     public var text: String {

@@ -139,7 +139,7 @@ struct OCPPMutator {
         case .string(let s):
             switch rng.below(6) {
             case 0: return .string(pick(Self.dates))
-            case 1: return .string(String(repeating: pick(["A", "9", "é", "🔌", "\u{0}"]), count: pick([37, 256, 1025, 10_000])))
+            case 1: return .string(String(repeating: pick(["A", "9", "é", "🔌", "\u{0}"]), count: pick([37, 256, 1025, 2500])))
             case 2: return .string(pick(Self.numberStrings))
             case 3: return .string(String(s.prefix(rng.below(s.count + 1))) + pick(["", "\u{0}", "\u{FEFF}", "\"", "\\", "\n"]))
             case 4: return .number(JSONNumber(literal: pick(Self.numbers)))

@@ -15,7 +15,8 @@ private func LLVMFuzzerRunDriver(
 ///
 ///     voltaic-fuzz FILE|DIR...      play each script, print every reply and problem; exit 1 on a problem
 ///     voltaic-fuzz --mutate N FILE  print N grammar-aware mutations of FILE
-///     voltaic-fuzz --measure        time the async bridge against whole inputs
+///     voltaic-fuzz --measure [FILE|DIR...]  time the async bridge, a one-Heartbeat input, and every input
+///                                           given (played, checked, nothing printed but the times)
 @main
 struct VoltaicFuzz {
     static func main() {
@@ -26,10 +27,10 @@ struct VoltaicFuzz {
         #else
         let args = Array(CommandLine.arguments.dropFirst())
         switch args.first {
-        case "--measure": measure()
+        case "--measure": measure(Array(args.dropFirst()))
         case "--mutate" where args.count == 3: mutate(count: Int(args[1]) ?? 10, file: args[2])
         case nil, "--help", "-h":
-            print("usage: voltaic-fuzz FILE|DIR... | --mutate N FILE | --measure")
+            print("usage: voltaic-fuzz FILE|DIR... | --mutate N FILE | --measure [FILE|DIR...]")
         default: exit(replay(args) ? 0 : 1)
         }
         #endif
@@ -79,7 +80,7 @@ struct VoltaicFuzz {
         }
     }
 
-    static func measure() {
+    static func measure(_ paths: [String]) {
         let rounds = 2000
         let start = ContinuousClock.now
         for _ in 0..<rounds { _ = AsyncBridge.run { 0 } }
@@ -89,5 +90,17 @@ struct VoltaicFuzz {
         for _ in 0..<rounds { _ = input.withUnsafeBufferPointer { Harness.play($0) } }
         let whole = (ContinuousClock.now - start2) / rounds
         print("async bridge alone: \(bridge) per call; a one-Heartbeat input, bridge included: \(whole)")
+        let inputs = files(paths).compactMap { FileManager.default.contents(atPath: $0).map(Array.init) }
+        guard !inputs.isEmpty else { return }
+        var slowest: (Duration, Int) = (.zero, 0)
+        let start3 = ContinuousClock.now
+        for (i, input) in inputs.enumerated() {
+            let one = ContinuousClock.now
+            Harness.check(input.withUnsafeBufferPointer { Harness.play($0) })
+            let took = ContinuousClock.now - one
+            if took > slowest.0 { slowest = (took, i) }
+        }
+        let all = ContinuousClock.now - start3
+        print("\(inputs.count) inputs (\(inputs.reduce(0) { $0 + $1.count }) bytes): \(all / inputs.count) each, \(Int(Double(inputs.count) / (Double(all.components.attoseconds) / 1e18 + Double(all.components.seconds)))) a second; slowest \(slowest.0) (\(inputs[slowest.1].count) bytes)")
     }
 }
