@@ -188,6 +188,51 @@ def main():
         validate(v201[action + "Request"], payload, f"201 scenario {action}")
     write("201-scenario-transaction.ocpp", "2.0.1", frames201)
 
+    # Replays after a reconnect: the session's cache is gone, so only the database's replay guard answers the
+    # same BootNotification and DataTransfer, within the window (#soon) and, past it (#later), applies them again.
+    boot16 = call("1", "BootNotification", {"chargePointVendor": "Voltaic", "chargePointModel": "Fuzz"})
+    data16 = call("2", "DataTransfer", {"vendorId": "org.voltaic", "messageId": "m", "data": "hello"})
+    frames = [boot16, data16, "#reconnect", boot16, data16, "#soon", "#reconnect", boot16, data16, "#later", "#reconnect", boot16, data16,
+              "#maintenance", data16]
+    for frame in frames:
+        if not frame.startswith("#"):
+            _, _, action, payload = json.loads(frame)
+            validate(v16[action], payload, f"16 replay scenario {action}")
+    write("16-scenario-replay-after-reconnect.ocpp", "1.6", frames)
+
+    # 1.6: a corrected reading (same sample, another value) inside a transaction, and one for no transaction.
+    frames = [
+        call("1", "StartTransaction", {"connectorId": 1, "idTag": "TOKEN-OK", "meterStart": 1000, "timestamp": START}),
+        call("2", "MeterValues", {"connectorId": 1, "transactionId": 1, "meterValue": [meter(3000, "2026-01-01T11:15:00Z")]}),
+        call("3", "MeterValues", {"connectorId": 1, "transactionId": 1, "meterValue": [meter(3100, "2026-01-01T11:15:00Z")]}),
+        call("4", "MeterValues", {"connectorId": 2, "meterValue": [meter(10, "2026-01-01T11:15:00Z"), meter(11, "2026-01-01T11:15:00Z")]}),
+        call("5", "MeterValues", {"connectorId": 2, "meterValue": [meter(12, "2026-01-01T11:15:00Z")]}),
+        call("6", "StopTransaction", {"transactionId": 1, "meterStop": 5000, "timestamp": LATER, "transactionData": [meter(5000, LATER)]}),
+    ]
+    for frame in frames:
+        _, _, action, payload = json.loads(frame)
+        validate(v16[action], payload, f"16 correction scenario {action}")
+    write("16-scenario-corrections.ocpp", "1.6", frames)
+
+    # 2.0.1: a transaction that goes quiet is ended by the stale policy (#later, #maintenance); what comes after is flagged.
+    frames = [
+        call("1", "TransactionEvent", event(0, "Started", "Authorized", START, 1.0, {"idToken": {"idToken": "TOKEN-OK", "type": "ISO14443"}})),
+        call("2", "TransactionEvent", event(1, "Updated", "MeterValuePeriodic", "2026-01-01T11:15:00Z", 2.5)),
+        "#later", "#maintenance",
+        call("3", "TransactionEvent", event(2, "Updated", "MeterValuePeriodic", "2026-01-01T11:20:00Z", 3.0)),
+        call("4", "TransactionEvent", event(3, "Ended", "EVDeparted", LATER, 4.0)),
+    ]
+    for frame in frames:
+        if not frame.startswith("#"):
+            _, _, action, payload = json.loads(frame)
+            validate(v201[action + "Request"], payload, f"201 stale scenario {action}")
+    write("201-scenario-stale-transaction.ocpp", "2.0.1", frames)
+
+    # 2.0.1: a Pending station may boot and send heartbeats, and stays Pending.
+    frames = [call("1", "BootNotification", {"chargingStation": {"vendorName": "Voltaic", "model": "Fuzz"}, "reason": "PowerUp"}),
+              call("2", "Heartbeat", {})]
+    write("201-scenario-pending-station.ocpp", "2.0.1 pending", frames)
+
     write_dictionary(words)
 
 
@@ -209,7 +254,8 @@ EXTREMES = [
     "9007199254740992", "-9007199254740993", "1000000000", "-1", "0", "-0", "1e308", "1e999", "-1e-999", "1E+2", "0.1",
     "\"NaN\"", "\"Infinity\"", "\"-inf\"", "\"1e999\"", "\"0x10\"",
     "\"0000-01-01T00:00:00Z\"", "\"9999-12-31T23:59:59.999Z\"", "\"2024-02-30T00:00:00Z\"", "\"2026-01-01T23:59:60Z\"",
-    "\"2026-01-01T00:00:00+23:59\"", "\"TOKEN-OK\"", "\"TOKEN-BLOCKED\"", "\"TOKEN-EXPIRED\"", "\"TOKEN-MEMBER\"", "\"FLEET\"",
+    "\"2026-01-01T00:00:00+23:59\"", "\"TOKEN-OK\"", "\"TOKEN-BLOCKED\"", "\"TOKEN-EXPIRED\"", "\"TOKEN-MEMBER\"", "\"FLEET\"", "\"TOKEN-LONGGROUP\"",
+    "\n#reconnect\n", "\n#soon\n", "\n#later\n", "\n#maintenance\n", "2.0.1 pending\n", "1.6 rejected\n",
     "[2,", "[3,", "[4,", "\\u0000", "\\ud800", "{}", "[]", "null", "true",
 ]
 

@@ -16,6 +16,7 @@ public enum InboundReplay {
     /// Server's default `--stale-transaction-after`.
     public static let staleAfter: TimeInterval = 72 * 3600
     public static let service = ChargingService()
+    public static let longGroup = "FLEET-GROUP-WITH-A-36-CHARACTER-NAME"
 
     public static func stationId(for registration: RegistrationStatus) -> String {
         switch registration {
@@ -38,6 +39,8 @@ public enum InboundReplay {
             try database.insertToken(IdToken(value: "TOKEN-EXPIRED", expiresAt: now - hour, createdAt: now, updatedAt: now))
             try database.insertToken(IdToken(value: "TOKEN-MEMBER", groupId: "FLEET", createdAt: now, updatedAt: now))
             try database.insertToken(IdToken(value: "FLEET", expiresAt: now + 24 * hour, createdAt: now, updatedAt: now))
+            // As long a group id as the admin API takes (36 characters: 2.0.1's idToken), more than 1.6's CiString20.
+            try database.insertToken(IdToken(value: "TOKEN-LONGGROUP", groupId: longGroup, createdAt: now, updatedAt: now))
             _ = try database.insertReservation(stationId: stationId, evseId: 1, idToken: "TOKEN-OK", expiresAt: now + hour, status: .accepted)
             _ = try database.insertReservation(stationId: stationId, evseId: 2, idToken: "TOKEN-OK", expiresAt: now - hour, status: .accepted)
             _ = try database.insertReservation(stationId: stationId, evseId: nil, idToken: "TOKEN-MEMBER", expiresAt: now + hour, status: .pending)
@@ -77,7 +80,11 @@ public enum InboundReplay {
 
     /// Plays `script` from the first line to the last on a fresh copy of the world, over the in-memory runner.
     public static func run(_ script: InboundScript) async -> [Step] {
-        let database = database()
+        await run(script, on: database())
+    }
+
+    /// Plays `script` on `database` (a copy of the world), which is left as the script left it.
+    public static func run(_ script: InboundScript, on database: InMemoryDatabase) async -> [Step] {
         let runner = InMemoryTransactionRunner(database: database)
         let dispatcher = dispatcher(runner: runner)
         let stationId = stationId(for: script.registration)

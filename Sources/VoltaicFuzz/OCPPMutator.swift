@@ -215,7 +215,7 @@ struct OCPPMutator {
         "2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z", "2026-01-01T12:05:01Z", "2036-01-01T00:00:00Z", "1900-01-01T00:00:00Z",
     ]
     static let words = [
-        "TOKEN-OK", "TOKEN-BLOCKED", "TOKEN-EXPIRED", "TOKEN-MEMBER", "FLEET", "FUZZ-CS-1", "TX-1", "1", "2", "Started", "Updated",
+        "TOKEN-OK", "TOKEN-BLOCKED", "TOKEN-EXPIRED", "TOKEN-MEMBER", "FLEET", "TOKEN-LONGGROUP", "FUZZ-CS-1", "FUZZ-CS-P", "TX-1", "1", "2", "Started", "Updated",
         "Ended", "Energy.Active.Import.Register", "Energy.Active.Import.Interval", "Power.Active.Import", "SoC", "kWh", "Wh", "kW",
         "Celcius", "SignedData", "Raw", "Outlet", "Body", "L1", "N", "Transaction.Begin", "Sample.Clock", "Accepted", "Invalid",
         "Available", "Charging", "Faulted", "Local", "EVDisconnected", "ISO14443", "Central", "NoAuthorization", "", " ", "null",

@@ -50,6 +50,28 @@ enum FuzzFiles {
         }
     }
 
+    /// The scenario seeds do what they are named for, on the store (not only in their replies).
+    @Test func scenarioSeedsReachTheStore() async throws {
+        let replay = InboundReplay.database()
+        let steps = await InboundReplay.run(try FuzzFiles.script("seeds", "16-scenario-replay-after-reconnect.ocpp"), on: replay)
+        // Applied once, replayed from inbound_replies within the window, applied again past it.
+        #expect(replay.stationEventKinds.filter { $0 == "DataTransfer" }.count == 2)
+        let boots = steps.filter { $0.frame.contains("BootNotification") }.compactMap { $0.outcome?.reply }
+        #expect(boots.count == 4 && boots[0] == boots[1] && boots[1] == boots[2] && boots[2] != boots[3], "\(boots)")
+
+        let corrections = InboundReplay.database()
+        _ = await InboundReplay.run(try FuzzFiles.script("seeds", "16-scenario-corrections.ocpp"), on: corrections)
+        #expect(corrections.correctionCount == 2)
+        #expect(corrections.transactions.first?.suspectReasons.contains("corrected reading") == true)
+        #expect(corrections.stationEventKinds.contains("MeterValues.suspect"))
+
+        let stale = InboundReplay.database()
+        _ = await InboundReplay.run(try FuzzFiles.script("seeds", "201-scenario-stale-transaction.ocpp"), on: stale)
+        let tx = try #require(stale.transactions.first)
+        #expect(tx.state == .ended && tx.stopReason == "Stale")
+        #expect(tx.suspectReasons.contains("ended by the stale-transaction policy") && tx.suspectReasons.contains("readings after end"))
+    }
+
     /// Both versions have a minimal and a maximal seed for every station-initiated action.
     @Test func everyStationActionHasSeeds() {
         let names = Set(FuzzFiles.names("seeds"))
