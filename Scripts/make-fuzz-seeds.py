@@ -260,13 +260,27 @@ EXTREMES = [
 ]
 
 
+def dict_entry(text):
+    """A libFuzzer dictionary entry: printable ASCII as is, a backslash or quote escaped, any other byte as \\xNN."""
+    out = []
+    for b in text.encode("utf-8"):
+        c = chr(b)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif 0x20 <= b < 0x7F:
+            out.append(c)
+        else:
+            out.append("\\x%02X" % b)
+    return '"' + "".join(out) + '"'
+
+
 def write_dictionary(words):
     lines = ["# libFuzzer dictionary for voltaic-fuzz, written by Scripts/make-fuzz-seeds.py: every property, enum value",
              "# and action name of the OCPP 1.6 and 2.0.1 schemas, and the values the mutator also inserts."]
     for w in sorted(words):
-        lines.append(json.dumps(json.dumps(w)))
+        lines.append(dict_entry(json.dumps(w)))
     for e in EXTREMES:
-        lines.append(json.dumps(e))
+        lines.append(dict_entry(e))
     with open(DICT, "w") as f:
         f.write("\n".join(lines) + "\n")
 
