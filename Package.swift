@@ -54,6 +54,9 @@ let package = Package(
         ),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
         .target(name: "CSMS", dependencies: ["OCPP"], swiftSettings: swiftSettings),
+        // An in-memory UnitOfWork with the PostgreSQL schema's keys, conflicts and column ranges, and the
+        // inbound pipeline (frame to reply) over any TransactionRunner: for the fuzzer and replay tests.
+        .target(name: "CSMSMemory", dependencies: ["CSMS", "OCPP"], swiftSettings: swiftSettings),
         // PostgreSQL: repositories, migrations, the embedded cluster launcher.
         .target(
             name: "Storage",
@@ -100,6 +103,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The libFuzzer harness over the inbound path. A plain build makes a replay tool (inputs as arguments);
+        // Scripts/fuzz builds it with -sanitize=fuzzer -DVOLTAIC_LIBFUZZER into the fuzzer.
+        .executableTarget(name: "voltaic-fuzz", dependencies: ["CSMSMemory", "CSMS", "OCPP"], path: "Sources/VoltaicFuzz", swiftSettings: swiftSettings),
         // Test support: one embedded PostgreSQL cluster per test process, a fresh database per test.
         .target(
             name: "TestSupport",
@@ -110,7 +116,7 @@ let package = Package(
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], swiftSettings: swiftSettings),
         // Storage only for ChildProcess, which starts the test EVM as it starts PostgreSQL.
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], exclude: ["Vectors"], swiftSettings: swiftSettings),
-        .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP"], swiftSettings: swiftSettings),
+        .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "CSMSMemory"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "CSMS", "OCPP", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],

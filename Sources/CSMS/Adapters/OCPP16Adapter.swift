@@ -118,7 +118,10 @@ public struct OCPP16Adapter: InboundAdapter {
             case .concurrentTx: .concurrentTx
             default: .invalid
             }
-        return .init(expiryDate: info.expiresAt, parentIdTag: info.groupId, status: status)
+        // 1.6 parentIdTag is an IdToken, CiString20; a group id may have up to 36 characters (2.0.1's idToken,
+        // what the admin API takes). One that does not fit is left out: the field is optional.
+        let parent = info.groupId.flatMap { $0.unicodeScalars.count <= 20 ? $0 : nil }
+        return .init(expiryDate: info.expiresAt, parentIdTag: parent, status: status)
     }
 
     static func sample(_ v: OCPP16.StopTransactionRequest.TransactionData.SampledValue, at: Date) -> MeterSample {
