@@ -13,6 +13,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("VOLTAIC_BIN", os.path.join(ROOT, ".build", "debug", "voltaic"))
 ADMIN_TOKEN = "interop-admin-token-0123456789"
+# The embedded cluster's port (EmbeddedPostgres's default); it listens on a unix socket under <data-dir>/postgres/run.
+PG_PORT = 5432
 
 
 def free_port():
@@ -67,25 +69,52 @@ class VoltaicServer:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
-    def stop(self):
+    def stop(self, timeout=30):
+        """SIGTERM, then SIGKILL if the server has not exited within `timeout` seconds."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
 
-    def destroy(self):
-        self.stop()
-        pg = os.path.join(self.data_dir, "postgres")
-        if os.path.exists(os.path.join(pg, "postmaster.pid")):
-            cmd = [pg_bin("pg_ctl"), "-D", pg, "-m", "immediate", "stop"]
-            if os.geteuid() == 0:
-                cmd = ["runuser", "-u", "postgres", "--"] + cmd
-            subprocess.run(cmd, capture_output=True)
+    def destroy(self, stop_timeout=30):
+        self.stop(stop_timeout)
+        if os.path.exists(os.path.join(self.pg_data_dir, "postmaster.pid")):
+            self.pg_ctl("-m", "immediate", "stop", check=False)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # The embedded PostgreSQL -------------------------------------------------------------------------------------
+
+    @property
+    def pg_data_dir(self):
+        return os.path.join(self.data_dir, "postgres")
+
+    @property
+    def pg_socket_dir(self):
+        return os.path.join(self.pg_data_dir, "run")
+
+    def pg_ctl(self, *args, check=True):
+        """pg_ctl on the embedded cluster, as the user it runs as (`postgres` when the tests run as root)."""
+        cmd = [pg_bin("pg_ctl"), "-D", self.pg_data_dir, *args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"pg_ctl {' '.join(args)} failed ({r.returncode}): {r.stdout}{r.stderr}")
+        return r
+
+    def stop_postgres(self, mode="fast"):
+        """Stops the embedded cluster under the running server (`pg_ctl stop -m fast|immediate|smart`)."""
+        self.pg_ctl("-m", mode, "-w", "-t", "60", "stop")
+
+    def start_postgres(self):
+        """Starts the embedded cluster again on the same data directory, port and socket directory, with
+        the options `EmbeddedPostgres.start()` uses."""
+        options = f"-p {PG_PORT} -k {self.pg_socket_dir} -c listen_addresses='' -c max_connections=200 -c fsync=on"
+        self.pg_ctl("-l", os.path.join(self.pg_data_dir, "postgres.log"), "-o", options, "-w", "-t", "60", "start")
 
     def tail(self, n=4000):
         try:
@@ -112,7 +141,7 @@ class VoltaicServer:
 
     def sql(self, query):
         """Runs a query on the embedded PostgreSQL with psql; returns rows as lists of strings."""
-        cmd = ["psql", "-h", os.path.join(self.data_dir, "postgres", "run"), "-U", "voltaic", "-d", "voltaic", "-At", "-F", "\t", "-c", query]
+        cmd = ["psql", "-h", self.pg_socket_dir, "-p", str(PG_PORT), "-U", "voltaic", "-d", "voltaic", "-At", "-F", "\t", "-c", query]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         return [line.split("\t") for line in out.splitlines() if line]
 
