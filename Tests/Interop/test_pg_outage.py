@@ -12,12 +12,14 @@ During each outage:
 - the admin API answers 503 `application/problem+json` within `--api-timeout` (plus the margin).
 
 Each station behaves like a charger with an offline queue: a CALL answered `InternalError` is sent again
-with the same message id until it is acknowledged; some stations also drop their socket while a CALL is in
-flight and send it again, same id, after reconnecting. After each restart `/health`, the admin API and every
-station recover on their own. At the end the database must hold exactly what was acknowledged: every
-acknowledged message is there and none is there twice. The messages are chosen so that a second application
-would show: StartTransaction and TransactionEvent append `session.started`/`session.ended` to the outbox,
-and DataTransfer and NotifyEvent are stored verbatim, protected against replay only by their message id.
+with the same message id until it is acknowledged. Every fifth station also drops its socket with a CALL in
+flight and sends it again, same id, after reconnecting: once during each outage (the CALL cannot commit), and
+once while PostgreSQL is up (the CALL commits and only its acknowledgement is lost). After each restart
+`/health`, the admin API and every station recover on their own, without restarting voltaic. At the end the
+database must hold exactly what was acknowledged: every acknowledged message is there, and none is there twice.
+The messages are chosen so that a second application would show: StartTransaction and TransactionEvent append
+`session.started`/`session.ended` to the outbox, and DataTransfer and NotifyEvent are stored verbatim, kept
+from a second application only by their message id.
 """
 import asyncio
 import collections
@@ -39,7 +41,7 @@ PING_INTERVAL = 10.0  # --ping-interval, well above --db-timeout (see the test)
 MARGIN = 1.5  # scheduling slack on a shared machine, on top of the deadlines
 HEALTH_LIMIT = 1.0  # /health answers within a second, always
 HEALTH_CACHE = 1.0  # /health may still say "ok" this long after the database went away (its cached probe)
-OUTAGE_MODES = ["fast"]  # TEMP  # one outage each, in this order
+OUTAGE_MODES = ["fast", "immediate"]  # one outage each, in this order
 OUTAGE_SECONDS = 6.0  # how long PostgreSQL stays down: several deadlines
 STATIONS_16 = 10
 STATIONS_201 = 10
@@ -170,7 +172,7 @@ class Run:
         self.outage = None  # index of the outage under way, or None
         self.up_phase = -1  # the outage the stations last recovered from (-1: before the first)
         self.finish = asyncio.Event()
-        self.health = []  # (sent, done, status, body, outage index or None)
+        self.health = []  # (sent, latency, status, body, outage index or None)
         self.api_probes = []  # (sent, latency, status, content type, body)
         self.outages = []  # dicts: mode, stopped, started, health_ok_after, api_ok_after, stations_ok_after
         self.problems = []  # what went wrong while the scenario ran (a recovery that did not come)
@@ -385,7 +387,7 @@ class Run:
             lines = [line for line in log.splitlines() if "Connection creation failed" not in line and "could not apply" not in line]
             return (f"voltaic's sessions in pg_stat_activity (state, wait event, query, count): {activity}\n"
                     f"'group commit failed' logged {log.count('group commit failed')} times, 'database deadline passed' {log.count('database deadline passed')} times\n"
-                    + "\n".join(lines[-40:]))
+                    + "\n".join(lines[-12:]))
         return await asyncio.to_thread(collect)
 
     async def scenario(self):
@@ -529,7 +531,8 @@ def test_postgres_outage_under_load_is_answered_recovered_and_loses_nothing():
             check(not st.failures, f"{st.sid} failed: {st.failures}")
 
         # 1. /health: always under a second; 503 "database":"down" once its cache has expired, until PostgreSQL is back.
-        for n, o in enumerate(run.outages):
+        outages = [o for o in run.outages if "start_requested" in o]  # those that stopped PostgreSQL and started it again
+        for n, o in enumerate(outages):
             during = [h for h in run.health if h[4] == n and h[0] >= o["stopped"] + HEALTH_CACHE]
             check(len(during) >= 5, f"too few health probes in outage {n}: {during}")
             bad = [h for h in during if h[2] != 503 or not isinstance(h[3], dict) or h[3].get("database") != "down"]
@@ -543,14 +546,14 @@ def test_postgres_outage_under_load_is_answered_recovered_and_loses_nothing():
         check(not unanswered, f"CALLs not answered (no reply within {NO_ANSWER} s, or the server closed the socket): {unanswered[:10]}")
         late = [x for x in attempts if x[3]["latency"] is not None and x[3]["latency"] > DB_TIMEOUT + MARGIN]
         check(not late, f"answers later than {DB_TIMEOUT} + {MARGIN} s: {late[:10]}")
-        for n, o in enumerate(run.outages):
+        for n, o in enumerate(outages):
             # Stations that keep their socket send all through the outage: each must have been told InternalError.
             told = {st.sid: sum(1 for m in st.messages for a in m.attempts if a["outcome"] == "InternalError" and o["stopped"] <= a["sent"] < o["start_requested"])
                     for st in stations if not st.dropper}
             check(all(told.values()), f"outage {n} ({o['mode']}): InternalError answers by station: {told}")
 
         # 3. The admin API: 503 application/problem+json within --api-timeout (+ margin).
-        for n, o in enumerate(run.outages):
+        for n, o in enumerate(outages):
             check(len(o.get("api", [])) == 2, f"outage {n}: admin API probes missing: {o.get('api')}")
             for sent, latency, status, ctype, body in o.get("api", []):
                 ok = status == 503 and (ctype or "").startswith("application/problem+json") and isinstance(body, dict) and body.get("status") == 503
@@ -559,7 +562,7 @@ def test_postgres_outage_under_load_is_answered_recovered_and_loses_nothing():
 
         # 4. Recovered alone: /health 200, admin API 200 and every station acknowledged again, each within
         #    RECOVERY_LIMIT of `pg_ctl start` (Run.one_outage records a problem otherwise); voltaic never restarted.
-        check(len(run.outages) == len(OUTAGE_MODES), f"only {len(run.outages)} of {len(OUTAGE_MODES)} outages ran")
+        check(len(outages) == len(OUTAGE_MODES), f"only {len(outages)} of {len(OUTAGE_MODES)} outages ran")
         check(server.process.poll() is None, "voltaic serve exited")
 
         # 5. Every unacknowledged CALL was accepted on retry with the same id, and every station had some.
@@ -569,7 +572,7 @@ def test_postgres_outage_under_load_is_answered_recovered_and_loses_nothing():
         check(not unretried, f"stations with no message acknowledged on retry (the outage did not reach them?): {unretried}")
         droppers = [st for st in stations if st.dropper]
         recovered = sum(1 for o in run.outages if "stations_ok_after" in o)
-        for kind, want in (("dropped-down", len(run.outages)), ("dropped-up", recovered + 1)):
+        for kind, want in (("dropped-down", len(outages)), ("dropped-up", recovered + 1)):
             done = {st.sid: sum(1 for m in st.messages if m.reply is not None and any(a["outcome"] == kind for a in m.attempts)) for st in droppers}
             check(all(n >= want for n in done.values()), f"CALLs {kind} then acknowledged after reconnecting, by station: {done} (want {want} each)")
 
@@ -577,8 +580,10 @@ def test_postgres_outage_under_load_is_answered_recovered_and_loses_nothing():
         expected, replies = expected_state(stations)
         problems += replies
         actual = normalise_201_raw_values(database_state(server))
+        # A message left unacknowledged (only when the run failed) may have committed before its InternalError.
+        note = f" ({len(never)} messages were left unacknowledged: an extra row may be one of them, stored once)" if never else ""
         for table in expected:
-            check(actual[table] == expected[table], f"{table} differs from the acknowledged messages: {diff(expected[table], actual[table])}")
+            check(actual[table] == expected[table], f"{table} differs from the acknowledged messages{note}: {diff(expected[table], actual[table])}")
 
         assert not problems, f"{len(problems)} problem(s):\n- " + "\n- ".join(p[:3000] for p in problems)
     finally:
@@ -598,12 +603,12 @@ def summarise(run):
         **{f"{kind}_then_acknowledged": sum(1 for m in msgs if m.reply is not None and any(a["outcome"] == kind for a in m.attempts))
            for kind in ("dropped-down", "dropped-up")},
         "internal_errors": len(errors),
-        "internal_errors_by_outage": [sum(1 for m in msgs for a in m.attempts if a["outcome"] == "InternalError" and o["stopped"] <= a["sent"] < o.get("start_requested", 1e18))
-                                      for o in run.outages],
+        "internal_errors_by_outage": [sum(1 for m in msgs for a in m.attempts if a["outcome"] == "InternalError" and o["stopped"] <= a["sent"] < o["start_requested"])
+                                      for o in run.outages if "start_requested" in o],
         "internal_error_latency_s": {"min": round(min(errors), 3), "median": round(statistics.median(errors), 3), "max": round(max(errors), 3)} if errors else None,
         "health_503_latency_s": {"min": round(min(health_down), 3), "max": round(max(health_down), 3), "n": len(health_down)} if health_down else None,
-        "health_max_latency_s": round(max(h[1] for h in run.health), 3),
-        "api_503_latency_s": [round(p[1], 3) for o in run.outages for p in o["api"]],
+        "health_max_latency_s": round(max(h[1] for h in run.health), 3) if run.health else None,
+        "api_503_latency_s": [round(p[1], 3) for o in run.outages for p in o.get("api", [])],
         "unexpected_closes": {st.sid: st.unexpected_closes for st in run.stations if st.unexpected_closes},
         "outages": [{"mode": o["mode"], "acks_before": o.get("acks_before"), "down_s": round(o["start_requested"] - o["stopped"], 2) if "start_requested" in o else None,
                      **{k + "_s": round(o[k], 2) if k in o else None for k in ("health_ok_after", "api_ok_after", "stations_ok_after")}} for o in run.outages],
