@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Storage
 import Synchronization
 
 /// The database half of `/health`, answered within a second whatever the database does: a probe's result

@@ -278,16 +278,13 @@ public final class GroupCommitter: TransactionRunner, Service {
     }
 }
 
-/// Runs `work`, cancelling it and throwing `StoreFailure.unavailable` once `limit` has passed.
+/// Runs `work` within `limit`, or throws `StoreFailure.unavailable`. The work runs in its own task
+/// (`Deadline`): a postgres-nio query on a connection whose server died ignores cancellation, and a
+/// structured child would hold its caller, a commit worker, until the socket times out.
 func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw StoreFailure.unavailable("no answer within \(limit)") }
-        return value
+    do {
+        return try await Deadline.run(within: limit, work)
+    } catch is Deadline.Exceeded {
+        throw StoreFailure.unavailable("no answer within \(limit)")
     }
 }
