@@ -40,20 +40,6 @@ public struct JSONLogHandler: LogHandler {
     /// UTC, milliseconds, `Z`.
     static func timestamp() -> String { OCPPDateTime.format(Date()) }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal, escaped as the wire's own serialiser escapes it.
+    static func quote(_ s: String) -> String { JSONValue.string(s).serialized }
 }
