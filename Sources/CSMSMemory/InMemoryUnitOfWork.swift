@@ -162,6 +162,10 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         try statement { t, _ throws(DatabaseRejection) in t.transactions[id]?.model }
     }
 
+    public func transactions(ids: [Int64]) async throws -> [ChargingTransaction] {
+        try statement { t, _ throws(DatabaseRejection) in ids.compactMap { t.transactions[$0]?.model } }
+    }
+
     public func transaction(stationId: String, uid: String) async throws -> ChargingTransaction? {
         try statement { t, _ throws(DatabaseRejection) in
             let key = Tables.StationUid(stationId: try Col.text(stationId, "transactions.station_id"), uid: try Col.text(uid, "transactions.uid"))
@@ -201,7 +205,15 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         }
     }
 
-    public func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
+    /// PostgreSQL's one statement over all the groups: its rows are keyed by station, and each station is
+    /// there once, so no group sees another's rows either way.
+    public func insertMeterSamples(_ groups: [MeterSampleGroup]) async throws -> [Int] {
+        var out: [Int] = []
+        for g in groups { out.append(try await insertGroup(stationId: g.stationId, evseId: g.evseId, transactionId: g.transactionId, g.samples)) }
+        return out
+    }
+
+    private func insertGroup(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
         guard !samples.isEmpty else { return 0 }
         return try statement { t, now throws(DatabaseRejection) in
             let stationId = try Col.text(stationId, "meter_values.station_id")

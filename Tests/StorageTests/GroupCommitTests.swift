@@ -122,4 +122,69 @@ import TestSupport
             #expect(tx.state == .ended && tx.energyWh == 300)
         }
     }
+
+    /// MeterValues from many stations that arrive together are applied as one bulk work: one lookup of the
+    /// transactions they name and one insert of all their samples. Each station's samples keep their own
+    /// transaction, a transaction of another station is not taken, a correction between two CALLs of one
+    /// station in the same batch is flagged as it would be one after the other, and an input that fails
+    /// (an unknown station) is refused alone while the rest of its batch commits.
+    @Test func meterValuesOfManyStationsAreAppliedTogether() async throws {
+        try await Harness.with(workers: 1) { h in
+            for i in 0..<8 { try await h.station("MV-\(i)") }
+            let tx = try await h.count(
+                "WITH t AS (INSERT INTO transactions (uid, ocpp_version, station_id, evse_id, connector_id, state, meter_start_wh) VALUES ('x', 'ocpp1.6', 'MV-0', 1, 1, 'Active', 0) RETURNING id) SELECT id::int FROM t"
+            )
+            func meterValues(_ value: String, transaction: Int? = nil) -> String {
+                let id = transaction.map { #","transactionId":\#($0)"# } ?? ""
+                return #"{"connectorId":1\#(id),"meterValue":[{"timestamp":"2026-01-01T10:00:00Z","sampledValue":[{"value":"\#(value)"}]}]}"#
+            }
+            let calls: [(String, String)] = [("MV-0", meterValues("100", transaction: tx))] + (1...5).map { ("MV-\($0)", meterValues("10\($0)")) } + [
+                ("MV-6", meterValues("106", transaction: tx)), ("MV-7", meterValues("200")), ("MV-7", meterValues("201")),
+            ]
+            let committer = h.committer
+            // The one worker is held by a gate while the CALLs queue behind it; released, it takes them all.
+            func batch(_ calls: [(String, String)]) async throws -> [Frame] {
+                let before = committer.statistics.batches
+                let held = Atomic<Bool>(false)
+                let release = Atomic<Bool>(false)
+                let gate = Task {
+                    try await committer.perform { _ in
+                        held.store(true, ordering: .sequentiallyConsistent)
+                        while !release.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+                    }
+                }
+                while !held.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+                return try await withThrowingTaskGroup(of: (Int, Frame).self) { group in
+                    for (i, (station, payload)) in calls.enumerated() {
+                        group.addTask { (i, try await h.call(.v16, station, "MeterValues", payload, id: "mv-\(i)")) }
+                        // One after the other, so that the two CALLs of MV-7 queue in order.
+                        while committer.queued < i + 1 { try await Task.sleep(for: .milliseconds(5)) }
+                    }
+                    release.store(true, ordering: .sequentiallyConsistent)
+                    try await gate.value
+                    var frames = [Frame?](repeating: nil, count: calls.count)
+                    for try await (i, frame) in group { frames[i] = frame }
+                    #expect(committer.statistics.batches == before + 2, "the gate, then all the CALLs in one batch")
+                    return frames.compactMap { $0 }
+                }
+            }
+            let first = try await batch(calls)
+            #expect(first.count == 9 && first.allSatisfy { $0.isResult })
+            #expect(committer.statistics.bulkInputs == 9 && committer.statistics.isolatedBatches == 0)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values") == 9)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE transaction_id = \(tx)") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE transaction_id = \(tx) AND station_id = 'MV-0' AND raw_value = '100'") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM station_events WHERE kind = 'MeterValues.unknownTransaction' AND station_id = 'MV-6'") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE correction") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE correction AND station_id = 'MV-7' AND raw_value = '201'") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM station_events WHERE kind = 'MeterValues.suspect'") == 1)
+
+            // A batch with an input that cannot be stored: it alone is refused.
+            let second = try await batch((1...4).map { ("MV-\($0)", meterValues("30\($0)")) } + [("NO-SUCH", meterValues("1"))])
+            #expect(second.prefix(4).allSatisfy { $0.isResult })
+            #expect(second.last?.errorCode == "PropertyConstraintViolation")
+            #expect(committer.statistics.isolatedBatches == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values") == 13)
+        }
+    }
 }

@@ -13,9 +13,16 @@ public protocol InboundAdapter: Sendable {
     func prepare(action: String, payload: JSONValue, stationId: String, now: Date) throws -> PreparedCall
 }
 
-/// A CALL's writes, run inside the group commit: they return the CALLRESULT payload (a tree; its bytes
-/// are made after the COMMIT).
-public typealias PreparedCall = @Sendable (any UnitOfWork) async throws -> JSONValue
+/// A CALL's writes, ready to run inside the group commit. Either returns the CALLRESULT payload (a tree;
+/// its bytes are made after the COMMIT).
+public enum PreparedCall: Sendable {
+    /// Writes of this CALL alone, run in the runner's transaction.
+    case writes(@Sendable (any UnitOfWork) async throws -> JSONValue)
+    /// Writes handed to the runner as an input of `BulkWork`, applied together with other stations' (the
+    /// runner's `perform(_:_:)` returns after their COMMIT). Only for CALLs that are idempotent by content:
+    /// a replay-guarded CALL keeps its reply in its own transaction.
+    case bulk(@Sendable (any TransactionRunner) async throws -> JSONValue)
+}
 
 /// A request that passed schema validation but cannot be applied, answered with a CALLERROR.
 public struct InboundRejection: Error, Sendable {

@@ -76,13 +76,20 @@ public struct InboundDispatcher: Sendable {
         }
         do {
             // Only the writes sit inside the transaction.
-            let result = try await runner.perform { uow in
-                if guarded, let earlier = try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window) {
-                    return earlier
+            let result: JSONValue
+            switch apply {
+            case .writes(let writes):
+                result = try await runner.perform { uow in
+                    if guarded, let earlier = try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window) {
+                        return earlier
+                    }
+                    let reply = try await writes(uow)
+                    if guarded { try await uow.recordReply(stationId: stationId, messageId: id, action: action, payload: payload, reply: reply) }
+                    return reply
                 }
-                let reply = try await apply(uow)
-                if guarded { try await uow.recordReply(stationId: stationId, messageId: id, action: action, payload: payload, reply: reply) }
-                return reply
+            case .bulk(let perform):
+                guard !guarded else { return refuse(.internalError, "\(action) cannot be applied", failure: "a replay-guarded action was prepared as bulk work") }
+                result = try await perform(runner)
             }
             let status = action == "BootNotification" ? result["status"]?.stringValue.flatMap(RegistrationStatus.init(rawValue:)) : nil
             return Answer(frame: .callResult(id: id, payload: result), committed: true, registration: status, failure: nil)

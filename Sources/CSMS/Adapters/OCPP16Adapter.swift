@@ -28,7 +28,7 @@ public struct OCPP16Adapter: InboundAdapter {
                 vendor: r.chargePointVendor, model: r.chargePointModel, serialNumber: r.chargePointSerialNumber ?? r.chargeBoxSerialNumber,
                 firmwareVersion: r.firmwareVersion, iccid: r.iccid, imsi: r.imsi, meterType: r.meterType, meterSerialNumber: r.meterSerialNumber
             )
-            return { uow in
+            return .writes { uow in
                 let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
                 let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
                 return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
@@ -36,7 +36,7 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
-            return { uow in
+            return .writes { uow in
                 let info = try await service.authorize(uow, idToken: r.idTag, now: now)
                 return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
             }
@@ -49,7 +49,7 @@ public struct OCPP16Adapter: InboundAdapter {
                 evseId: ref.evseId, connectorId: ref.connectorId, status: r.status.rawValue, errorCode: r.errorCode.rawValue,
                 info: r.info, vendorErrorCode: r.vendorErrorCode, reportedAt: r.timestamp ?? now
             )
-            return { uow in
+            return .writes { uow in
                 try await service.status(uow, stationId: stationId, status)
                 return try encode(M.StatusNotificationResponse())
             }
@@ -58,7 +58,7 @@ public struct OCPP16Adapter: InboundAdapter {
             let r = try decode(M.StartTransactionRequest.self, payload)
             try WireLimits.check(r.connectorId, field: "connectorId")
             try WireLimits.check(r.reservationId, field: "reservationId")
-            return { uow in
+            return .writes { uow in
                 let result = try await service.start(
                     uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
                     startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now
@@ -72,7 +72,7 @@ public struct OCPP16Adapter: InboundAdapter {
             let r = try decode(M.StopTransactionRequest.self, payload)
             try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = (r.transactionData ?? []).flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
-            return { uow in
+            return .writes { uow in
                 let auth = try await service.stop(
                     uow, stationId: stationId, transactionId: Int64(r.transactionId), idToken: r.idTag, stoppedAt: r.timestamp,
                     meterStopWh: Int64(r.meterStop), reason: r.reason?.rawValue, samples: samples, rawPayload: payload, now: now
@@ -87,19 +87,23 @@ public struct OCPP16Adapter: InboundAdapter {
             try WireLimits.check(r.transactionId, in: WireLimits.integer, field: "transactionId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample16($0, at: mv.timestamp) } }
             let ref = ConnectorRef.fromOCPP16(connectorId: r.connectorId)
-            return { uow in
-                try await service.meterValues(uow, stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now)
-                return try encode(M.MeterValuesResponse())
+            let input = ChargingService.MeterValuesInput(
+                stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now
+            )
+            let reply = try encode(M.MeterValuesResponse())
+            return .bulk { runner in
+                _ = try await runner.perform(service.meterValuesWork, input)
+                return reply
             }
 
         case "DataTransfer":
-            return { uow in
+            return .writes { uow in
                 try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
                 return try encode(M.DataTransferResponse(status: .unknownVendorId))
             }
 
         case "DiagnosticsStatusNotification", "FirmwareStatusNotification", "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification":
-            return { uow in
+            return .writes { uow in
                 try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
                 return .object([:])
             }

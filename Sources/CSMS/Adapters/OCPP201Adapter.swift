@@ -32,7 +32,7 @@ public struct OCPP201Adapter: InboundAdapter {
                 vendor: cs.vendorName, model: cs.model, serialNumber: cs.serialNumber, firmwareVersion: cs.firmwareVersion,
                 iccid: cs.modem?.iccid, imsi: cs.modem?.imsi, reason: r.reason.rawValue
             )
-            return { uow in
+            return .writes { uow in
                 let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
                 let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
                 return try encode(M.BootNotificationResponse(currentTime: now, interval: result.interval, status: status))
@@ -40,7 +40,7 @@ public struct OCPP201Adapter: InboundAdapter {
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
-            return { uow in
+            return .writes { uow in
                 let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now)
                 return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
             }
@@ -50,7 +50,7 @@ public struct OCPP201Adapter: InboundAdapter {
             try WireLimits.check(r.evseId, field: "evseId")
             try WireLimits.check(r.connectorId, field: "connectorId")
             let status = ConnectorStatus(evseId: r.evseId, connectorId: r.connectorId, status: r.connectorStatus.rawValue, reportedAt: r.timestamp)
-            return { uow in
+            return .writes { uow in
                 try await service.status(uow, stationId: stationId, status)
                 return try encode(M.StatusNotificationResponse())
             }
@@ -69,7 +69,7 @@ public struct OCPP201Adapter: InboundAdapter {
                 stoppedReason: r.transactionInfo.stoppedReason?.rawValue, remoteStartId: r.transactionInfo.remoteStartId, reservationId: r.reservationId,
                 idToken: r.idToken?.idToken, evse: r.evse.map { ConnectorRef(evseId: $0.id, connectorId: $0.connectorId ?? 1) }, samples: samples
             )
-            return { uow in
+            return .writes { uow in
                 let auth = try await service.transactionEvent(uow, stationId: stationId, version: version, input, now: now)
                 return try encode(M.TransactionEventResponse(idTokenInfo: auth.map(Self.idTokenInfo)))
             }
@@ -78,28 +78,30 @@ public struct OCPP201Adapter: InboundAdapter {
             let r = try decode(M.MeterValuesRequest.self, payload)
             try WireLimits.check(r.evseId, field: "evseId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
-            return { uow in
-                try await service.meterValues(uow, stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
-                return try encode(M.MeterValuesResponse())
+            let input = ChargingService.MeterValuesInput(stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
+            let reply = try encode(M.MeterValuesResponse())
+            return .bulk { runner in
+                _ = try await runner.perform(service.meterValuesWork, input)
+                return reply
             }
 
         case "ReservationStatusUpdate":
             let r = try decode(M.ReservationStatusUpdateRequest.self, payload)
             try WireLimits.check(r.reservationId, field: "reservationId")
-            return { uow in
+            return .writes { uow in
                 try await service.reservationStatusUpdate(uow, stationId: stationId, reservationId: r.reservationId, expired: r.reservationUpdateStatus == .expired)
                 try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
                 return try encode(M.ReservationStatusUpdateResponse())
             }
 
         case "DataTransfer":
-            return { uow in
+            return .writes { uow in
                 try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
                 return try encode(M.DataTransferResponse(status: .unknownVendorId))
             }
 
         case "NotifyReport", "NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification", "LogStatusNotification":
-            return { uow in
+            return .writes { uow in
                 try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
                 return .object([:])
             }

@@ -19,12 +19,14 @@ public protocol UnitOfWork: Sendable {
     func findStart(stationId: String, connector: ConnectorRef, idToken: String, startedAt: Date, meterStartWh: Int64) async throws -> ChargingTransaction?
     func insertTransaction(_ tx: NewTransaction) async throws -> ChargingTransaction
     func transaction(id: Int64) async throws -> ChargingTransaction?
+    /// The transactions with these ids that exist, locked like `transaction(id:)`.
+    func transactions(ids: [Int64]) async throws -> [ChargingTransaction]
     func transaction(stationId: String, uid: String) async throws -> ChargingTransaction?
     func updateTransaction(_ tx: ChargingTransaction) async throws
-    /// Stores samples; an exact replay is stored once. Returns how many were corrections: another value for
-    /// a sample already stored (same time, measurand, phase, location and context), kept and flagged.
-    @discardableResult
-    func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int
+    /// Stores samples of several EVSEs (each station at most once); an exact replay is stored once. Returns,
+    /// per group, how many were corrections: another value for a sample already stored (same time,
+    /// measurand, phase, location and context), kept and flagged.
+    func insertMeterSamples(_ groups: [MeterSampleGroup]) async throws -> [Int]
     /// The import register readings inside a transaction, one per time (the latest received wins).
     func registerReadings(transactionId: Int64) async throws -> [(Date, Int64)]
     /// Active transactions with no message since `cutoff`, oldest first.
@@ -48,6 +50,29 @@ public protocol UnitOfWork: Sendable {
     func recordReply(stationId: String, messageId: String, action: String, payload: JSONValue, reply: JSONValue) async throws
     /// Drops kept replies received before `cutoff`; returns how many.
     func purgeReplies(before cutoff: Date) async throws -> Int
+}
+
+extension UnitOfWork {
+    /// Stores the samples of one EVSE; returns how many were corrections (see `insertMeterSamples(_:)`).
+    @discardableResult
+    public func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
+        try await insertMeterSamples([MeterSampleGroup(stationId: stationId, evseId: evseId, transactionId: transactionId, samples: samples)]).first ?? 0
+    }
+}
+
+/// The samples one CALL reported for one EVSE.
+public struct MeterSampleGroup: Sendable {
+    public var stationId: String
+    public var evseId: Int
+    public var transactionId: Int64?
+    public var samples: [MeterSample]
+
+    public init(stationId: String, evseId: Int, transactionId: Int64?, samples: [MeterSample]) {
+        self.stationId = stationId
+        self.evseId = evseId
+        self.transactionId = transactionId
+        self.samples = samples
+    }
 }
 
 /// Why the store could not take the work. Runners throw it; the inbound path maps it to a CALLERROR.
@@ -106,4 +131,35 @@ public protocol StationLiveness: Sendable {
 
 public protocol TransactionRunner: Sendable {
     func perform<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T
+    /// Runs one caller's `input` through `work`, in one committed transaction. A runner that commits many
+    /// callers together may hand the inputs of all the callers of the same `work` to a single `apply`.
+    func perform<Input: Sendable, Output: Sendable>(_ work: BulkWork<Input, Output>, _ input: Input) async throws -> Output
+}
+
+extension TransactionRunner {
+    /// A runner that applies one caller at a time applies each input alone.
+    public func perform<Input: Sendable, Output: Sendable>(_ work: BulkWork<Input, Output>, _ input: Input) async throws -> Output {
+        try await perform { uow in try await work.applyOne(uow, input) }
+    }
+}
+
+/// Writes that many callers hand in at once and that are cheaper applied together: one set of
+/// statements for a batch instead of a set per caller (MeterValues). `apply` gets the inputs in the
+/// order their callers came and returns one output per input, or throws for all of them; a runner then
+/// applies each input again alone, so that only the one that fails is refused.
+public struct BulkWork<Input: Sendable, Output: Sendable>: Sendable {
+    /// Works with the same name are applied together.
+    public let name: String
+    public let apply: @Sendable (any UnitOfWork, [Input]) async throws -> [Output]
+
+    public init(name: String, apply: @escaping @Sendable (any UnitOfWork, [Input]) async throws -> [Output]) {
+        self.name = name
+        self.apply = apply
+    }
+
+    public func applyOne(_ uow: any UnitOfWork, _ input: Input) async throws -> Output {
+        let out = try await apply(uow, [input])
+        guard out.count == 1 else { throw StoreFailure.unavailable("\(name) answered \(out.count) outputs for 1 input") }
+        return out[0]
+    }
 }

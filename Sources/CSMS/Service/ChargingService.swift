@@ -139,22 +139,94 @@ public struct ChargingService: Sendable {
         return auth
     }
 
-    /// Stores sampled values. Values for an unknown transaction are kept without it and flagged suspect.
-    public func meterValues(_ uow: any UnitOfWork, stationId: String, evseId: Int, transactionId: Int64?, samples: [MeterSample], rawPayload: JSONValue, now: Date) async throws {
-        var tx: ChargingTransaction?
-        if let id = transactionId {
-            tx = try await uow.transaction(id: id)
-            if tx == nil || tx?.stationId != stationId || tx?.ocppVersion != .v16 {
-                tx = nil
-                try await uow.recordStationEvent(stationId: stationId, kind: "MeterValues.unknownTransaction", payload: rawPayload, suspect: true, at: now)
+    /// One MeterValues CALL: samples of one EVSE, in a 1.6 transaction if it names one.
+    public struct MeterValuesInput: Sendable {
+        public var stationId: String
+        public var evseId: Int
+        public var transactionId: Int64?
+        public var samples: [MeterSample]
+        public var rawPayload: JSONValue
+        public var now: Date
+
+        public init(stationId: String, evseId: Int, transactionId: Int64?, samples: [MeterSample], rawPayload: JSONValue, now: Date) {
+            self.stationId = stationId
+            self.evseId = evseId
+            self.transactionId = transactionId
+            self.samples = samples
+            self.rawPayload = rawPayload
+            self.now = now
+        }
+    }
+
+    /// MeterValues from many stations, applied together (the busiest message: see `meterValues(_:_:)`).
+    public var meterValuesWork: BulkWork<MeterValuesInput, Bool> {
+        BulkWork(name: "MeterValues") { uow, items in try await self.meterValues(uow, items) }
+    }
+
+    /// Stores sampled values, for many CALLs in a few statements: one lookup of the transactions they name,
+    /// and one insert of all their samples. Values for an unknown transaction are kept without it and
+    /// flagged suspect. Returns, per CALL, whether it flagged anything.
+    public func meterValues(_ uow: any UnitOfWork, _ items: [MeterValuesInput]) async throws -> [Bool] {
+        var flagged = [Bool](repeating: false, count: items.count)
+        var known: [Int64: ChargingTransaction] = [:]
+        let named = Set(items.compactMap(\.transactionId))
+        if !named.isEmpty {
+            for tx in try await uow.transactions(ids: named.sorted()) { known[tx.id] = tx }
+        }
+        var resolved: [Int64?] = []
+        resolved.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard let id = item.transactionId else {
+                resolved.append(nil)
+                continue
+            }
+            if let tx = known[id], tx.stationId == item.stationId, tx.ocppVersion == .v16 {
+                resolved.append(id)
+            } else {
+                resolved.append(nil)
+                flagged[i] = true
+                try await uow.recordStationEvent(stationId: item.stationId, kind: "MeterValues.unknownTransaction", payload: item.rawPayload, suspect: true, at: item.now)
             }
         }
-        let corrections = try await uow.insertMeterSamples(stationId: stationId, evseId: evseId, transactionId: tx?.id, samples)
-        if var tx {
-            if flag(&tx, samples: samples, corrections: corrections, afterEnd: tx.state == .ended) { try await uow.updateTransaction(tx) }
-        } else if corrections > 0 || samples.contains(where: \.outOfRange) {
-            try await uow.recordStationEvent(stationId: stationId, kind: "MeterValues.suspect", payload: rawPayload, suspect: true, at: now)
+        // A round holds each station at most once, so that a correction between two of its CALLs in one batch
+        // is seen as it would be one after the other (one statement does not see its own rows).
+        for round in Self.rounds(of: items.map(\.stationId)) {
+            let groups = round.map { MeterSampleGroup(stationId: items[$0].stationId, evseId: items[$0].evseId, transactionId: resolved[$0], samples: items[$0].samples) }
+            let corrections = try await uow.insertMeterSamples(groups)
+            for (j, i) in round.enumerated() {
+                let item = items[i]
+                if let id = resolved[i], var tx = known[id] {
+                    if flag(&tx, samples: item.samples, corrections: corrections[j], afterEnd: tx.state == .ended) {
+                        try await uow.updateTransaction(tx)
+                        known[id] = tx
+                        flagged[i] = true
+                    }
+                } else if corrections[j] > 0 || item.samples.contains(where: \.outOfRange) {
+                    flagged[i] = true
+                    try await uow.recordStationEvent(stationId: item.stationId, kind: "MeterValues.suspect", payload: item.rawPayload, suspect: true, at: item.now)
+                }
+            }
         }
+        return flagged
+    }
+
+    /// The indices of `keys`, in order, split so that no round holds a key twice: the n-th occurrence of a key
+    /// goes to round n.
+    static func rounds(of keys: [String]) -> [[Int]] {
+        var seen: [String: Int] = [:]
+        var rounds: [[Int]] = []
+        for (i, key) in keys.enumerated() {
+            let n = seen[key, default: 0]
+            seen[key] = n + 1
+            if n == rounds.count { rounds.append([]) }
+            rounds[n].append(i)
+        }
+        return rounds
+    }
+
+    /// One MeterValues CALL alone.
+    public func meterValues(_ uow: any UnitOfWork, stationId: String, evseId: Int, transactionId: Int64?, samples: [MeterSample], rawPayload: JSONValue, now: Date) async throws {
+        _ = try await meterValues(uow, [MeterValuesInput(stationId: stationId, evseId: evseId, transactionId: transactionId, samples: samples, rawPayload: rawPayload, now: now)])
     }
 
     /// Adds the reasons new samples give to doubt a transaction; true when it changed.

@@ -17,13 +17,17 @@ import Synchronization
 public final class GroupCommitter: TransactionRunner, Service {
     /// One caller's work and its single answer.
     final class Ticket: Sendable {
+        /// The work alone (for bulk work: its input applied alone, as an isolated run does).
         let work: @Sendable (any UnitOfWork) async throws -> any Sendable
+        /// Set for an input of `BulkWork`: applied with the batch's other inputs of the same work.
+        let bulk: Bulk?
         let enqueuedAt: ContinuousClock.Instant
         private let continuation: Mutex<CheckedContinuation<any Sendable, any Error>?>
         let attempts: Int
 
-        init(work: @escaping @Sendable (any UnitOfWork) async throws -> any Sendable, continuation: CheckedContinuation<any Sendable, any Error>, attempts: Int = 0, enqueuedAt: ContinuousClock.Instant = .now) {
+        init(work: @escaping @Sendable (any UnitOfWork) async throws -> any Sendable, bulk: Bulk? = nil, continuation: CheckedContinuation<any Sendable, any Error>, attempts: Int = 0, enqueuedAt: ContinuousClock.Instant = .now) {
             self.work = work
+            self.bulk = bulk
             self.continuation = Mutex(continuation)
             self.attempts = attempts
             self.enqueuedAt = enqueuedAt
@@ -42,8 +46,15 @@ public final class GroupCommitter: TransactionRunner, Service {
         /// The same work, for a retry; the caller's continuation moves to the new ticket.
         func retried() -> Ticket? {
             guard let c = continuation.withLock({ c in defer { c = nil }; return c }) else { return nil }
-            return Ticket(work: work, continuation: c, attempts: attempts + 1, enqueuedAt: enqueuedAt)
+            return Ticket(work: work, bulk: bulk, continuation: c, attempts: attempts + 1, enqueuedAt: enqueuedAt)
         }
+    }
+
+    /// One input of a `BulkWork`, its types erased.
+    struct Bulk: Sendable {
+        let name: String
+        let input: any Sendable
+        let apply: @Sendable (any UnitOfWork, [any Sendable]) async throws -> [any Sendable]
     }
 
     struct State {
@@ -67,6 +78,8 @@ public final class GroupCommitter: TransactionRunner, Service {
         public var items = 0
         /// Batches that had to run again with a savepoint per item, because an item failed.
         public var isolatedBatches = 0
+        /// Items committed as inputs of a bulk work applied for several callers at once.
+        public var bulkInputs = 0
     }
 
     public var statistics: Statistics { stats.withLock { $0 } }
@@ -93,6 +106,19 @@ public final class GroupCommitter: TransactionRunner, Service {
             enqueue(Ticket(work: { try await work($0) }, continuation: continuation))
         }
         guard let value = result as? T else { throw StoreFailure.unavailable("unexpected result type \(type(of: result))") }
+        return value
+    }
+
+    public func perform<Input: Sendable, Output: Sendable>(_ work: BulkWork<Input, Output>, _ input: Input) async throws -> Output {
+        let bulk = Bulk(name: work.name, input: input) { uow, inputs in
+            let typed = inputs.compactMap { $0 as? Input }
+            guard typed.count == inputs.count else { throw StoreFailure.unavailable("\(work.name) was handed another work's input") }
+            return try await work.apply(uow, typed).map { $0 as any Sendable }
+        }
+        let result: any Sendable = try await withCheckedThrowingContinuation { continuation in
+            enqueue(Ticket(work: { try await work.applyOne($0, input) }, bulk: bulk, continuation: continuation))
+        }
+        guard let value = result as? Output else { throw StoreFailure.unavailable("unexpected result type \(type(of: result))") }
         return value
     }
 
@@ -210,6 +236,7 @@ public final class GroupCommitter: TransactionRunner, Service {
                 $0.batches += 1
                 $0.items += batch.count
                 if result.isolated { $0.isolatedBatches += 1 }
+                $0.bulkInputs += result.bulkInputs
             }
             onBatch?(batch.count, wait, result.isolated)
             for (ticket, outcome) in result.done { ticket.resume(outcome) }
@@ -220,21 +247,38 @@ public final class GroupCommitter: TransactionRunner, Service {
         }
     }
 
-    typealias Outcomes = (done: [(Ticket, Result<any Sendable, any Error>)], retry: [Ticket], isolated: Bool)
+    typealias Outcomes = (done: [(Ticket, Result<any Sendable, any Error>)], retry: [Ticket], isolated: Bool, bulkInputs: Int)
 
-    /// One transaction over the batch. Not isolated, the first failing item rolls everything back and the
-    /// answer is nil (run it again isolated). Isolated, each item has its savepoint (a batch of one needs
+    /// One transaction over the batch. Not isolated, the inputs of each bulk work are applied together, at
+    /// the place of the first, and the first failing item (or bulk work) rolls everything back and the answer
+    /// is nil (run it again isolated). Isolated, each item runs alone with its savepoint (a batch of one needs
     /// none: its transaction is its own) and fails alone.
     private static func run(_ batch: [Ticket], on conn: PostgresConnection, isolated: Bool, logger: Logger) async throws -> Outcomes? {
         var outcomes: [(Ticket, Result<any Sendable, any Error>)] = []
         var retry: [Ticket] = []
         let savepoints = isolated && batch.count > 1
+        var applied: Set<String> = []
+        var bulkInputs = 0
         try await conn.query("BEGIN", logger: logger)
         do {
             let uow = PostgresUnitOfWork(connection: conn, logger: logger)
             for ticket in batch {
                 // Answered already (the deadline passed while it waited): its caller has moved on.
                 if ticket.isAnswered { continue }
+                if !isolated, let bulk = ticket.bulk {
+                    guard applied.insert(bulk.name).inserted else { continue }
+                    let group = batch.compactMap { t in t.bulk.flatMap { $0.name == bulk.name && !t.isAnswered ? (t, $0.input) : nil } }
+                    do {
+                        let values = try await bulk.apply(uow, group.map(\.1))
+                        guard values.count == group.count else { throw StoreFailure.unavailable("\(bulk.name) answered \(values.count) of \(group.count)") }
+                        for ((t, _), v) in zip(group, values) { outcomes.append((t, .success(v))) }
+                        if group.count > 1 { bulkInputs += group.count }
+                    } catch {
+                        try await conn.query("ROLLBACK", logger: logger)
+                        return nil
+                    }
+                    continue
+                }
                 if savepoints { try await conn.query("SAVEPOINT item", logger: logger) }
                 do {
                     let value = try await ticket.work(uow)
@@ -255,7 +299,7 @@ public final class GroupCommitter: TransactionRunner, Service {
                 }
             }
             try await conn.query("COMMIT", logger: logger)
-            return (outcomes, retry, isolated && batch.count > 1)
+            return (outcomes, retry, isolated && batch.count > 1, bulkInputs)
         } catch {
             _ = try? await conn.query("ROLLBACK", logger: logger)
             throw error

@@ -78,19 +78,29 @@ enum HotSQLs {
 
     /// A sample whose identity is already stored with another raw value is a correction: kept, flagged.
     /// Arrays cannot carry NULLs through the binding, so "" stands for none and NULLIF restores it.
+    /// The samples of many CALLs, one station each, unnested server side ("" is none; transaction 0 is none).
+    /// Answers, per station, how many rows were corrections (another raw value for a sample already stored).
     enum InsertMeterSamples: HotSQL {
         static let sql = """
-            INSERT INTO meter_values (station_id, evse_id, transaction_id, sampled_at, measurand, phase, location, context, value, unit,
-                raw_value, raw_unit, signed_data, correction)
-            SELECT $1::text, $2::bigint, $3::bigint, a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, ''),
-                EXISTS (SELECT 1 FROM meter_values o WHERE o.station_id = $1::text AND o.evse_id = $2::bigint
-                    AND coalesce(o.transaction_id, 0) = coalesce($3::bigint, 0) AND o.sampled_at = a AND o.measurand = m
-                    AND o.phase = p AND o.location = l AND o.context = c AND o.raw_value <> r)
-            FROM unnest($4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                $12::text[], $13::text[]) AS x(a, m, p, l, c, v, u, r, ru, s)
-            ON CONFLICT DO NOTHING
-            RETURNING correction
+            WITH ins AS (
+                INSERT INTO meter_values (station_id, evse_id, transaction_id, sampled_at, measurand, phase, location, context, value, unit,
+                    raw_value, raw_unit, signed_data, correction)
+                SELECT st, ev, NULLIF(tx, 0), a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, ''),
+                    EXISTS (SELECT 1 FROM meter_values o WHERE o.station_id = st AND o.evse_id = ev
+                        AND coalesce(o.transaction_id, 0) = tx AND o.sampled_at = a AND o.measurand = m
+                        AND o.phase = p AND o.location = l AND o.context = c AND o.raw_value <> r)
+                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+                    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS x(st, ev, tx, a, m, p, l, c, v, u, r, ru, s)
+                ON CONFLICT DO NOTHING
+                RETURNING station_id, correction)
+            SELECT station_id, count(*) FILTER (WHERE correction)::bigint FROM ins GROUP BY station_id
             """
+    }
+
+    enum TransactionsByIds: HotSQL {
+        // Locked in id order, as TransactionById locks one: two batches naming the same transactions wait,
+        // they do not deadlock.
+        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"
     }
 
     enum UpsertConnector: HotSQL {

@@ -75,6 +75,10 @@ struct PostgresUnitOfWork: UnitOfWork {
         try await TransactionRows.all(connection.run(Hot<HotSQLs.TransactionById>(id), logger: logger)).first
     }
 
+    func transactions(ids: [Int64]) async throws -> [ChargingTransaction] {
+        try await TransactionRows.all(connection.run(Hot<HotSQLs.TransactionsByIds>(ids), logger: logger))
+    }
+
     func transaction(stationId: String, uid: String) async throws -> ChargingTransaction? {
         try await TransactionRows.all(connection.run(Hot<HotSQLs.TransactionByUid>(stationId, uid), logger: logger)).first
     }
@@ -89,20 +93,41 @@ struct PostgresUnitOfWork: UnitOfWork {
         )
     }
 
-    func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
-        guard !samples.isEmpty else { return 0 }
-        // One statement for all the samples: arrays unnested server side ("" is none, see the statement).
+    func insertMeterSamples(_ groups: [MeterSampleGroup]) async throws -> [Int] {
+        let total = groups.reduce(0) { $0 + $1.samples.count }
+        guard total > 0 else { return groups.map { _ in 0 } }
+        // One statement for all the groups' samples, bound as one array per column.
+        var station: [String] = [], evse: [Int] = [], tx: [Int64] = [], at: [Date] = [], measurand: [String] = []
+        var phase: [String] = [], location: [String] = [], context: [String] = [], value: [String] = [], unit: [String] = []
+        var raw: [String] = [], rawUnit: [String] = [], signed: [String] = []
+        station.reserveCapacity(total)
+        for g in groups {
+            for s in g.samples {
+                station.append(g.stationId)
+                evse.append(g.evseId)
+                tx.append(g.transactionId ?? 0)
+                at.append(s.sampledAt)
+                measurand.append(s.measurand)
+                phase.append(s.phase ?? "")
+                location.append(s.location ?? "")
+                context.append(s.context ?? "")
+                value.append(s.value.map { "\($0)" } ?? "")
+                unit.append(s.unit)
+                raw.append(s.rawValue)
+                rawUnit.append(s.rawUnit ?? "")
+                signed.append(s.signedData ?? "")
+            }
+        }
         let rows = try await connection.run(
-            Hot<HotSQLs.InsertMeterSamples>(
-                stationId, evseId, transactionId, samples.map(\.sampledAt), samples.map(\.measurand), samples.map { $0.phase ?? "" },
-                samples.map { $0.location ?? "" }, samples.map { $0.context ?? "" }, samples.map { $0.value.map { "\($0)" } ?? "" },
-                samples.map(\.unit), samples.map(\.rawValue), samples.map { $0.rawUnit ?? "" }, samples.map { $0.signedData ?? "" }
-            ),
+            Hot<HotSQLs.InsertMeterSamples>(station, evse, tx, at, measurand, phase, location, context, value, unit, raw, rawUnit, signed),
             logger: logger
         )
-        var corrections = 0
-        for try await row in rows where try row.decode(Bool.self) { corrections += 1 }
-        return corrections
+        var corrections: [String: Int] = [:]
+        for try await row in rows {
+            let (id, n) = try row.decode((String, Int64).self)
+            corrections[id] = Int(n)
+        }
+        return groups.map { corrections[$0.stationId] ?? 0 }
     }
 
     func registerReadings(transactionId: Int64) async throws -> [(Date, Int64)] {
