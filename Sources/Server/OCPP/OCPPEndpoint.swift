@@ -9,6 +9,7 @@ import NIOWebSocket
 import OCPP
 import Prometheus
 import Storage
+import Synchronization
 
 /// The request context of the WebSocket router: it keeps the channel so that a refused handshake
 /// can be answered with the right status.
@@ -16,11 +17,22 @@ struct OCPPUpgradeContext: RequestContext, WebSocketRequestContext {
     var coreContext: CoreRequestContextStorage
     let webSocket: WebSocketHandlerReference<Self>
     let channel: any Channel
+    /// What the handshake read of the station, for the upgraded connection (hummingbird-websocket hands
+    /// the same context to both): its row is read once per connection.
+    let handshake = HandshakeRead()
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.channel = source.channel
+    }
+}
+
+final class HandshakeRead: Sendable {
+    private let value = Mutex<AdminRepository.StationCredentials?>(nil)
+    var credentials: AdminRepository.StationCredentials? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 
@@ -41,7 +53,7 @@ struct OCPPEndpoint: Sendable {
         router.ws("/ocpp/{stationId}") { request, context in
             try await shouldUpgrade(request, context)
         } onUpgrade: { inbound, outbound, context in
-            try await run(inbound: inbound, outbound: outbound, request: context.request)
+            try await run(inbound: inbound, outbound: outbound, request: context.request, read: context.requestContext.handshake.credentials)
         }
     }
 
@@ -60,15 +72,20 @@ struct OCPPEndpoint: Sendable {
         guard registry.count < configuration.maxConnections || registry.session(stationId) != nil else {
             return refuse(context, .serviceUnavailable, "connection limit reached", stationId)
         }
-        var credentials = try await repository.credentials(stationId: stationId)
+        guard var credentials = await readCredentials(stationId) else { return refuse(context, .serviceUnavailable, "the database did not answer", stationId) }
         if credentials.decommissioned { return refuse(context, .notFound, "station decommissioned", stationId) }
         if !credentials.exists {
             guard configuration.unknownStations != .reject else { return refuse(context, .notFound, "unknown station", stationId) }
             let status: RegistrationStatus = configuration.unknownStations == .accept ? .accepted : .pending
-            if try await repository.registerUnknownStation(id: stationId, registrationStatus: status, cap: configuration.maxUnknownStations) {
+            let cap = configuration.maxUnknownStations
+            guard let added = try? await Deadline.run(within: configuration.databaseTimeout, { [repository] in
+                try await repository.registerUnknownStation(id: stationId, registrationStatus: status, cap: cap)
+            }) else { return refuse(context, .serviceUnavailable, "the database did not answer", stationId) }
+            if added {
                 logger.notice("registered unknown station", metadata: ["ocpp.station.id": "\(stationId)", "ocpp.registration": "\(status.rawValue)"])
             }
-            credentials = try await repository.credentials(stationId: stationId)
+            guard let registered = await readCredentials(stationId) else { return refuse(context, .serviceUnavailable, "the database did not answer", stationId) }
+            credentials = registered
             guard credentials.exists else { return refuse(context, .forbidden, "the cap of \(configuration.maxUnknownStations) auto-registered stations is reached", stationId) }
         }
         if let hash = credentials.passwordHash {
@@ -83,12 +100,19 @@ struct OCPPEndpoint: Sendable {
             case .busy: return refuse(context, .serviceUnavailable, "password checks saturated", stationId)
             }
         }
+        context.handshake.credentials = credentials
         // A supported subprotocol the station offered, or none: then OCPP-J wants the handshake completed
         // without Sec-WebSocket-Protocol and the socket closed, which `run` does.
         guard let version = OCPPVersion.negotiate(offered: request.headers[values: .secWebSocketProtocol]) else {
             return .upgrade([:])
         }
         return .upgrade([.secWebSocketProtocol: version.rawValue])
+    }
+
+    /// The station's row, within the database deadline; nil when the database did not answer: a handshake
+    /// during an outage is refused (503), not held open.
+    private func readCredentials(_ stationId: String) async -> AdminRepository.StationCredentials? {
+        try? await Deadline.run(within: configuration.databaseTimeout) { [repository] in try await repository.credentials(stationId: stationId) }
     }
 
     static func basicCredentials(_ header: String?) -> (String, String)? {
@@ -100,7 +124,7 @@ struct OCPPEndpoint: Sendable {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    private func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request) async throws {
+    private func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, read: AdminRepository.StationCredentials?) async throws {
         let rawId = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
         let stationId = rawId.removingPercentEncoding ?? rawId
         var log = logger
@@ -112,8 +136,8 @@ struct OCPPEndpoint: Sendable {
         }
         log[metadataKey: "ocpp.version"] = "\(version.rawValue)"
 
-        let credentials = try await repository.credentials(stationId: stationId)
-        guard credentials.exists, !credentials.decommissioned else {
+        // Read by the handshake an instant ago.
+        guard let credentials = read, credentials.exists, !credentials.decommissioned else {
             try await outbound.close(.policyViolation, reason: "station removed")
             return
         }
