@@ -142,31 +142,8 @@ import TestSupport
                 ("MV-6", meterValues("106", transaction: tx)), ("MV-7", meterValues("200")), ("MV-7", meterValues("201")),
             ]
             let committer = h.committer
-            // The one worker is held by a gate while the CALLs queue behind it; released, it takes them all.
             func batch(_ calls: [(String, String)]) async throws -> [Frame] {
-                let before = committer.statistics.batches
-                let held = Atomic<Bool>(false)
-                let release = Atomic<Bool>(false)
-                let gate = Task {
-                    try await committer.perform { _ in
-                        held.store(true, ordering: .sequentiallyConsistent)
-                        while !release.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
-                    }
-                }
-                while !held.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
-                return try await withThrowingTaskGroup(of: (Int, Frame).self) { group in
-                    for (i, (station, payload)) in calls.enumerated() {
-                        group.addTask { (i, try await h.call(.v16, station, "MeterValues", payload, id: "mv-\(i)")) }
-                        // One after the other, so that the two CALLs of MV-7 queue in order.
-                        while committer.queued < i + 1 { try await Task.sleep(for: .milliseconds(5)) }
-                    }
-                    release.store(true, ordering: .sequentiallyConsistent)
-                    try await gate.value
-                    var frames = [Frame?](repeating: nil, count: calls.count)
-                    for try await (i, frame) in group { frames[i] = frame }
-                    #expect(committer.statistics.batches == before + 2, "the gate, then all the CALLs in one batch")
-                    return frames.compactMap { $0 }
-                }
+                try await h.batch(calls.enumerated().map { (i, c) in (.v16, c.0, "MeterValues", c.1, "mv-\(i)") })
             }
             let first = try await batch(calls)
             #expect(first.count == 9 && first.allSatisfy { $0.isResult })
@@ -185,6 +162,42 @@ import TestSupport
             #expect(second.last?.errorCode == "PropertyConstraintViolation")
             #expect(committer.statistics.isolatedBatches == 1)
             #expect(try await h.count("SELECT count(*)::int FROM meter_values") == 13)
+        }
+    }
+
+    /// Boots of many stations in one batch are one bulk work, with the reply guard around it: a replayed
+    /// boot gets its kept reply and appends no event, a boot that comes twice in the batch is applied once,
+    /// and each station gets its own registration.
+    @Test func bootsOfManyStationsAreAppliedTogether() async throws {
+        try await Harness.with(workers: 1) { h in
+            for i in 0..<5 { try await h.station("BT-\(i)") }
+            _ = try await h.repo.createStation(id: "BT-P", passwordHash: nil, registrationStatus: .pending)
+            let boot16 = #"{"chargePointVendor":"V","chargePointModel":"M"}"#
+            let boot201 = #"{"reason":"PowerUp","chargingStation":{"vendorName":"V2","model":"M2"}}"#
+            // BT-0 booted once before: its replay must be answered from the kept reply.
+            let earlier = try await h.call(.v16, "BT-0", "BootNotification", boot16, id: "b-0")
+            #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'station.booted'") == 1)
+            let frames = try await h.batch([
+                (.v16, "BT-0", "BootNotification", boot16, "b-0"),
+                (.v16, "BT-1", "BootNotification", boot16, "b-1"),
+                (.v201, "BT-2", "BootNotification", boot201, "b-2"),
+                (.v16, "BT-3", "BootNotification", boot16, "b-3"),
+                (.v16, "BT-3", "BootNotification", boot16, "b-3"),
+                (.v201, "BT-4", "BootNotification", boot201, "b-4"),
+                (.v16, "BT-P", "BootNotification", boot16, "b-p"),
+            ])
+            #expect(frames.count == 7 && frames.allSatisfy { $0.isResult })
+            #expect(frames[0].result == earlier.result, "the replay gets the reply kept for it")
+            #expect(frames[3].result == frames[4].result)
+            #expect(frames.map { $0.result?["status"]?.stringValue } == ["Accepted", "Accepted", "Accepted", "Accepted", "Accepted", "Accepted", "Pending"])
+            // Two bulk works (one per version), the 1.6 one for 5 CALLs, the 2.0.1 one for 2.
+            #expect(h.committer.statistics.bulkInputs == 7)
+            // One new event per station that booted now: BT-1, BT-2, BT-3 (once), BT-4, BT-P.
+            #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'station.booted'") == 6)
+            #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'station.booted' AND payload->>'stationId' = 'BT-3'") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM stations WHERE last_boot_at IS NOT NULL") == 6)
+            #expect(try await h.count("SELECT count(*)::int FROM stations WHERE id = 'BT-2' AND vendor = 'V2' AND boot_reason = 'PowerUp' AND ocpp_version = 'ocpp2.0.1'") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM inbound_replies WHERE action = 'BootNotification'") == 6)
         }
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 import OCPP
 import PostgresNIO
 import Storage
+import Synchronization
+import Testing
 import TestSupport
 
 /// A fresh migrated database with a running group committer, the domain service and the inbound dispatcher
@@ -37,6 +39,34 @@ struct Harness: Sendable {
     func call(_ version: OCPPVersion, _ station: String, _ action: String, _ payload: String, id: String = UUID().uuidString, runner: (any TransactionRunner)? = nil) async throws -> Frame {
         let value = try JSONParser.parse(payload)
         return await dispatcher(runner: runner).answer(id: id, action: action, payload: value, version: version, stationId: station, registration: .accepted, now: Date()).frame
+    }
+
+    /// Sends the CALLs so that one worker (`workers: 1`) takes them all as one batch: the worker is held by
+    /// a gate while they queue behind it, in order. Their reply frames, in order.
+    func batch(_ calls: [(OCPPVersion, String, String, String, String)]) async throws -> [Frame] {
+        let before = committer.statistics.batches
+        let held = Atomic<Bool>(false)
+        let release = Atomic<Bool>(false)
+        let committer = self.committer
+        let gate = Task {
+            try await committer.perform { _ in
+                held.store(true, ordering: .sequentiallyConsistent)
+                while !release.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+        }
+        while !held.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+        return try await withThrowingTaskGroup(of: (Int, Frame).self) { group in
+            for (i, (version, station, action, payload, id)) in calls.enumerated() {
+                group.addTask { (i, try await self.call(version, station, action, payload, id: id)) }
+                while committer.queued < i + 1 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            release.store(true, ordering: .sequentiallyConsistent)
+            try await gate.value
+            var frames = [Frame?](repeating: nil, count: calls.count)
+            for try await (i, frame) in group { frames[i] = frame }
+            #expect(committer.statistics.batches == before + 2, "the gate, then all the CALLs in one batch")
+            return frames.compactMap { $0 }
+        }
     }
 
     func station(_ id: String) async throws {

@@ -18,10 +18,27 @@ public protocol InboundAdapter: Sendable {
 public enum PreparedCall: Sendable {
     /// Writes of this CALL alone, run in the runner's transaction.
     case writes(@Sendable (any UnitOfWork) async throws -> JSONValue)
-    /// Writes handed to the runner as an input of `BulkWork`, applied together with other stations' (the
-    /// runner's `perform(_:_:)` returns after their COMMIT). Only for CALLs that are idempotent by content:
-    /// a replay-guarded CALL keeps its reply in its own transaction.
-    case bulk(@Sendable (any TransactionRunner) async throws -> JSONValue)
+    /// Writes the runner may apply together with other stations' CALLs of the same kind.
+    case bulk(BulkCall)
+}
+
+/// One CALL's input to writes that many stations' CALLs share: `apply` gets the inputs of all the CALLs of
+/// the same `name` in a batch and returns their replies in order. Every CALL of a name must bring the same
+/// `apply` (it may capture the service, never the CALL: the input carries that).
+public struct BulkCall: Sendable {
+    public var name: String
+    public var input: any Sendable
+    public var apply: @Sendable (any UnitOfWork, [any Sendable]) async throws -> [JSONValue]
+
+    public init<Input: Sendable>(name: String, input: Input, apply: @escaping @Sendable (any UnitOfWork, [Input]) async throws -> [JSONValue]) {
+        self.name = name
+        self.input = input
+        self.apply = { uow, inputs in
+            let typed = inputs.compactMap { $0 as? Input }
+            guard typed.count == inputs.count else { throw StoreFailure.unavailable("\(name) was handed another call's input") }
+            return try await apply(uow, typed)
+        }
+    }
 }
 
 /// A request that passed schema validation but cannot be applied, answered with a CALLERROR.

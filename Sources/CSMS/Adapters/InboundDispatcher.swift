@@ -87,9 +87,9 @@ public struct InboundDispatcher: Sendable {
                     if guarded { try await uow.recordReply(stationId: stationId, messageId: id, action: action, payload: payload, reply: reply) }
                     return reply
                 }
-            case .bulk(let perform):
-                guard !guarded else { return refuse(.internalError, "\(action) cannot be applied", failure: "a replay-guarded action was prepared as bulk work") }
-                result = try await perform(runner)
+            case .bulk(let call):
+                let key = guarded ? ReplyKey(stationId: stationId, messageId: id, action: action, payload: payload) : nil
+                result = try await runner.perform(Self.work(call, window: window), GuardedInput(key: key, input: call.input))
             }
             let status = action == "BootNotification" ? result["status"]?.stringValue.flatMap(RegistrationStatus.init(rawValue:)) : nil
             return Answer(frame: .callResult(id: id, payload: result), committed: true, registration: status, failure: nil)
@@ -99,6 +99,54 @@ public struct InboundDispatcher: Sendable {
             return refuse(.propertyConstraintViolation, "a value cannot be stored: \(why)", failure: why)
         } catch {
             return refuse(.internalError, "the message could not be stored; send it again", failure: String(describing: error))
+        }
+    }
+}
+
+extension InboundDispatcher {
+    /// A bulk CALL's input, with its reply key when the action is replay-guarded.
+    struct GuardedInput: Sendable {
+        var key: ReplyKey?
+        var input: any Sendable
+    }
+
+    /// A bulk call's writes with the reply guard around them, for a whole batch: the replies kept for
+    /// its replayed CALLs are read in one statement, the others applied together, and their replies
+    /// kept in one statement. A CALL that comes twice in one batch (a station that resent it on a new
+    /// connection before the first was answered) is applied once, and both get its reply.
+    static func work(_ call: BulkCall, window: Duration) -> BulkWork<GuardedInput, JSONValue> {
+        BulkWork(name: call.name) { uow, inputs in
+            var replies = [JSONValue?](repeating: nil, count: inputs.count)
+            let keyed = inputs.indices.filter { inputs[$0].key != nil }
+            if !keyed.isEmpty {
+                let kept = try await uow.committedReplies(keyed.compactMap { inputs[$0].key }, within: window)
+                for (i, reply) in zip(keyed, kept) { replies[i] = reply }
+            }
+            var first: [ReplyKey: Int] = [:]
+            var fresh: [Int] = []
+            var again: [(Int, Int)] = []
+            for i in inputs.indices where replies[i] == nil {
+                if let key = inputs[i].key {
+                    if let j = first[key] {
+                        again.append((i, j))
+                        continue
+                    }
+                    first[key] = i
+                }
+                fresh.append(i)
+            }
+            let made = try await call.apply(uow, fresh.map { inputs[$0].input })
+            guard made.count == fresh.count else { throw StoreFailure.unavailable("\(call.name) made \(made.count) replies for \(fresh.count) calls") }
+            var keep: [(ReplyKey, JSONValue)] = []
+            for (i, reply) in zip(fresh, made) {
+                replies[i] = reply
+                if let key = inputs[i].key { keep.append((key, reply)) }
+            }
+            for (i, j) in again { replies[i] = replies[j] }
+            if !keep.isEmpty { try await uow.recordReplies(keep) }
+            let out = replies.compactMap { $0 }
+            guard out.count == inputs.count else { throw StoreFailure.unavailable("\(call.name) left a call without a reply") }
+            return out
         }
     }
 }

@@ -28,11 +28,14 @@ public struct OCPP16Adapter: InboundAdapter {
                 vendor: r.chargePointVendor, model: r.chargePointModel, serialNumber: r.chargePointSerialNumber ?? r.chargeBoxSerialNumber,
                 firmwareVersion: r.firmwareVersion, iccid: r.iccid, imsi: r.imsi, meterType: r.meterType, meterSerialNumber: r.meterSerialNumber
             )
-            return .writes { uow in
-                let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
-                let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
-                return try encode(M.BootNotificationResponse(status: status, currentTime: now, interval: result.interval))
-            }
+            return .bulk(
+                BulkCall(name: "ocpp1.6/BootNotification", input: BootRecord(stationId: stationId, info: info, version: version, at: now)) { [service] uow, boots in
+                    let results = try await service.boot(uow, boots)
+                    return try zip(boots, results).map { boot, result in
+                        let status = M.BootNotificationResponse.Status(rawValue: result.status.rawValue) ?? .rejected
+                        return try OCPPCoder.encode(M.BootNotificationResponse(status: status, currentTime: boot.at, interval: result.interval))
+                    }
+                })
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
@@ -90,11 +93,11 @@ public struct OCPP16Adapter: InboundAdapter {
             let input = ChargingService.MeterValuesInput(
                 stationId: stationId, evseId: ref.evseId, transactionId: r.transactionId.map(Int64.init), samples: samples, rawPayload: payload, now: now
             )
-            let reply = try encode(M.MeterValuesResponse())
-            return .bulk { runner in
-                _ = try await runner.perform(service.meterValuesWork, input)
-                return reply
-            }
+            return .bulk(
+                BulkCall(name: "ocpp1.6/MeterValues", input: input) { [service] uow, inputs in
+                    let reply = try OCPPCoder.encode(M.MeterValuesResponse())
+                    return try await service.meterValues(uow, inputs).map { _ in reply }
+                })
 
         case "DataTransfer":
             return .writes { uow in

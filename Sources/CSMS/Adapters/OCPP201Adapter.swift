@@ -32,11 +32,14 @@ public struct OCPP201Adapter: InboundAdapter {
                 vendor: cs.vendorName, model: cs.model, serialNumber: cs.serialNumber, firmwareVersion: cs.firmwareVersion,
                 iccid: cs.modem?.iccid, imsi: cs.modem?.imsi, reason: r.reason.rawValue
             )
-            return .writes { uow in
-                let result = try await service.boot(uow, stationId: stationId, info: info, version: version, now: now)
-                let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
-                return try encode(M.BootNotificationResponse(currentTime: now, interval: result.interval, status: status))
-            }
+            return .bulk(
+                BulkCall(name: "ocpp2.0.1/BootNotification", input: BootRecord(stationId: stationId, info: info, version: version, at: now)) { [service] uow, boots in
+                    let results = try await service.boot(uow, boots)
+                    return try zip(boots, results).map { boot, result in
+                        let status = M.RegistrationStatusEnumType(rawValue: result.status.rawValue) ?? .rejected
+                        return try OCPPCoder.encode(M.BootNotificationResponse(currentTime: boot.at, interval: result.interval, status: status))
+                    }
+                })
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
@@ -79,11 +82,11 @@ public struct OCPP201Adapter: InboundAdapter {
             try WireLimits.check(r.evseId, field: "evseId")
             let samples = r.meterValue.flatMap { mv in mv.sampledValue.map { Self.sample($0, at: mv.timestamp) } }
             let input = ChargingService.MeterValuesInput(stationId: stationId, evseId: r.evseId, transactionId: nil, samples: samples, rawPayload: payload, now: now)
-            let reply = try encode(M.MeterValuesResponse())
-            return .bulk { runner in
-                _ = try await runner.perform(service.meterValuesWork, input)
-                return reply
-            }
+            return .bulk(
+                BulkCall(name: "ocpp2.0.1/MeterValues", input: input) { [service] uow, inputs in
+                    let reply = try OCPPCoder.encode(M.MeterValuesResponse())
+                    return try await service.meterValues(uow, inputs).map { _ in reply }
+                })
 
         case "ReservationStatusUpdate":
             let r = try decode(M.ReservationStatusUpdateRequest.self, payload)

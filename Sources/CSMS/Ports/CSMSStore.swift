@@ -6,7 +6,11 @@ public import OCPP
 public protocol UnitOfWork: Sendable {
     // Stations
     func station(id: String) async throws -> Station?
+    /// The stations with these ids that exist.
+    func stations(ids: [String]) async throws -> [Station]
     func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) async throws
+    /// Records the boots of several stations (each at most once).
+    func recordBoots(_ boots: [BootRecord]) async throws
     /// Stores a status report; false when that exact report was stored before (a replay).
     func recordStatus(stationId: String, _ status: ConnectorStatus) async throws -> Bool
 
@@ -42,14 +46,47 @@ public protocol UnitOfWork: Sendable {
     func recordStationEvent(stationId: String, kind: String, payload: JSONValue, suspect: Bool, at: Date) async throws
     /// Appends a domain event to the outbox, for workers (OCPI push, settlement) to drain.
     func appendOutbox(topic: String, payload: JSONValue) async throws
+    /// Appends several events, in order.
+    func appendOutbox(_ events: [OutboxEvent]) async throws
 
     // Replies to CALLs that are not idempotent by content
     /// The reply committed for this exact CALL (station, id, action and payload) within `window`, if any.
     func committedReply(stationId: String, messageId: String, action: String, payload: JSONValue, within window: Duration) async throws -> JSONValue?
     /// Keeps the reply to a CALL, in the transaction that applied it.
     func recordReply(stationId: String, messageId: String, action: String, payload: JSONValue, reply: JSONValue) async throws
+    /// `committedReply` for several CALLs: one answer per key, in order.
+    func committedReplies(_ calls: [ReplyKey], within window: Duration) async throws -> [JSONValue?]
+    /// `recordReply` for several CALLs (each key at most once).
+    func recordReplies(_ replies: [(ReplyKey, JSONValue)]) async throws
     /// Drops kept replies received before `cutoff`; returns how many.
     func purgeReplies(before cutoff: Date) async throws -> Int
+}
+
+/// The bulk forms, one statement at a time; a store overrides them with one statement for all.
+extension UnitOfWork {
+    public func stations(ids: [String]) async throws -> [Station] {
+        var out: [Station] = []
+        for id in ids { if let s = try await station(id: id) { out.append(s) } }
+        return out
+    }
+
+    public func recordBoots(_ boots: [BootRecord]) async throws {
+        for b in boots { try await recordBoot(stationId: b.stationId, info: b.info, version: b.version, at: b.at) }
+    }
+
+    public func appendOutbox(_ events: [OutboxEvent]) async throws {
+        for e in events { try await appendOutbox(topic: e.topic, payload: e.payload) }
+    }
+
+    public func committedReplies(_ calls: [ReplyKey], within window: Duration) async throws -> [JSONValue?] {
+        var out: [JSONValue?] = []
+        for k in calls { out.append(try await committedReply(stationId: k.stationId, messageId: k.messageId, action: k.action, payload: k.payload, within: window)) }
+        return out
+    }
+
+    public func recordReplies(_ replies: [(ReplyKey, JSONValue)]) async throws {
+        for (k, reply) in replies { try await recordReply(stationId: k.stationId, messageId: k.messageId, action: k.action, payload: k.payload, reply: reply) }
+    }
 }
 
 extension UnitOfWork {
@@ -57,6 +94,46 @@ extension UnitOfWork {
     @discardableResult
     public func insertMeterSamples(stationId: String, evseId: Int, transactionId: Int64?, _ samples: [MeterSample]) async throws -> Int {
         try await insertMeterSamples([MeterSampleGroup(stationId: stationId, evseId: evseId, transactionId: transactionId, samples: samples)]).first ?? 0
+    }
+}
+
+/// A BootNotification's content, to record on its station.
+public struct BootRecord: Sendable {
+    public var stationId: String
+    public var info: BootInfo
+    public var version: OCPPVersion
+    public var at: Date
+
+    public init(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) {
+        self.stationId = stationId
+        self.info = info
+        self.version = version
+        self.at = at
+    }
+}
+
+public struct OutboxEvent: Sendable {
+    public var topic: String
+    public var payload: JSONValue
+
+    public init(topic: String, payload: JSONValue) {
+        self.topic = topic
+        self.payload = payload
+    }
+}
+
+/// What identifies a CALL whose committed reply is kept: a replay has the same station, id, action and payload.
+public struct ReplyKey: Sendable, Hashable {
+    public var stationId: String
+    public var messageId: String
+    public var action: String
+    public var payload: JSONValue
+
+    public init(stationId: String, messageId: String, action: String, payload: JSONValue) {
+        self.stationId = stationId
+        self.messageId = messageId
+        self.action = action
+        self.payload = payload
     }
 }
 

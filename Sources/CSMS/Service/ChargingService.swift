@@ -21,10 +21,22 @@ public struct ChargingService: Sendable {
     }
 
     public func boot(_ uow: any UnitOfWork, stationId: String, info: BootInfo, version: OCPPVersion, now: Date) async throws -> BootResult {
-        let status = try await uow.station(id: stationId)?.registrationStatus ?? .rejected
-        try await uow.recordBoot(stationId: stationId, info: info, version: version, at: now)
-        try await uow.appendOutbox(topic: "station.booted", payload: .object(["stationId": .string(stationId), "status": .string(status.rawValue)]))
-        return BootResult(status: status, interval: status == .accepted ? heartbeatInterval : pendingRetryInterval)
+        try await boot(uow, [BootRecord(stationId: stationId, info: info, version: version, at: now)])[0]
+    }
+
+    /// Boots of many stations, in a few statements (a boot storm after a power cut): their registrations
+    /// read at once, their boots recorded at once (a station once per statement), their events appended
+    /// at once. One result per boot, in order.
+    public func boot(_ uow: any UnitOfWork, _ boots: [BootRecord]) async throws -> [BootResult] {
+        let ids = boots.map(\.stationId)
+        var registration: [String: RegistrationStatus] = [:]
+        for station in try await uow.stations(ids: Array(Set(ids)).sorted()) { registration[station.id] = station.registrationStatus }
+        for round in Self.rounds(of: ids) { try await uow.recordBoots(round.map { boots[$0] }) }
+        let statuses = ids.map { registration[$0] ?? .rejected }
+        try await uow.appendOutbox(
+            zip(ids, statuses).map { OutboxEvent(topic: "station.booted", payload: .object(["stationId": .string($0), "status": .string($1.rawValue)])) }
+        )
+        return statuses.map { BootResult(status: $0, interval: $0 == .accepted ? heartbeatInterval : pendingRetryInterval) }
     }
 
     public func status(_ uow: any UnitOfWork, stationId: String, _ status: ConnectorStatus) async throws {
@@ -156,11 +168,6 @@ public struct ChargingService: Sendable {
             self.rawPayload = rawPayload
             self.now = now
         }
-    }
-
-    /// MeterValues from many stations, applied together (the busiest message: see `meterValues(_:_:)`).
-    public var meterValuesWork: BulkWork<MeterValuesInput, Bool> {
-        BulkWork(name: "MeterValues") { uow, items in try await self.meterValues(uow, items) }
     }
 
     /// Stores sampled values, for many CALLs in a few statements: one lookup of the transactions they name,

@@ -153,6 +153,48 @@ enum HotSQLs {
             """
     }
 
+    enum StationsByIds: HotSQL {
+        static let sql = "SELECT \(StationRows.columns) FROM stations WHERE id = ANY($1::text[])"
+    }
+
+    /// Boots of many stations, each once, as one JSON array of records (its fields may be null).
+    enum RecordBoots: HotSQL {
+        static let sql = """
+            UPDATE stations s SET vendor = x.vendor, model = x.model, serial_number = x.serial_number, firmware_version = x.firmware_version,
+                iccid = x.iccid, imsi = x.imsi, meter_type = x.meter_type, meter_serial_number = x.meter_serial_number, boot_reason = x.boot_reason,
+                ocpp_version = x.ocpp_version, last_boot_at = x.at, last_seen_at = x.at
+            FROM (SELECT r.*, timestamptz 'epoch' + r.at_us * interval '1 microsecond' AS at
+                  FROM jsonb_to_recordset($1::text::jsonb) AS r(id text, vendor text, model text, serial_number text, firmware_version text,
+                      iccid text, imsi text, meter_type text, meter_serial_number text, boot_reason text, ocpp_version text, at_us bigint)) x
+            WHERE s.id = x.id
+            """
+    }
+
+    enum AppendOutboxMany: HotSQL {
+        static let sql = """
+            INSERT INTO outbox (topic, payload)
+            SELECT t, p::jsonb FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(t, p, n) ORDER BY n
+            """
+    }
+
+    /// The kept replies of many CALLs, each with its place (1-based) in the arrays.
+    enum CommittedReplies: HotSQL {
+        static let sql = """
+            SELECT x.n, r.reply::text
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(st, mid, act, dg, n)
+            JOIN inbound_replies r ON r.station_id = x.st AND r.message_id = x.mid AND r.action = x.act AND r.digest = decode(x.dg, 'hex')
+            WHERE r.received_at > now() - make_interval(secs => $5::double precision)
+            """
+    }
+
+    enum RecordReplies: HotSQL {
+        static let sql = """
+            INSERT INTO inbound_replies (station_id, message_id, action, digest, reply)
+            SELECT st, mid, act, decode(dg, 'hex'), rp::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(st, mid, act, dg, rp)
+            ON CONFLICT (station_id, message_id, action, digest) DO UPDATE SET reply = EXCLUDED.reply, received_at = now()
+            """
+    }
+
     enum CommittedReply: HotSQL {
         static let sql = """
             SELECT reply::text FROM inbound_replies

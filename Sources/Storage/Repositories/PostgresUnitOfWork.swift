@@ -16,6 +16,29 @@ struct PostgresUnitOfWork: UnitOfWork {
         try await StationRows.all(connection.run(Hot<HotSQLs.StationById>(id), logger: logger)).first
     }
 
+    func stations(ids: [String]) async throws -> [Station] {
+        try await StationRows.all(connection.run(Hot<HotSQLs.StationsByIds>(ids), logger: logger))
+    }
+
+    func recordBoots(_ boots: [BootRecord]) async throws {
+        guard !boots.isEmpty else { return }
+        func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+        let records: [JSONValue] = boots.map { b in
+            .object([
+                "id": .string(b.stationId), "vendor": .string(b.info.vendor), "model": .string(b.info.model), "serial_number": text(b.info.serialNumber),
+                "firmware_version": text(b.info.firmwareVersion), "iccid": text(b.info.iccid), "imsi": text(b.info.imsi),
+                "meter_type": text(b.info.meterType), "meter_serial_number": text(b.info.meterSerialNumber), "boot_reason": text(b.info.reason),
+                "ocpp_version": .string(b.version.rawValue), "at_us": .number(JSONNumber(Self.microseconds(b.at))),
+            ])
+        }
+        _ = try await connection.run(Hot<HotSQLs.RecordBoots>(JSONValue.array(records).serialized), logger: logger)
+    }
+
+    /// Microseconds since 1970, rounded as postgres-nio rounds a bound `Date`.
+    static func microseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.toNearestOrEven))
+    }
+
     func recordBoot(stationId: String, info: BootInfo, version: OCPPVersion, at: Date) async throws {
         _ = try await connection.run(
             Hot<HotSQLs.RecordBoot>(
@@ -184,7 +207,40 @@ struct PostgresUnitOfWork: UnitOfWork {
         _ = try await connection.run(Hot<HotSQLs.AppendOutbox>(topic, payload.serialized), logger: logger)
     }
 
+    func appendOutbox(_ events: [OutboxEvent]) async throws {
+        guard !events.isEmpty else { return }
+        _ = try await connection.run(Hot<HotSQLs.AppendOutboxMany>(events.map(\.topic), events.map(\.payload.serialized)), logger: logger)
+    }
+
     // MARK: Replies
+
+    func committedReplies(_ calls: [ReplyKey], within window: Duration) async throws -> [JSONValue?] {
+        var out = [JSONValue?](repeating: nil, count: calls.count)
+        guard !calls.isEmpty else { return out }
+        let rows = try await connection.run(
+            Hot<HotSQLs.CommittedReplies>(
+                calls.map(\.stationId), calls.map(\.messageId), calls.map(\.action), calls.map { Self.digest($0.payload) }, Double(window.components.seconds)
+            ),
+            logger: logger
+        )
+        for try await row in rows {
+            let (n, reply) = try row.decode((Int64, String).self)
+            guard n >= 1, n <= calls.count else { continue }
+            out[Int(n) - 1] = try JSONParser.parse(Array(reply.utf8))
+        }
+        return out
+    }
+
+    func recordReplies(_ replies: [(ReplyKey, JSONValue)]) async throws {
+        guard !replies.isEmpty else { return }
+        _ = try await connection.run(
+            Hot<HotSQLs.RecordReplies>(
+                replies.map(\.0.stationId), replies.map(\.0.messageId), replies.map(\.0.action), replies.map { Self.digest($0.0.payload) },
+                replies.map(\.1.serialized)
+            ),
+            logger: logger
+        )
+    }
 
     /// SHA-256 of the payload's canonical serialisation (keys sorted), so that a replay matches byte for byte.
     private static func digest(_ payload: JSONValue) -> String {
