@@ -48,6 +48,26 @@ struct OCPPEndpoint: Sendable {
     let presence: LivenessRecorder
     let budget: InflightBudget
     let logger: Logger
+    /// Coalesces the handshakes' station reads: a reconnect storm costs a few statements, not one per station.
+    let credentialReads: BatchedLookup<String, AdminRepository.StationCredentials>
+
+    init(
+        configuration: ServerConfiguration, registry: StationRegistry, repository: AdminRepository, processor: InboundProcessor,
+        passwords: PasswordVerifier, metrics: ServerMetrics, presence: LivenessRecorder, budget: InflightBudget, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.registry = registry
+        self.repository = repository
+        self.processor = processor
+        self.passwords = passwords
+        self.metrics = metrics
+        self.presence = presence
+        self.budget = budget
+        self.logger = logger
+        self.credentialReads = BatchedLookup(timeout: configuration.databaseTimeout) { [repository] ids in
+            try await repository.credentials(stationIds: ids)
+        }
+    }
 
     func addRoutes(to router: Router<OCPPUpgradeContext>) {
         router.ws("/ocpp/{stationId}") { request, context in
@@ -110,9 +130,15 @@ struct OCPPEndpoint: Sendable {
     }
 
     /// The station's row, within the database deadline; nil when the database did not answer: a handshake
-    /// during an outage is refused (503), not held open.
+    /// during an outage is refused (503), not held open. Concurrent handshakes share one read (`credentialReads`).
     private func readCredentials(_ stationId: String) async -> AdminRepository.StationCredentials? {
-        try? await Deadline.run(within: configuration.databaseTimeout) { [repository] in try await repository.credentials(stationId: stationId) }
+        do {
+            return try await Deadline.run(within: configuration.databaseTimeout) { [credentialReads] in
+                try await credentialReads.value(for: stationId) ?? .unknown
+            }
+        } catch {
+            return nil
+        }
     }
 
     static func basicCredentials(_ header: String?) -> (String, String)? {

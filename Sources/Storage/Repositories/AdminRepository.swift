@@ -27,6 +27,9 @@ public struct AdminRepository: Sendable {
         public var registrationStatus: RegistrationStatus
         /// Removed by an operator: refused at the handshake, history kept.
         public var decommissioned: Bool
+
+        /// No such station.
+        public static let unknown = StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected, decommissioned: false)
     }
 
     /// Creates a station; false when it already exists.
@@ -101,7 +104,21 @@ public struct AdminRepository: Sendable {
                 exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned
             )
         }
-        return StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected, decommissioned: false)
+        return .unknown
+    }
+
+    /// The rows of many stations in one statement (the handshake's batched read); absent ids are absent.
+    public func credentials(stationIds: [String]) async throws -> [String: StationCredentials] {
+        let rows = try await client.query(
+            "SELECT id, password_hash, registration_status, decommissioned_at IS NOT NULL FROM stations WHERE id = ANY(\(stationIds))", logger: logger
+        )
+        var found: [String: StationCredentials] = [:]
+        for try await (id, hash, status, decommissioned) in rows.decode((String, String?, String, Bool).self) {
+            found[id] = StationCredentials(
+                exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned
+            )
+        }
+        return found
     }
 
     public func setOnline(stationId: String, online: Bool, node: String?, at: Date) async throws {
