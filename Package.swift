@@ -52,6 +52,10 @@ let package = Package(
             exclude: ["Contract/Anchor.vy", "Contract/Anchor.json"],
             swiftSettings: swiftSettings
         ),
+        // OCPI 2.2.1 (and 2.1.1) objects with their field rules, and the OCPI DateTime. Pure, Foundation only.
+        .target(name: "OCPI", swiftSettings: swiftSettings),
+        // Settlement: the exact tariff pricing engine (and, later, holds, the ledger and receipts). Pure.
+        .target(name: "Settlement", dependencies: ["OCPI"], swiftSettings: swiftSettings),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
         .target(name: "CSMS", dependencies: ["OCPP"], swiftSettings: swiftSettings),
         // An in-memory UnitOfWork with the PostgreSQL schema's keys, conflicts and column ranges, and the
@@ -94,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "voltaic",
             dependencies: [
-                "Server", "Storage", "CSMS", "OCPP", "Chain",
+                "Server", "Storage", "CSMS", "OCPP", "Chain", "OCPI", "Settlement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -115,7 +119,9 @@ let package = Package(
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], swiftSettings: swiftSettings),
         // Storage only for ChildProcess, which starts the test EVM as it starts PostgreSQL.
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "OCPITests", dependencies: ["OCPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "SettlementTests", dependencies: ["Settlement", "OCPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "CSMSMemory"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",

@@ -16,7 +16,7 @@ def voltaic(server, *args, check=True):
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["station"], ["station", "add"], ["station", "list"], ["station", "remove"],
                                      ["token"], ["token", "add"], ["token", "list"], ["token", "block"],
-                                     ["key"], ["key", "add"], ["key", "list"], ["key", "revoke"], ["receipt"], ["receipt", "verify"],
+                                     ["key"], ["key", "add"], ["key", "list"], ["key", "revoke"], ["receipt"], ["receipt", "verify"], ["tariff"], ["tariff", "price"],
                                      ["bench"], ["bench", "merkle"]])
 def test_every_subcommand_has_help(command):
     r = subprocess.run([BINARY, *command, "--help"], capture_output=True, text=True, timeout=60)
