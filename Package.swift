@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], swiftSettings: swiftSettings),
         // Storage only for ChildProcess, which starts the test EVM as it starts PostgreSQL.
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "OCPITests", dependencies: ["OCPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SettlementTests", dependencies: ["Settlement", "OCPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "CSMSMemory"], swiftSettings: swiftSettings),

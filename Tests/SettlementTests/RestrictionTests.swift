@@ -122,6 +122,20 @@ import Testing
         #expect(totals.totalCost.exclVat == Decimal(string: "5.80")!)
     }
 
+    /// A start with a fraction of a second (a hold sized from "now"), a kWh threshold after a midnight cut:
+    /// the first kWh is free and the other 9 cost €0.20, not a fraction of a Wh less.
+    @Test func thresholdsAfterOtherCutsAndFractionalStarts() throws {
+        let firstFree = try tariff(#"""
+            {"country_code":"NL","party_id":"VLT","id":"F","currency":"EUR","last_updated":"2026-01-01T00:00:00Z","elements":[
+             {"price_components":[{"type":"ENERGY","price":0,"step_size":1}],"restrictions":{"max_kwh":1}},
+             {"price_components":[{"type":"ENERGY","price":0.2,"step_size":1}],"restrictions":{"min_kwh":1}}]}
+            """#)
+        let start = OCPIDateTime(string: "2026-11-30T23:58:20.5Z")!
+        let totals = try PricingEngine.estimate(PlannedSession(start: start, chargingSeconds: 3600, energy: 10), tariff: firstFree, timeZone: .gmt)
+        #expect(totals.totalEnergyCost?.exclVat == Decimal(string: "1.80")!)
+        #expect(totals.totalEnergy == 10)
+    }
+
     @Test func refusesPlansOutOfRange() throws {
         let t = try tariff(Self.night)
         #expect(throws: OCPIFieldError.self) {

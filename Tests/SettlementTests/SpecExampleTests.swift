@@ -159,6 +159,11 @@ import Testing
                 {"price_components":[{"type":"ENERGY","price":0.2,"step_size":1}],"restrictions":{"min_kwh":1.0}}
                 """#),
              session: { Session("2026-11-30T10:00:00", [.charge(minutes: 5, kWh: 1), .charge(minutes: 55, kWh: 19)]) }, total: "3.80/3.80"),
+        // Durations count from the start of charging: 20 minutes of reservation do not use up a free first half hour.
+        Case(name: "max_duration after a reservation",
+             tariff: wrap(#"{"price_components":[{"type":"ENERGY","price":0.0,"step_size":1}],"restrictions":{"max_duration":1800}},{"price_components":[{"type":"ENERGY","price":0.3,"step_size":1}]}"#),
+             session: { Session("2026-11-30T10:00:00", [.reserve(minutes: 20), .charge(minutes: 15, kWh: 3), .charge(minutes: 20, kWh: 2), .charge(minutes: 10, kWh: 1)]) },
+             total: "0.30/0.30"),
         // The CDR example: 1.973 h of charging (7,103 s), €2/h stepped by 5 min: 7,200 s = 2 h.
         Case(name: "the CDR example", tariff: wrap(#"{"price_components":[{"type":"TIME","price":2.0,"vat":10.0,"step_size":300}]}"#),
              session: { Session("2015-06-29T21:39:09", [.chargeHours(Decimal("1.973"), seconds: 7103)]) }, total: "4.00/4.40"),

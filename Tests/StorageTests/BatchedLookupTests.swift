@@ -62,4 +62,20 @@ import Testing
         await #expect(throws: Deadline.Exceeded.self) { try await lookup.value(for: 1) }
         #expect(try await lookup.value(for: 2) == 2)
     }
+
+    /// A waiter whose caller gave up (cancelled: its handshake deadline passed) and that is then handed the
+    /// lead still reads for the others in its batch.
+    @Test func aCancelledLeaderStillAnswersItsBatch() async throws {
+        let lookup = BatchedLookup<Int, Int>(leaders: 1, timeout: .seconds(10)) { keys in
+            try await Task.sleep(for: .milliseconds(100))
+            return Dictionary(uniqueKeysWithValues: keys.map { ($0, $0 + 1) })
+        }
+        let first = Task { try await lookup.value(for: 0) }
+        try await Task.sleep(for: .milliseconds(20))
+        let others = (1...20).map { k in Task { try await lookup.value(for: k) } }
+        try await Task.sleep(for: .milliseconds(20))
+        others[0].cancel()
+        #expect(try await first.value == 1)
+        for (i, task) in others.enumerated() { #expect(try await task.value == i + 2) }
+    }
 }

@@ -76,6 +76,9 @@ public struct Tariff: Hashable, Sendable, Codable {
         if let minPrice, let maxPrice, minPrice.exclVat > maxPrice.exclVat {
             throw OCPIFieldError(c.codingPath + [CodingKeys.minPrice, Price.CodingKeys.exclVat], "must not exceed max_price.excl_vat")
         }
+        if let low = minPrice?.inclVat, let high = maxPrice?.inclVat, low > high {
+            throw OCPIFieldError(c.codingPath + [CodingKeys.minPrice, Price.CodingKeys.inclVat], "must not exceed max_price.incl_vat")
+        }
     }
 
     /// A country code or party id: exactly `length` characters (CiString, so letters and digits).

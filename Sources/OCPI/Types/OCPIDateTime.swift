@@ -16,11 +16,6 @@ public struct OCPIDateTime: Hashable, Comparable, Sendable, Codable, CustomStrin
         self.nanoseconds = nanoseconds
     }
 
-    public init(_ date: Date) {
-        let whole = date.timeIntervalSince1970.rounded(.down)
-        self.init(seconds: Int64(whole), nanoseconds: Int32(((date.timeIntervalSince1970 - whole) * 1e9).rounded(.down)))
-    }
-
     public var date: Date { Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9) }
 
     /// Exact seconds from `self` to `later`, negative when `later` is earlier.

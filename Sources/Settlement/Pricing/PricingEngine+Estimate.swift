@@ -36,6 +36,12 @@ extension PricingEngine {
         guard plan.energy.isFinite, DecimalLimits.energy.range.contains(plan.energy) else {
             throw OCPIFieldError(path: "energy", reason: "must be between 0 and \(DecimalLimits.energy.range.upperBound) kWh")
         }
+        guard (0...253_402_300_799).contains(plan.start.seconds) else {
+            throw OCPIFieldError(path: "start", reason: "must be between 1970 and 9999")
+        }
+        // Whole seconds: the periods start on them.
+        let plan = PlannedSession(start: OCPIDateTime(seconds: plan.start.seconds), chargingSeconds: plan.chargingSeconds,
+                                  energy: plan.energy, parkingSeconds: plan.parkingSeconds)
         let total = plan.chargingSeconds + plan.parkingSeconds
         var cuts = Set<Int64>([0, plan.chargingSeconds])
         let restrictions = tariff.elements.compactMap(\.restrictions)
@@ -44,7 +50,7 @@ extension PricingEngine {
             if plan.energy > 0 {
                 for kWh in [r.minKWh, r.maxKWh].compactMap({ $0 }) where kWh < plan.energy {
                     // The first whole second at which the energy so far has reached the threshold.
-                    let at = (kWh / plan.energy * Decimal(plan.chargingSeconds)).rounded(0, .up)
+                    let at = (kWh * Decimal(plan.chargingSeconds) / plan.energy).rounded(0, .up)
                     cuts.insert(NSDecimalNumber(decimal: at).int64Value)
                 }
             }
@@ -64,7 +70,11 @@ extension PricingEngine {
         let offsets = cuts.filter { $0 >= 0 && $0 < total }.sorted()
 
         var periods: [ChargingPeriod] = []
-        var energyLeft = plan.energy
+        // Energy delivered by a second of charging, rounded down to what a CDR holds; each period gets the
+        // difference, so the energy so far at a cut is never below what the cut was placed for.
+        func delivered(_ second: Int64) -> Decimal {
+            second >= plan.chargingSeconds ? plan.energy : (plan.energy * Decimal(second) / Decimal(plan.chargingSeconds)).rounded(6, .down)
+        }
         let power = plan.energy * 3600 / Decimal(plan.chargingSeconds)
         for (i, offset) in offsets.enumerated() {
             let end = i + 1 < offsets.count ? offsets[i + 1] : total
@@ -72,9 +82,7 @@ extension PricingEngine {
             let at = OCPIDateTime(seconds: plan.start.seconds + offset)
             let hours = (Decimal(length) / 3600).rounded(6, .plain)
             if offset < plan.chargingSeconds {
-                let lastCharging = end >= plan.chargingSeconds
-                let energy = lastCharging ? energyLeft : (plan.energy * Decimal(length) / Decimal(plan.chargingSeconds)).rounded(6, .down)
-                energyLeft -= energy
+                let energy = delivered(min(end, plan.chargingSeconds)) - delivered(offset)
                 let kW = power.rounded(6, .plain)
                 periods.append(ChargingPeriod(startDateTime: at, dimensions: [
                     CdrDimension(type: .energy, volume: energy), CdrDimension(type: .time, volume: hours),

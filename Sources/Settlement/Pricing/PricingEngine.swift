@@ -34,6 +34,8 @@ public enum PricingEngine {
         var bill = Bill()
         let expired = usage.chargingPeriods.allSatisfy { $0.volume(.reservationTime) != nil }
         var energyBefore = Decimal(0)
+        // Durations count from the start of charging, not of a reservation before it (ocpi#434, #566).
+        let chargingStart = usage.chargingPeriods.first { $0.volume(.reservationTime) == nil }?.startDateTime ?? usage.startDateTime
         var flatBilled = false
         var reservationFlatBilled = false
         // TIME and PARKING_TIME are stepped once together: only the one billed last is rounded up.
@@ -44,7 +46,7 @@ public enum PricingEngine {
             let conditions = PeriodConditions(
                 clock: LocalClock(period.startDateTime, in: timeZone),
                 energyBefore: energyBefore,
-                durationBefore: usage.startDateTime.seconds(until: period.startDateTime),
+                durationBefore: max(0, chargingStart.seconds(until: period.startDateTime)),
                 current: Reading(period, .current, min: .minCurrent, max: .maxCurrent),
                 power: Reading(period, .power, min: .minPower, max: .maxPower),
                 isReservation: isReservation,
@@ -197,7 +199,8 @@ struct Metered {
         let exact = hours * 3600
         let whole = exact.rounded(0, .plain)
         guard whole != exact else { return exact }
-        let places = max(0, -Int(hours.exponent))
+        // The decimals the value needs (0.2170 and 0.217 are the same number), at most 12.
+        let places = (0...12).first { hours.rounded($0, .plain) == hours } ?? 12
         return (whole / 3600).rounded(places, .plain) == hours ? whole : exact
     }
 

@@ -71,9 +71,9 @@ extension TariffElement {
     }
 }
 
-/// A period's current or power as a minimum restriction reads it (the period's MIN_, else its average, else its
-/// MAX_ value) and as a maximum restriction reads it (MAX_, else average, else MIN_): "charging with at least
-/// 32 A" holds when even the period's lowest value reaches 32, "below 16 kW" when even its highest stays below.
+/// A period's current or power as a minimum restriction reads it (the period's MIN_ value, else its average)
+/// and as a maximum restriction reads it (MAX_, else the average): "charging with at least 32 A" holds when even
+/// the period's lowest value reaches 32, "below 16 kW" when even its highest stays below.
 public struct Reading: Hashable, Sendable {
     public var low: Decimal?
     public var high: Decimal?
@@ -85,6 +85,6 @@ public struct Reading: Hashable, Sendable {
 
     public init(_ period: ChargingPeriod, _ average: CdrDimensionType, min: CdrDimensionType, max: CdrDimensionType) {
         let avg = period.volume(average), lo = period.volume(min), hi = period.volume(max)
-        self.init(low: lo ?? avg ?? hi, high: hi ?? avg ?? lo)
+        self.init(low: lo ?? avg, high: hi ?? avg)
     }
 }

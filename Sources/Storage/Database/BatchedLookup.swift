@@ -72,7 +72,10 @@ public final class BatchedLookup<Key: Hashable & Sendable, Value: Sendable>: Sen
         }
         let keys = [key] + others.map(\.key)
         let read = self.read
-        let outcome = await Result { try await Deadline.run(within: timeout) { try await read(keys) } }
+        // In a task of its own: the leader's caller may be cancelled (its handshake deadline passed), and that
+        // must not fail the batch it reads for everyone else.
+        let timeout = self.timeout
+        let outcome = await Task { await Result { try await Deadline.run(within: timeout) { try await read(keys) } } }.value
         for waiter in others {
             waiter.continuation.resume(returning: .answer(outcome.map { $0[waiter.key] }))
         }
