@@ -67,6 +67,7 @@ public final class GroupCommitter: TransactionRunner, Service {
     private let client: PostgresClient
     private let logger: Logger
     private let maxBatch: Int
+    private let maxBulk: Int
     private let workers: Int
     public let deadline: Duration
     private let state = Mutex(State())
@@ -92,11 +93,14 @@ public final class GroupCommitter: TransactionRunner, Service {
     private let onBatch: BatchObserver?
 
     /// - Parameter deadline: the longest a caller waits for its answer (`--db-timeout`).
-    public init(client: PostgresClient, logger: Logger, maxBatch: Int = 64, workers: Int = 2, deadline: Duration = .seconds(5), onBatch: BatchObserver? = nil) {
+    /// - Parameter maxBatch: single works per batch; under PostgreSQL's 64 cached subtransactions, for the
+    ///   isolated rerun's savepoints. `maxBulk`: inputs of bulk works per batch.
+    public init(client: PostgresClient, logger: Logger, maxBatch: Int = 64, maxBulk: Int = 1000, workers: Int = 2, deadline: Duration = .seconds(5), onBatch: BatchObserver? = nil) {
         self.onBatch = onBatch
         self.client = client
         self.logger = logger
         self.maxBatch = maxBatch
+        self.maxBulk = maxBulk
         self.workers = workers
         self.deadline = deadline
     }
@@ -128,7 +132,7 @@ public final class GroupCommitter: TransactionRunner, Service {
             guard s.open else { return .closed }
             s.queue.append(ticket)
             guard !s.waiters.isEmpty else { return .queued }
-            return .handOff(s.waiters.removeFirst(), Self.take(&s.queue, maxBatch))
+            return .handOff(s.waiters.removeFirst(), Self.take(&s.queue, maxBatch, maxBulk: maxBulk))
         }
         switch next {
         case .queued: break
@@ -137,14 +141,20 @@ public final class GroupCommitter: TransactionRunner, Service {
         }
     }
 
-    /// Up to `max` tickets from the head of the queue, leaving out those already answered (timed out).
-    private static func take(_ queue: inout [Ticket], _ max: Int) -> [Ticket] {
+    /// Tickets from the head of the queue, leaving out those already answered (timed out): up to `max` single
+    /// works, and up to `maxBulk` inputs of bulk works, which cost a few statements per work however many
+    /// inputs they carry (a boot storm's 10,000 BootNotifications are a few dozen batches, not hundreds).
+    static func take(_ queue: inout [Ticket], _ max: Int, maxBulk: Int) -> [Ticket] {
         var batch: [Ticket] = []
         var taken = 0
+        var singles = 0
+        var bulks = 0
         for t in queue {
+            if t.bulk == nil ? singles == max : bulks == maxBulk { break }
             taken += 1
-            if !t.isAnswered { batch.append(t) }
-            if batch.count == max { break }
+            guard !t.isAnswered else { continue }
+            batch.append(t)
+            if t.bulk == nil { singles += 1 } else { bulks += 1 }
         }
         queue.removeFirst(taken)
         return batch
@@ -153,7 +163,7 @@ public final class GroupCommitter: TransactionRunner, Service {
     private func nextBatch() async -> [Ticket]? {
         await withCheckedContinuation { (continuation: CheckedContinuation<[Ticket], Never>) in
             let ready: [Ticket]? = state.withLock { s in
-                let batch = Self.take(&s.queue, maxBatch)
+                let batch = Self.take(&s.queue, maxBatch, maxBulk: maxBulk)
                 if !batch.isEmpty { return batch }
                 if !s.open { return [] }
                 s.waiters.append(continuation)

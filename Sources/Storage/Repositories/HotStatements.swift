@@ -100,7 +100,7 @@ enum HotSQLs {
     enum TransactionsByIds: HotSQL {
         // Locked in id order, as TransactionById locks one: two batches naming the same transactions wait,
         // they do not deadlock.
-        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"
+        static let sql = "SELECT \(TransactionRows.columns) FROM transactions WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE"
     }
 
     enum UpsertConnector: HotSQL {
@@ -155,6 +155,10 @@ enum HotSQLs {
 
     enum StationsByIds: HotSQL {
         static let sql = "SELECT \(StationRows.columns) FROM stations WHERE id = ANY($1::text[])"
+    }
+
+    enum LockStations: HotSQL {
+        static let sql = "SELECT 1 FROM stations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE"
     }
 
     /// Boots of many stations, each once, as one JSON array of records (its fields may be null).

@@ -144,8 +144,8 @@ public final class LivenessRecorder: StationLiveness, Service {
         }
     }
 
-    /// Writes every pending presence change in one statement; on failure they are kept, unless a newer
-    /// change for the same station arrived meanwhile.
+    /// Writes every pending presence change, `chunk` stations per transaction in id order; a chunk that fails
+    /// is kept for the next write, unless a newer change for the same station arrived meanwhile.
     public func flushPresence() async {
         let (batch, waiting) = presence.withLock { p in
             defer { p.pending = [:]; p.committed = [] }
@@ -154,54 +154,82 @@ public final class LivenessRecorder: StationLiveness, Service {
         defer { for w in waiting { w.resume() } }
         guard !batch.isEmpty else { return }
         presence.withLock { $0.writes += 1 }
-        let ids = Array(batch.keys)
-        let online = ids.map { batch[$0]!.online }
-        let nodes = ids.map { batch[$0]!.node ?? "" }
-        let times = ids.map { batch[$0]!.at }
-        do {
-            try await withDeadline(deadline) { [client, logger] in
-                try await client.query(
-                    """
-                    UPDATE stations SET online = v.online, connected_node = CASE WHEN v.online THEN NULLIF(v.node, '') END,
-                        last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
-                    FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
-                    WHERE stations.id = v.id
-                      -- Leaving: only the node that holds the station may say it left (it may be on another by now).
-                      AND (v.online OR stations.connected_node IS NOT DISTINCT FROM NULLIF(v.node, ''))
-                    """,
-                    logger: logger
-                )
+        var failed = 0
+        for ids in Self.chunks(of: batch.keys.sorted()) {
+            let online = ids.map { batch[$0]!.online }
+            let nodes = ids.map { batch[$0]!.node ?? "" }
+            let times = ids.map { batch[$0]!.at }
+            do {
+                try await withDeadline(deadline) { [client, logger] in
+                    try await client.withTransaction(logger: logger) { conn in
+                        try await Self.lockInOrder(ids, on: conn, logger: logger)
+                        try await conn.query(
+                            """
+                            UPDATE stations SET online = v.online, connected_node = CASE WHEN v.online THEN NULLIF(v.node, '') END,
+                                last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
+                            FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
+                            WHERE stations.id = v.id
+                              -- Leaving: only the node that holds the station may say it left (it may be on another by now).
+                              AND (v.online OR stations.connected_node IS NOT DISTINCT FROM NULLIF(v.node, ''))
+                            """,
+                            logger: logger
+                        )
+                    }
+                }
+            } catch {
+                failed += ids.count
+                logger.warning("could not write station presence; kept for the next write", metadata: ["stations": "\(ids.count)", "error.type": "\(String(reflecting: error))"])
+                presence.withLock { p in
+                    for id in ids where p.pending[id] == nil { p.pending[id] = batch[id] }
+                    p.signalled = true
+                }
             }
-        } catch {
-            logger.warning("could not write station presence; kept for the next write", metadata: ["stations": "\(batch.count)", "error.type": "\(String(reflecting: error))"])
-            presence.withLock { p in
-                for (id, change) in batch where p.pending[id] == nil { p.pending[id] = change }
-                p.signalled = true
-            }
-            try? await Task.sleep(for: .seconds(1))
         }
+        if failed > 0 { try? await Task.sleep(for: .seconds(1)) }
     }
 
-    /// Writes every pending time; on failure they are kept (the newer of two times wins).
+    /// Writes every pending time, `chunk` stations per transaction in id order; a chunk that fails is kept
+    /// (the newer of two times wins).
     public func flush() async {
         let batch = pending.withLock { p in defer { p = [:] }; return p }
         guard !batch.isEmpty else { return }
-        let ids = Array(batch.keys)
-        let times = ids.map { batch[$0]! }
-        do {
-            try await withDeadline(deadline) { [client, logger] in
-                try await client.query(
-                    """
-                    UPDATE stations SET last_seen_at = v.at
-                    FROM unnest(\(ids)::text[], \(times)::timestamptz[]) AS v(id, at)
-                    WHERE stations.id = v.id AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at)
-                    """,
-                    logger: logger
-                )
+        for ids in Self.chunks(of: batch.keys.sorted()) {
+            let times = ids.map { batch[$0]! }
+            do {
+                try await withDeadline(deadline) { [client, logger] in
+                    try await client.withTransaction(logger: logger) { conn in
+                        try await Self.lockInOrder(ids, on: conn, logger: logger)
+                        try await conn.query(
+                            """
+                            UPDATE stations SET last_seen_at = v.at
+                            FROM unnest(\(ids)::text[], \(times)::timestamptz[]) AS v(id, at)
+                            WHERE stations.id = v.id AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at)
+                            """,
+                            logger: logger
+                        )
+                    }
+                }
+            } catch {
+                logger.warning("could not write station liveness; kept for the next write", metadata: ["stations": "\(ids.count)", "error.type": "\(String(reflecting: error))"])
+                pending.withLock { p in
+                    for id in ids { p[id] = max(p[id] ?? batch[id]!, batch[id]!) }
+                }
             }
-        } catch {
-            logger.warning("could not write station liveness; kept for the next write", metadata: ["stations": "\(batch.count)", "error.type": "\(String(reflecting: error))"])
-            pending.withLock { p in p.merge(batch) { max($0, $1) } }
         }
+    }
+
+    /// Stations per write transaction: short transactions, so that a boot batch waiting for one of their rows
+    /// waits milliseconds, not seconds.
+    static let chunk = 1000
+
+    static func chunks(of ids: [String]) -> [[String]] {
+        stride(from: 0, to: ids.count, by: chunk).map { Array(ids[$0..<min($0 + chunk, ids.count)]) }
+    }
+
+    /// Locks the stations' rows in id order, as every writer of many stations does (boots too), so that two
+    /// writers of overlapping sets wait for each other instead of deadlocking (an UPDATE … FROM locks rows
+    /// in whatever order its join yields them).
+    static func lockInOrder(_ ids: [String], on conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query("SELECT 1 FROM stations WHERE id = ANY(\(ids)::text[]) ORDER BY id FOR NO KEY UPDATE", logger: logger)
     }
 }

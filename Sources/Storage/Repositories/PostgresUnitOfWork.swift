@@ -31,6 +31,8 @@ struct PostgresUnitOfWork: UnitOfWork {
                 "ocpp_version": .string(b.version.rawValue), "at_us": .number(JSONNumber(Self.microseconds(b.at))),
             ])
         }
+        // Rows locked in id order first, as the presence writer locks them: overlapping writers queue, never deadlock.
+        _ = try await connection.run(Hot<HotSQLs.LockStations>(boots.map(\.stationId).sorted()), logger: logger)
         _ = try await connection.run(Hot<HotSQLs.RecordBoots>(JSONValue.array(records).serialized), logger: logger)
     }
 
