@@ -57,15 +57,15 @@ let package = Package(
         // Settlement: the exact tariff pricing engine (and, later, holds, the ledger and receipts). Pure.
         .target(name: "Settlement", dependencies: ["OCPI"], swiftSettings: swiftSettings),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
-        .target(name: "CSMS", dependencies: ["OCPP"], swiftSettings: swiftSettings),
+        .target(name: "CSMS", dependencies: ["OCPP", "OCPI"], swiftSettings: swiftSettings),
         // An in-memory UnitOfWork with the PostgreSQL schema's keys, conflicts and column ranges, and the
         // inbound pipeline (frame to reply) over any TransactionRunner: for the fuzzer and replay tests.
-        .target(name: "CSMSMemory", dependencies: ["CSMS", "OCPP"], swiftSettings: swiftSettings),
+        .target(name: "CSMSMemory", dependencies: ["CSMS", "OCPP", "OCPI"], swiftSettings: swiftSettings),
         // PostgreSQL: repositories, migrations, the embedded cluster launcher.
         .target(
             name: "Storage",
             dependencies: [
-                "CSMS",
+                "CSMS", "OCPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,8 +78,9 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "OCPP", "CSMS", "Storage",
+                "OCPP", "OCPI", "CSMS", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -359,6 +359,7 @@ struct Tables: Sendable {
     var stationEvents: [StationEventRow] = []
     var outbox: [OutboxRow] = []
     var replies: [ReplyKey: ReplyRow] = [:]
+    var catalog = CatalogTables()
 
     struct StationUid: Sendable, Hashable {
         var stationId: String

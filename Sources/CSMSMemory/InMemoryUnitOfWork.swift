@@ -37,6 +37,11 @@ public final class InMemoryUnitOfWork: UnitOfWork {
 
     typealias Col = PostgresColumns
 
+    /// `statement` for the catalog's extension.
+    func mutate<T>(_ body: (inout Tables) throws(DatabaseRejection) -> T) throws(DatabaseRejection) -> T {
+        try statement { t, _ throws(DatabaseRejection) in try body(&t) }
+    }
+
     // MARK: Stations
 
     public func station(id: String) async throws -> Station? {

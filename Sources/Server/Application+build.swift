@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CSMS
 import NIOCore
 import Foundation
@@ -36,7 +37,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
 
     let router = buildRouter(
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
-        adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness)
+        adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness),
+        ocpi: config.ocpi, baseURL: config.ocpi.publicBaseURL ?? "http://\(config.host):\(config.port)"
     )
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(
@@ -51,7 +53,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     var app = Application(
         // A command waits for its station up to the call timeout; the API deadline leaves it room to say 504.
-        router: DeadlineRouter(inner: router, limit: config.apiTimeout, stationWait: config.callTimeout),
+        router: DeadlineRouter(inner: router, limit: config.apiTimeout, stationWait: config.callTimeout, partnerWait: config.ocpi.partnerTimeout),
         server: HTTPServerBuilder { responder in
             MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
@@ -78,7 +80,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
 /// The HTTP side: `/health` and the admin API under `/api/v1`, behind API keys with roles and the audit log.
 func buildRouter(
     client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher,
-    runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger, metrics: MetricsEndpoint? = nil
+    runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger, metrics: MetricsEndpoint? = nil,
+    ocpi: OCPIConfiguration = OCPIConfiguration(), baseURL: String = "http://127.0.0.1:8180"
 ) -> Router<AdminContext> {
     let router = Router(context: AdminContext.self)
     let routes = RouteTable()
@@ -102,6 +105,15 @@ func buildRouter(
         .add(middleware: InputGuardMiddleware())
     AdminController(repository: repository, registry: registry, commands: commands, runner: runner, service: service).addRoutes(to: api)
     AccessController(access: access).addRoutes(to: api)
+    let catalog = CatalogRepository(client: client, logger: logger)
+    let partners = PartnerRepository(client: client, logger: logger)
+    CatalogController(catalog: catalog, runner: runner).addRoutes(to: api)
+    let ocpiController = OCPIController(
+        partners: partners, catalog: catalog, configuration: ocpi, baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL,
+        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout)
+    )
+    PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
+    ocpiController.addRoutes(to: router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

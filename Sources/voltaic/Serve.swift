@@ -67,6 +67,18 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text, or json (one object per line, metadata as fields). Env: VOLTAIC_LOG_FORMAT. Default: text")
     var logFormat: String?
 
+    @Option(name: .customLong("public-url"), help: "The scheme, host and port OCPI partners reach this server at (behind a proxy, the proxy's), e.g. https://cpo.example.com. Env: VOLTAIC_PUBLIC_URL. Default: http://<host>:<port>")
+    var publicURL: String?
+
+    @Option(name: .customLong("ocpi-party"), help: "The CPO's OCPI country code and party id, e.g. NL-VOL. Env: VOLTAIC_OCPI_PARTY. Default: NL-VOL")
+    var ocpiParty: String?
+
+    @Option(name: .customLong("ocpi-name"), help: "The CPO's business name in OCPI credentials. Env: VOLTAIC_OCPI_NAME. Default: Voltaic")
+    var ocpiName: String?
+
+    @Option(name: .customLong("ocpi-partner-timeout"), help: "Seconds one call to an OCPI partner may take. Env: VOLTAIC_OCPI_PARTNER_TIMEOUT. Default: 10")
+    var ocpiPartnerTimeout: Double?
+
     /// Every station holds a descriptor: the cap stays below the file limit (raised to its hard value).
     /// Default 15,000 or what the limit allows; `--max-connections` may go up to the limit.
     static func stationCap(_ flag: Int?, env: [String: String]) throws -> Int {
@@ -145,6 +157,30 @@ struct Serve: AsyncParsableCommand {
             config.staleTransactionAfter = h == 0 ? nil : .seconds(Int(h * 3600))
         }
         config.maxConnections = try Self.stationCap(maxConnections, env: env)
+        if let url: String = try setting(publicURL, "VOLTAIC_PUBLIC_URL") {
+            let lower = url.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), url.count <= 200, !url.contains(" ") else {
+                throw ValidationError("--public-url is an http(s) URL of at most 200 characters, not '\(url)'")
+            }
+            config.ocpi.publicBaseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let party: String = try setting(ocpiParty, "VOLTAIC_OCPI_PARTY") {
+            let parts = party.split(separator: "-")
+            let alnum: (Substring) -> Bool = { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
+            guard parts.count == 2, parts[0].count == 2, parts[1].count == 3, alnum(parts[0]), alnum(parts[1]) else {
+                throw ValidationError("--ocpi-party is a country code and a party id, e.g. NL-VOL, not '\(party)'")
+            }
+            config.ocpi.countryCode = parts[0].uppercased()
+            config.ocpi.partyId = parts[1].uppercased()
+        }
+        if let name: String = try setting(ocpiName, "VOLTAIC_OCPI_NAME") {
+            guard (1...100).contains(name.count) else { throw ValidationError("--ocpi-name is 1 to 100 characters") }
+            config.ocpi.businessName = name
+        }
+        if let s: Double = try setting(ocpiPartnerTimeout, "VOLTAIC_OCPI_PARTNER_TIMEOUT") {
+            guard s >= 0.1, s <= 300 else { throw ValidationError("--ocpi-partner-timeout is at least 0.1 and at most 300 seconds") }
+            config.ocpi.partnerTimeout = .milliseconds(Int(s * 1000))
+        }
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 
         let app = try await buildApplication(config, logger: logger)

@@ -47,7 +47,7 @@ class VoltaicServer:
         env["VOLTAIC_MIGRATIONS_DIR"] = os.path.join(ROOT, "Migrations")
         args = [
             os.environ.get("VOLTAIC_BIN", BINARY), "serve", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", ADMIN_TOKEN,
-            "--ping-interval", "2", "--call-timeout", "5", *self.extra_args,
+            "--ping-interval", "2", "--call-timeout", "5", "--ocpi-partner-timeout", "3", *self.extra_args,
         ]
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)

@@ -1,4 +1,5 @@
 public import Foundation
+public import OCPI
 public import OCPP
 
 /// Everything the application services read and write, inside one database transaction.
@@ -48,6 +49,25 @@ public protocol UnitOfWork: Sendable {
     func appendOutbox(topic: String, payload: JSONValue) async throws
     /// Appends several events, in order.
     func appendOutbox(_ events: [OutboxEvent]) async throws
+
+    // The catalog: locations, the EVSEs placed at them, tariffs (what OCPI publishes)
+    /// Creates or replaces a location's own fields; its `last_updated` becomes `at` unless nothing changed.
+    func upsertLocation(_ site: LocationSite, at: Date) async throws -> CatalogWrite
+    /// The stored id of the location with this id in any case, if there is one.
+    func locationId(matching id: String) async throws -> String?
+    /// The uid of the EVSE currently placed for this station EVSE, if any.
+    func evseUID(stationId: String, evseId: Int) async throws -> String?
+    /// Whether any EVSE, now or in the past, has this uid (in any case).
+    func evseUIDExists(_ uid: String) async throws -> Bool
+    /// Creates or replaces an EVSE and its connectors (connectors left out are kept); a change bumps the EVSE's
+    /// `last_updated` and its location's (the old one's too, when it moves).
+    func upsertEVSE(_ placement: EVSEPlacement, at: Date) async throws -> CatalogWrite
+    /// The ids of these that name a live tariff.
+    func existingTariffIds(_ ids: [String]) async throws -> Set<String>
+    /// Creates or replaces a tariff (a deleted one comes back), unless it is stored exactly so.
+    func upsertTariff(_ tariff: Tariff, at: Date) async throws -> CatalogWrite
+    /// Marks a live tariff deleted, returning it; nil when there is no live tariff with this id (any case).
+    func deleteTariff(id: String, at: Date) async throws -> Tariff?
 
     // Replies to CALLs that are not idempotent by content
     /// The reply committed for this exact CALL (station, id, action and payload) within `window`, if any.

@@ -82,7 +82,7 @@ public struct Tariff: Hashable, Sendable, Codable {
     }
 
     /// A country code or party id: exactly `length` characters (CiString, so letters and digits).
-    static func code(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys, length: Int) throws -> String {
+    static func code<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K, length: Int) throws -> String {
         let value = try c.decode(String.self, forKey: key)
         guard value.utf8.count == length, value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }) else {
             throw OCPIFieldError(c.codingPath + [key], "must be \(length) letters or digits")

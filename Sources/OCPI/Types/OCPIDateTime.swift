@@ -16,6 +16,13 @@ public struct OCPIDateTime: Hashable, Comparable, Sendable, Codable, CustomStrin
         self.nanoseconds = nanoseconds
     }
 
+    /// `date` to the microsecond, the precision PostgreSQL keeps, rounded as postgres-nio rounds a bound `Date`.
+    public init(_ date: Date) {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.toNearestOrEven))
+        let (s, us) = micros.quotientAndFloor(1_000_000)
+        self.init(seconds: s, nanoseconds: Int32(us) * 1000)
+    }
+
     public var date: Date { Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9) }
 
     /// Exact seconds from `self` to `later`, negative when `later` is earlier.
@@ -100,9 +107,15 @@ public struct OCPIDateTime: Hashable, Comparable, Sendable, Codable, CustomStrin
         self = value
     }
 
+    /// As OCPI objects carry it: at most 3 fractional digits (the sub-millisecond part is cut, not rounded, so
+    /// that the written time is never later than the real one). Partners are known to fail on more.
+    public var wire: String {
+        OCPIDateTime(seconds: seconds, nanoseconds: nanoseconds / 1_000_000 * 1_000_000).description
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(description)
+        try container.encode(wire)
     }
 }
 

@@ -25,14 +25,17 @@ final class AuditNote: Sendable {
     var target: String? { state.withLock { $0.target } }
 }
 
-/// The role each route needs. Keys and the audit log are for admins; changing the set of stations is
-/// for admins; every other change (commands, reservations, tokens) is for operators; reading is for viewers.
+/// The role each route needs. Keys and the audit log are for admins; changing the set of stations, the catalog
+/// (locations, EVSEs, tariffs) and the OCPI partners is for admins; every other change (commands,
+/// reservations, tokens) is for operators; reading is for viewers.
 enum AccessPolicy {
     static func requiredRole(method: HTTPRequest.Method, route: String) -> APIRole {
         if route.hasPrefix("/api/v1/keys") || route.hasPrefix("/api/v1/audit") { return .admin }
         switch (method, route) {
         case (.get, _), (.head, _): return .viewer
         case (.post, "/api/v1/stations"), (.patch, "/api/v1/stations/{id}"), (.delete, "/api/v1/stations/{id}"): return .admin
+        case (_, "/api/v1/stations/{id}/evses/{evse}"): return .admin
+        case (_, _) where route.hasPrefix("/api/v1/locations") || route.hasPrefix("/api/v1/tariffs") || route.hasPrefix("/api/v1/ocpi"): return .admin
         default: return .operator
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import OCPI
 import Storage
 
 /// Every HTTP request is answered within `limit`: past it the caller gets a 503 problem, so an
@@ -11,13 +12,22 @@ struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Contex
     let limit: Duration
     /// Requests that wait for a station (commands, reservations) get the station's call timeout on top.
     var stationWait: Duration = .zero
+    /// An OCPI credentials POST or PUT calls the partner's versions and details before it answers: two calls.
+    var partnerWait: Duration = .zero
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let waitsForStation = request.method != .get && (request.uri.path.contains("/commands/") || request.uri.path.hasPrefix("/api/v1/reservations"))
-        let limit = waitsForStation ? limit + stationWait : limit
+        let path = request.uri.path
+        let waitsForStation = request.method != .get && (path.contains("/commands/") || path.hasPrefix("/api/v1/reservations"))
+        let waitsForPartner = (request.method == .post || request.method == .put) && path.hasPrefix("/ocpi/") && path.hasSuffix("/credentials")
+        let limit = waitsForStation ? limit + stationWait : (waitsForPartner ? limit + partnerWait * 2 : limit)
         do {
             return try await Deadline.run(within: limit) { try await inner.respond(to: request, context: context) }
         } catch is Deadline.Exceeded {
+            if path.hasPrefix("/ocpi/") {
+                var e = OCPIError(.serviceUnavailable, .serverError, "the request did not complete within \(limit.seconds) s; try again later")
+                e.headers[.retryAfter] = "5"
+                return OCPIReply.error(e, request: request)
+            }
             var problem = Problem(.serviceUnavailable, "Service unavailable", "the request did not complete within \(limit.seconds) s; the database may be unreachable")
             problem.headers[.retryAfter] = "5"
             return try problem.response(from: request, context: context)
@@ -30,8 +40,11 @@ struct DeadlineRouter<Inner: HTTPResponderBuilder>: HTTPResponderBuilder where I
     let inner: Inner
     let limit: Duration
     var stationWait: Duration = .zero
+    var partnerWait: Duration = .zero
 
-    func buildResponder() -> DeadlineResponder<Inner.Responder> { DeadlineResponder(inner: inner.buildResponder(), limit: limit, stationWait: stationWait) }
+    func buildResponder() -> DeadlineResponder<Inner.Responder> {
+        DeadlineResponder(inner: inner.buildResponder(), limit: limit, stationWait: stationWait, partnerWait: partnerWait)
+    }
 }
 
 extension Duration {

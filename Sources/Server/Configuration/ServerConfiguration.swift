@@ -50,10 +50,30 @@ public struct ServerConfiguration: Sendable {
     /// answered InternalError ("send it again") at once instead of being held.
     public var inflightFrameBudget = 256 << 20
 
+    /// The OCPI side: who Voltaic is to its roaming partners, and where they reach it.
+    public var ocpi = OCPIConfiguration()
+
     public init(database: DatabaseLocation, migrationsDirectory: String, adminToken: String, nodeId: String = ProcessInfo.processInfo.hostName) {
         self.database = database
         self.migrationsDirectory = migrationsDirectory
         self.adminToken = adminToken
         self.nodeId = nodeId
     }
+}
+
+/// Who Voltaic is on OCPI, and the URL partners reach it at.
+public struct OCPIConfiguration: Sendable {
+    /// The scheme, host and port partners use, as seen from outside (behind a proxy: the proxy's). Nil: the
+    /// listener's own address. `/ocpi/versions` is appended.
+    public var publicBaseURL: String?
+    /// The CPO party: ISO 3166 alpha-2 country code and party id, as in eMI3 ids.
+    public var countryCode = "NL"
+    public var partyId = "VOL"
+    public var businessName = "Voltaic"
+    /// The most objects of a list page (`X-Limit`).
+    public var pageLimit = 100
+    /// How long a call to a partner (its versions, details, pushes) may take.
+    public var partnerTimeout: Duration = .seconds(10)
+
+    public init() {}
 }

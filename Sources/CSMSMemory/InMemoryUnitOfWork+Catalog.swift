@@ -1,0 +1,107 @@
+public import CSMS
+public import Foundation
+public import OCPI
+
+/// The catalog's tables, keyed as PostgreSQL keys them: ids unique in any case, rows never deleted.
+struct CatalogTables: Sendable {
+    struct LocationRow: Sendable { var site: LocationSite; var lastUpdated: Date }
+    struct EVSERow: Sendable {
+        var placement: EVSEPlacement
+        var removed: Bool
+        var lastUpdated: Date
+    }
+    struct TariffRow: Sendable { var tariff: Tariff; var deleted: Bool; var lastUpdated: Date }
+
+    /// By lower-cased id.
+    var locations: [String: LocationRow] = [:]
+    var evses: [String: EVSERow] = [:]
+    var tariffs: [String: TariffRow] = [:]
+}
+
+extension InMemoryUnitOfWork {
+    private func catalog<T>(_ body: (inout CatalogTables, Tables) throws(DatabaseRejection) -> T) throws(DatabaseRejection) -> T {
+        try mutate { t throws(DatabaseRejection) in
+            var c = t.catalog
+            defer { t.catalog = c }
+            return try body(&c, t)
+        }
+    }
+
+    public func upsertLocation(_ site: LocationSite, at: Date) async throws -> CatalogWrite {
+        try catalog { c, _ throws(DatabaseRejection) in
+            let key = site.id.lowercased()
+            if let row = c.locations[key] {
+                guard row.site != site else { return .unchanged }
+                c.locations[key] = .init(site: site, lastUpdated: max(row.lastUpdated, at))
+                return .updated
+            }
+            c.locations[key] = .init(site: site, lastUpdated: at)
+            return .created
+        }
+    }
+
+    public func locationId(matching id: String) async throws -> String? {
+        try catalog { c, _ throws(DatabaseRejection) in c.locations[id.lowercased()]?.site.id }
+    }
+
+    public func evseUID(stationId: String, evseId: Int) async throws -> String? {
+        try catalog { c, _ throws(DatabaseRejection) in
+            c.evses.values.first { !$0.removed && $0.placement.stationId == stationId && $0.placement.evseId == evseId }?.placement.uid
+        }
+    }
+
+    public func evseUIDExists(_ uid: String) async throws -> Bool {
+        try catalog { c, _ throws(DatabaseRejection) in c.evses[uid.lowercased()] != nil }
+    }
+
+    public func upsertEVSE(_ p: EVSEPlacement, at: Date) async throws -> CatalogWrite {
+        try catalog { c, t throws(DatabaseRejection) in
+            guard t.stations[p.stationId] != nil else { throw Tables.missingStation("evses") }
+            guard c.locations[p.locationId.lowercased()] != nil else {
+                throw DatabaseRejection(.foreignKeyViolation, "insert or update on table \"evses\" violates foreign key constraint \"evses_location_id_fkey\"", at: "evses.location_id")
+            }
+            let key = p.uid.lowercased()
+            let old = c.evses[key]
+            var merged = p
+            if let old { merged.connectors = old.placement.connectors.merging(p.connectors) { $1 } }
+            if let old, old.placement == merged { return .unchanged }
+            c.evses[key] = .init(placement: merged, removed: false, lastUpdated: max(old?.lastUpdated ?? at, at))
+            for id in Set([p.locationId.lowercased(), old?.placement.locationId.lowercased()].compactMap { $0 }) {
+                if let row = c.locations[id] { c.locations[id] = .init(site: row.site, lastUpdated: max(row.lastUpdated, at)) }
+            }
+            return old == nil ? .created : .updated
+        }
+    }
+
+    public func existingTariffIds(_ ids: [String]) async throws -> Set<String> {
+        try catalog { c, _ throws(DatabaseRejection) in
+            Set(ids.map { $0.lowercased() }.filter { c.tariffs[$0].map { !$0.deleted } ?? false })
+        }
+    }
+
+    public func upsertTariff(_ tariff: Tariff, at: Date) async throws -> CatalogWrite {
+        try catalog { c, _ throws(DatabaseRejection) in
+            let key = tariff.id.lowercased()
+            var tariff = tariff
+            if let row = c.tariffs[key] {
+                tariff.id = row.tariff.id
+                var same = row.tariff
+                same.lastUpdated = tariff.lastUpdated
+                guard row.deleted || same != tariff else { return .unchanged }
+                c.tariffs[key] = .init(tariff: tariff, deleted: false, lastUpdated: max(row.lastUpdated, at))
+                return .updated
+            }
+            c.tariffs[key] = .init(tariff: tariff, deleted: false, lastUpdated: at)
+            return .created
+        }
+    }
+
+    public func deleteTariff(id: String, at: Date) async throws -> Tariff? {
+        try catalog { c, _ throws(DatabaseRejection) in
+            let key = id.lowercased()
+            guard let row = c.tariffs[key], !row.deleted else { return nil }
+            c.tariffs[key] = .init(tariff: row.tariff, deleted: true, lastUpdated: max(row.lastUpdated, at))
+            return row.tariff
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OCPI
+import Storage
+
+/// OCPI 2.2.1, CPO role, under `/ocpi`: versions, credentials (partners register with a token A), and the
+/// Sender modules locations and tariffs, paginated.
+struct OCPIController: Sendable {
+    let partners: PartnerRepository
+    let catalog: CatalogRepository
+    let configuration: OCPIConfiguration
+    /// `http://host:port`, without a trailing slash.
+    let baseURL: String
+    let client: PartnerClient
+
+    var versionsURL: String { "\(baseURL)/ocpi/versions" }
+    func moduleURL(_ version: OCPIVersion, _ path: String) -> String { "\(baseURL)/ocpi/\(version.rawValue)\(path.isEmpty ? "" : "/" + path)" }
+
+    func addRoutes(to router: Router<AdminContext>) {
+        let ocpi = router.group("/ocpi").add(middleware: OCPIErrorMiddleware())
+        ocpi.get("versions", use: versions)
+        ocpi.get("2.2.1", use: details)
+        ocpi.get("2.2.1/credentials", use: getCredentials)
+        ocpi.post("2.2.1/credentials", use: postCredentials)
+        ocpi.put("2.2.1/credentials", use: putCredentials)
+        ocpi.delete("2.2.1/credentials", use: deleteCredentials)
+        ocpi.get("2.2.1/locations", use: listLocations)
+        ocpi.get("2.2.1/locations/{location}", use: getLocation)
+        ocpi.get("2.2.1/locations/{location}/{evse}", use: getEVSE)
+        ocpi.get("2.2.1/locations/{location}/{evse}/{connector}", use: getConnector)
+        ocpi.get("2.2.1/tariffs", use: listTariffs)
+    }
+
+    // MARK: Authentication
+
+    /// The partner a request's token belongs to. No token, or an unknown one: 401.
+    func caller(_ request: Request) async throws -> (PartnerRepository.Partner, PartnerRepository.TokenKind, String) {
+        let candidates = AuthorizationToken.candidates(request.headers[.authorization])
+        guard !candidates.isEmpty, let found = try await partners.authenticate(candidates) else {
+            var e = OCPIError.unauthorized
+            e.headers[.wwwAuthenticate] = "Token"
+            throw e
+        }
+        return found
+    }
+
+    /// The registered partner calling a functional module: token A is not enough (401), a suspended partner 403.
+    func modulePartner(_ request: Request) async throws -> PartnerRepository.Partner {
+        let (partner, kind, _) = try await caller(request)
+        guard kind == .server else { throw OCPIError(.unauthorized, .clientError, "token A only opens versions and credentials; register first") }
+        guard partner.state == .registered else { throw OCPIError(.forbidden, .clientError, "this platform is suspended by the operator") }
+        return partner
+    }
+
+    func routing(_ partner: PartnerRepository.Partner) -> OCPIReply.Routing {
+        OCPIReply.Routing(ours: (configuration.countryCode, configuration.partyId), theirs: partner.roles.first.map { ($0.countryCode, $0.partyId) })
+    }
+
+    // MARK: Versions
+
+    @Sendable func versions(_ request: Request, context: AdminContext) async throws -> Response {
+        _ = try await caller(request)
+        return OCPIReply.envelope([VersionEntry(version: OCPIVersion.v221.rawValue, url: moduleURL(.v221, ""))], request: request)
+    }
+
+    @Sendable func details(_ request: Request, context: AdminContext) async throws -> Response {
+        _ = try await caller(request)
+        let endpoints = [
+            Endpoint(identifier: ModuleID.credentials.rawValue, role: .sender, url: moduleURL(.v221, "credentials")),
+            Endpoint(identifier: ModuleID.locations.rawValue, role: .sender, url: moduleURL(.v221, "locations")),
+            Endpoint(identifier: ModuleID.tariffs.rawValue, role: .sender, url: moduleURL(.v221, "tariffs")),
+        ]
+        return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v221.rawValue, endpoints: endpoints), request: request)
+    }
+
+    // MARK: Credentials
+
+    /// Voltaic's credentials for a partner that calls it with `token`.
+    func ours(token: String) -> Credentials.Encoded221 {
+        Credentials(
+            token: token, url: versionsURL,
+            roles: [CredentialsRole(role: .cpo, businessDetails: BusinessDetails(name: configuration.businessName), partyId: configuration.partyId, countryCode: configuration.countryCode)]
+        ).encoded221()
+    }
+
+    @Sendable func getCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+        let (_, _, token) = try await caller(request)
+        return OCPIReply.envelope(ours(token: token), request: request)
+    }
+
+    @Sendable func postCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+        let (partner, kind, _) = try await caller(request)
+        guard kind == .registration else { throw OCPIError(.methodNotAllowed, .clientError, "already registered; PUT updates the credentials, DELETE unregisters") }
+        return try await handshake(request, context: context, partner: partner, from: [.pending])
+    }
+
+    @Sendable func putCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+        let (partner, kind, _) = try await caller(request)
+        guard kind == .server else { throw OCPIError(.methodNotAllowed, .clientError, "not registered yet; POST registers") }
+        return try await handshake(request, context: context, partner: partner, from: [.registered, .suspended])
+    }
+
+    @Sendable func deleteCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+        let (partner, kind, _) = try await caller(request)
+        guard kind == .server, try await partners.unregister(id: partner.id) else {
+            throw OCPIError(.methodNotAllowed, .clientError, "not registered")
+        }
+        context.logger.notice("OCPI partner unregistered", metadata: ["ocpi.partner.id": "\(partner.id)"])
+        return OCPIReply.envelope(NoPayload?.none, request: request)
+    }
+
+    /// Reads the partner's credentials (its token B), fetches its versions and details with B before
+    /// answering, and returns a new token for it (C). Its old token stays valid until this completes.
+    func handshake(_ request: Request, context: AdminContext, partner: PartnerRepository.Partner, from states: [PartnerRepository.State]) async throws -> Response {
+        let theirs = try await Self.decode(Credentials.self, request, context: context)
+        let versions: [VersionEntry]
+        do {
+            versions = try await client.get([VersionEntry].self, url: theirs.url, token: theirs.token)
+        } catch {
+            throw OCPIError(.ok, .unableToUseClientAPI, "your versions endpoint \(error)")
+        }
+        guard let chosen = versions.filter({ $0.version == OCPIVersion.v221.rawValue }).first else {
+            throw OCPIError(.ok, .unsupportedVersion, "no version in common: Voltaic speaks 2.2.1; you offer \(versions.map(\.version).joined(separator: ", "))")
+        }
+        let details: VersionDetails
+        do {
+            details = try await client.get(VersionDetails.self, url: chosen.url, token: theirs.token)
+        } catch {
+            throw OCPIError(.ok, .unableToUseClientAPI, "your version details endpoint \(error)")
+        }
+        guard details.url(of: .credentials, role: nil) != nil else {
+            throw OCPIError(.ok, .noMatchingEndpoints, "your version details list no credentials endpoint")
+        }
+        let token = Self.newToken()
+        guard let registered = try await partners.register(
+            id: partner.id, from: states, clientToken: theirs.token, serverToken: token, version: .v221, versionsURL: theirs.url,
+            roles: theirs.roles, endpoints: details.endpoints
+        ) else {
+            throw OCPIError(.methodNotAllowed, .clientError, "the registration changed meanwhile; GET the credentials")
+        }
+        context.logger.notice("OCPI partner registered", metadata: ["ocpi.partner.id": "\(registered.id)", "ocpi.version": "2.2.1"])
+        return OCPIReply.envelope(ours(token: token), request: request)
+    }
+
+    /// 32 random bytes, Base64url without padding: 43 printable characters.
+    static func newToken() -> String {
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    // MARK: Locations
+
+    @Sendable func listLocations(_ request: Request, context: AdminContext) async throws -> Response {
+        let partner = try await modulePartner(request)
+        let page = try pageRequest(request)
+        let result = try await catalog.locations(page)
+        let last = result.items.last.map { PageRequest.Cursor(lastUpdated: $0.lastUpdated, id: $0.site.id) }
+        return OCPIReply.envelope(
+            result.items.map(LocationMapper.location), request: request, routing: routing(partner),
+            headers: pageHeaders(page, returned: result.items.count, total: result.total, last: last, path: "locations")
+        )
+    }
+
+    @Sendable func getLocation(_ request: Request, context: AdminContext) async throws -> Response {
+        let partner = try await modulePartner(request)
+        let location = try await requireLocation(context)
+        return OCPIReply.envelope(LocationMapper.location(location), request: request, routing: routing(partner))
+    }
+
+    @Sendable func getEVSE(_ request: Request, context: AdminContext) async throws -> Response {
+        let partner = try await modulePartner(request)
+        let evse = try await requireEVSE(context)
+        return OCPIReply.envelope(LocationMapper.evse(evse), request: request, routing: routing(partner))
+    }
+
+    @Sendable func getConnector(_ request: Request, context: AdminContext) async throws -> Response {
+        let partner = try await modulePartner(request)
+        let evse = try await requireEVSE(context)
+        let id = try Self.parameter(context, "connector")
+        guard let connector = LocationMapper.evse(evse).connectors.first(where: { $0.id.lowercased() == id.lowercased() }) else {
+            throw OCPIError(.notFound, .unknownLocation, "no connector '\(id.prefix(36))' at EVSE '\(evse.uid)'")
+        }
+        return OCPIReply.envelope(connector, request: request, routing: routing(partner))
+    }
+
+    func requireLocation(_ context: AdminContext) async throws -> CatalogRepository.LocationView {
+        let id = try Self.parameter(context, "location")
+        guard let location = try await catalog.location(id: id) else { throw OCPIError(.notFound, .unknownLocation, "no location '\(id.prefix(36))'") }
+        return location
+    }
+
+    func requireEVSE(_ context: AdminContext) async throws -> CatalogRepository.EVSEView {
+        let location = try await requireLocation(context)
+        let uid = try Self.parameter(context, "evse")
+        guard let evse = location.evses.first(where: { $0.uid.lowercased() == uid.lowercased() }) else {
+            throw OCPIError(.notFound, .unknownLocation, "no EVSE '\(uid.prefix(36))' at location '\(location.site.id)'")
+        }
+        return evse
+    }
+
+    // MARK: Tariffs
+
+    @Sendable func listTariffs(_ request: Request, context: AdminContext) async throws -> Response {
+        let partner = try await modulePartner(request)
+        let page = try pageRequest(request)
+        let result = try await catalog.tariffs(page)
+        let last = result.items.last.map { PageRequest.Cursor(lastUpdated: $0.lastUpdated, id: $0.id) }
+        return OCPIReply.envelope(
+            result.items, request: request, routing: routing(partner),
+            headers: pageHeaders(page, returned: result.items.count, total: result.total, last: last, path: "tariffs")
+        )
+    }
+
+    // MARK: Paging
+
+    func pageRequest(_ request: Request) throws -> PageRequest {
+        var query: [String: String] = [:]
+        for (k, v) in request.uri.queryParameters { query[String(k)] = String(v).removingPercentEncoding ?? String(v) }
+        do {
+            var page = try PageRequest(query: query, maxLimit: configuration.pageLimit)
+            page.limit = max(page.limit, 1)
+            return page
+        } catch {
+            throw OCPIError.invalid(error.description)
+        }
+    }
+
+    /// `X-Total-Count`, `X-Limit`, and a `Link` to the next page unless this is the last: the same filters,
+    /// the next offset, and the keyset cursor after this page's last object.
+    func pageHeaders(_ page: PageRequest, returned: Int, total: Int, last: PageRequest.Cursor?, path: String) -> HTTPFields {
+        var headers: HTTPFields = [.totalCount: String(total), .limit: String(configuration.pageLimit)]
+        if returned > 0, page.offset + returned < total {
+            headers[.link] = "<\(moduleURL(.v221, path))?\(page.nextQuery(returned: returned, last: last))>; rel=\"next\""
+        }
+        return headers
+    }
+
+    // MARK: Helpers
+
+    static func parameter(_ context: AdminContext, _ name: String) throws -> String {
+        guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, OCPIString.isCiString(value, maxLength: 64) else {
+            throw OCPIError(.notFound, .unknownLocation, "'\(name)' is not an OCPI id")
+        }
+        return value
+    }
+
+    /// Not JSON is HTTP 400; JSON that OCPI's rules refuse is 2001, naming the field.
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, context: AdminContext) async throws -> T {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        let data = Data(body.readableBytesView)
+        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+            throw OCPIError(.badRequest, .invalidParameters, "the body is not valid JSON")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            throw OCPIError.invalid(OCPIFieldError.from(error).description)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import OCPI
+
+/// Calls a partner's OCPI API, each call bounded in time: a partner that is down is answered 3001 within
+/// `timeout`, never waited on. It reads the envelope leniently where partners are known to stray: a token
+/// header raw or Base64 (whichever the partner takes), and a `data` that is a list of one instead of an object.
+struct PartnerClient: Sendable {
+    let http: HTTPClient
+    let timeout: Duration
+
+    enum Failure: Error, CustomStringConvertible {
+        case unreachable(String)
+        case refused(Int)
+        case notOCPI(String)
+        case status(Int, String?)
+
+        var description: String {
+            switch self {
+            case .unreachable(let why): "could not be reached (\(why))"
+            case .refused(let code): "answered HTTP \(code)"
+            case .notOCPI(let why): "did not answer an OCPI envelope (\(why))"
+            case .status(let code, let message): "answered OCPI status \(code)\(message.map { ": \($0)" } ?? "")"
+            }
+        }
+    }
+
+    struct Envelope<T: Decodable>: Decodable {
+        var data: T?
+        var statusCode: Int
+        var statusMessage: String?
+
+        enum CodingKeys: String, CodingKey { case data, statusCode = "status_code", statusMessage = "status_message" }
+    }
+
+    /// An object, or a list holding exactly one.
+    struct OneOf<T: Decodable>: Decodable {
+        var value: T
+
+        init(from decoder: any Decoder) throws {
+            do {
+                value = try T(from: decoder)
+            } catch {
+                guard var list = try? decoder.unkeyedContainer(), list.count == 1, let only = try? list.decode(T.self) else { throw error }
+                value = only
+            }
+        }
+    }
+
+    /// GETs `url` and decodes the envelope's `data`. Tries the token Base64-encoded (2.2.1) and, on 401, raw.
+    func get<T: Decodable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
+        var last = Failure.refused(401)
+        for header in [AuthorizationToken.header(token, version: .v221), AuthorizationToken.header(token, version: .v211)] {
+            do {
+                return try await get(T.self, url: url, authorization: header)
+            } catch .refused(401) {
+                last = .refused(401)
+                continue
+            }
+        }
+        throw last
+    }
+
+    private func get<T: Decodable>(_ type: T.Type, url: String, authorization: String) async throws(Failure) -> T {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        request.headers.add(name: "Authorization", value: authorization)
+        request.headers.add(name: "X-Request-ID", value: UUID().uuidString.lowercased())
+        request.headers.add(name: "X-Correlation-ID", value: UUID().uuidString.lowercased())
+        let body: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            guard (200..<300).contains(Int(response.status.code)) else { throw Failure.refused(Int(response.status.code)) }
+            body = try await response.body.collect(upTo: 4 << 20)
+        } catch let f as Failure {
+            throw f
+        } catch {
+            throw .unreachable(String(describing: error).prefix(120).description)
+        }
+        let envelope: Envelope<OneOf<T>>
+        do {
+            envelope = try JSONDecoder().decode(Envelope<OneOf<T>>.self, from: Data(body.readableBytesView))
+        } catch {
+            throw .notOCPI(OCPIFieldError.from(error).description)
+        }
+        guard (1000..<2000).contains(envelope.statusCode) else { throw .status(envelope.statusCode, envelope.statusMessage) }
+        guard let data = envelope.data else { throw .notOCPI("data: is required") }
+        return data.value
+    }
+}

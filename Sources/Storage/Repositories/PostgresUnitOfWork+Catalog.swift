@@ -1,0 +1,154 @@
+import CSMS
+import Foundation
+import OCPI
+import PostgresNIO
+
+/// The catalog's rows. Each object's validated OCPI fields are kept as jsonb; a write that changes nothing (a
+/// replayed PUT) matches no row in `ON CONFLICT … WHERE`, so it keeps its `last_updated` and says `.unchanged`.
+extension PostgresUnitOfWork {
+    func upsertLocation(_ site: LocationSite, at: Date) async throws -> CatalogWrite {
+        let body = try CatalogJSON.text(site)
+        let rows = try await connection.query(
+            """
+            INSERT INTO locations (id, country_code, party_id, publish, time_zone, body, last_updated)
+            VALUES (\(site.id), \(site.countryCode), \(site.partyId), \(site.publish), \(site.timeZone), \(body)::jsonb, \(at))
+            ON CONFLICT (id) DO UPDATE SET country_code = EXCLUDED.country_code, party_id = EXCLUDED.party_id, publish = EXCLUDED.publish,
+                time_zone = EXCLUDED.time_zone, body = EXCLUDED.body, last_updated = greatest(locations.last_updated, EXCLUDED.last_updated)
+            WHERE locations.body IS DISTINCT FROM EXCLUDED.body
+            RETURNING xmax = 0
+            """,
+            logger: logger
+        )
+        for try await created in rows.decode(Bool.self) { return created ? .created : .updated }
+        return .unchanged
+    }
+
+    func locationId(matching id: String) async throws -> String? {
+        let rows = try await connection.query("SELECT id FROM locations WHERE lower(id) = lower(\(id))", logger: logger)
+        for try await stored in rows.decode(String.self) { return stored }
+        return nil
+    }
+
+    func evseUID(stationId: String, evseId: Int) async throws -> String? {
+        let rows = try await connection.query(
+            "SELECT uid FROM evses WHERE station_id = \(stationId) AND evse_id = \(evseId) AND removed_at IS NULL", logger: logger
+        )
+        for try await uid in rows.decode(String.self) { return uid }
+        return nil
+    }
+
+    func evseUIDExists(_ uid: String) async throws -> Bool {
+        try await connection.query("SELECT 1 FROM evses WHERE lower(uid) = lower(\(uid))", logger: logger).collect().count > 0
+    }
+
+    func upsertEVSE(_ p: EVSEPlacement, at: Date) async throws -> CatalogWrite {
+        let body = try CatalogJSON.text(p.spec)
+        // The location it leaves, if it moves, changes as well.
+        var previous: String?
+        for try await old in try await connection.query("SELECT location_id FROM evses WHERE uid = \(p.uid) FOR UPDATE", logger: logger).decode(String.self) {
+            previous = old
+        }
+        var write = CatalogWrite.unchanged
+        let evse = try await connection.query(
+            """
+            INSERT INTO evses (uid, location_id, station_id, evse_id, body, last_updated)
+            VALUES (\(p.uid), \(p.locationId), \(p.stationId), \(p.evseId), \(body)::jsonb, \(at))
+            ON CONFLICT (uid) DO UPDATE SET location_id = EXCLUDED.location_id, body = EXCLUDED.body
+            WHERE evses.location_id IS DISTINCT FROM EXCLUDED.location_id OR evses.body IS DISTINCT FROM EXCLUDED.body
+            RETURNING xmax = 0
+            """,
+            logger: logger
+        )
+        for try await created in evse.decode(Bool.self) { write = created ? .created : .updated }
+        let ids = p.connectors.keys.sorted()
+        let bodies = try ids.map { try CatalogJSON.text(p.connectors[$0]!) }
+        // text[] per connector travels as one JSON array per connector.
+        let tariffs = try ids.map { try CatalogJSON.text(p.connectors[$0]!.tariffIds) }
+        let changed = try await connection.query(
+            """
+            INSERT INTO evse_connectors (evse_uid, connector_id, body, tariff_ids, last_updated)
+            SELECT \(p.uid), c.id, c.body::jsonb, ARRAY(SELECT jsonb_array_elements_text(c.tariffs::jsonb)), \(at)
+            FROM unnest(\(ids)::int[], \(bodies)::text[], \(tariffs)::text[]) AS c(id, body, tariffs)
+            ON CONFLICT (evse_uid, connector_id) DO UPDATE SET body = EXCLUDED.body, tariff_ids = EXCLUDED.tariff_ids,
+                last_updated = greatest(evse_connectors.last_updated, EXCLUDED.last_updated)
+            WHERE evse_connectors.body IS DISTINCT FROM EXCLUDED.body
+            RETURNING 1
+            """,
+            logger: logger
+        ).collect().count
+        if changed > 0, write == .unchanged { write = .updated }
+        guard write != .unchanged else { return .unchanged }
+        let touched = Array(Set([p.locationId] + (previous.map { [$0] } ?? [])))
+        try await connection.query(
+            "UPDATE evses SET last_updated = greatest(last_updated, \(at)) WHERE uid = \(p.uid)", logger: logger
+        )
+        try await connection.query(
+            "UPDATE locations SET last_updated = greatest(last_updated, \(at)) WHERE id = ANY(\(touched)::text[])", logger: logger
+        )
+        return write
+    }
+
+    func existingTariffIds(_ ids: [String]) async throws -> Set<String> {
+        let lowered = ids.map { $0.lowercased() }
+        var out = Set<String>()
+        for try await id in try await connection.query(
+            "SELECT lower(id) FROM tariffs WHERE lower(id) = ANY(\(lowered)::text[]) AND deleted_at IS NULL", logger: logger
+        ).decode(String.self) {
+            out.insert(id)
+        }
+        return out
+    }
+
+    func upsertTariff(_ t: Tariff, at: Date) async throws -> CatalogWrite {
+        var t = t
+        if let stored = try await tariffId(matching: t.id) { t.id = stored }
+        let body = try CatalogJSON.text(t)
+        let rows = try await connection.query(
+            """
+            INSERT INTO tariffs (id, country_code, party_id, currency, body, last_updated)
+            VALUES (\(t.id), \(t.countryCode), \(t.partyId), \(t.currency), \(body)::jsonb, \(at))
+            ON CONFLICT (id) DO UPDATE SET country_code = EXCLUDED.country_code, party_id = EXCLUDED.party_id,
+                currency = EXCLUDED.currency, body = EXCLUDED.body, deleted_at = NULL,
+                last_updated = greatest(tariffs.last_updated, EXCLUDED.last_updated)
+            WHERE tariffs.deleted_at IS NOT NULL OR (tariffs.body - 'last_updated') IS DISTINCT FROM (EXCLUDED.body - 'last_updated')
+            RETURNING xmax = 0
+            """,
+            logger: logger
+        )
+        for try await created in rows.decode(Bool.self) { return created ? .created : .updated }
+        return .unchanged
+    }
+
+    func deleteTariff(id: String, at: Date) async throws -> Tariff? {
+        let rows = try await connection.query(
+            """
+            UPDATE tariffs SET deleted_at = \(at), last_updated = greatest(last_updated, \(at))
+            WHERE lower(id) = lower(\(id)) AND deleted_at IS NULL
+            RETURNING body::text
+            """,
+            logger: logger
+        )
+        for try await body in rows.decode(String.self) { return try CatalogJSON.decode(Tariff.self, body) }
+        return nil
+    }
+
+    private func tariffId(matching id: String) async throws -> String? {
+        for try await stored in try await connection.query("SELECT id FROM tariffs WHERE lower(id) = lower(\(id))", logger: logger).decode(String.self) {
+            return stored
+        }
+        return nil
+    }
+}
+
+/// The catalog's jsonb columns: OCPI objects as their own encoders write them.
+enum CatalogJSON {
+    static func text(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}
