@@ -119,13 +119,14 @@ END $$;
 CREATE TRIGGER stations_catalog AFTER UPDATE ON stations
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION catalog_stations_updated();
 
--- OCPI partners (eMSPs, hubs, map services). Tokens Voltaic only checks are kept as SHA-256 digests:
+-- OCPI partners (eMSPs, hubs, map services). A partner that unregisters itself stays listed; one an admin
+-- removes keeps its row (state 'removed', for the audit log) and is gone from the API. Tokens Voltaic only checks are kept as SHA-256 digests:
 -- token A (issued here, for registration) and the token the partner calls Voltaic with. The token Voltaic
 -- calls the partner with is kept as given, since it is sent.
 CREATE TABLE ocpi_partners (
     id               bigserial PRIMARY KEY,
     name             text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
-    state            text NOT NULL CHECK (state IN ('pending', 'registered', 'suspended', 'unregistered')),
+    state            text NOT NULL CHECK (state IN ('pending', 'registered', 'suspended', 'unregistered', 'removed')),
     token_a_sha256   bytea UNIQUE CHECK (length(token_a_sha256) = 32),
     server_sha256    bytea UNIQUE CHECK (length(server_sha256) = 32),
     client_token     text,

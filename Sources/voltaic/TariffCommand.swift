@@ -4,7 +4,7 @@ import OCPI
 import Settlement
 
 struct TariffCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tariff", abstract: "Work with OCPI tariffs.", subcommands: [Price.self])
+    static let configuration = CommandConfiguration(commandName: "tariff", abstract: "Work with OCPI tariffs.", subcommands: [Price.self, Put.self, List.self, Delete.self])
 
     struct Price: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -7,13 +7,14 @@ import sys
 from voltaic_server import ADMIN_TOKEN, ROOT
 
 SPEC = os.path.join(ROOT, "openapi", "admin.yaml")
+CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
 
 
 def test_schemathesis_finds_no_failure(server):
     schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     report = os.path.join(server.data_dir, "schemathesis")
     cmd = [
-        schemathesis, "run", SPEC, "--url", server.base_url + "/api/v1", "-H", f"Authorization: Bearer {ADMIN_TOKEN}",
+        schemathesis, "--config-file", CONFIG, "run", SPEC, "--url", server.base_url + "/api/v1", "-H", f"Authorization: Bearer {ADMIN_TOKEN}",
         "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--mode", "all",
         "--max-examples", os.environ.get("VOLTAIC_SCHEMATHESIS_EXAMPLES", "40"), "--seed", "1",
         "--max-time", "240", "--request-timeout", "10", "--continue-on-failure",

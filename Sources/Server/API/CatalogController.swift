@@ -1,4 +1,4 @@
-import CSMS
+public import CSMS
 import Foundation
 import HTTPTypes
 public import Hummingbird
@@ -67,42 +67,6 @@ struct CatalogController: Sendable {
 
     // MARK: EVSEs
 
-    /// The admin body of an EVSE: where it stands, its uid (chosen once), OCPI's static EVSE fields, and its
-    /// connectors by OCPP connector id with OCPI's static Connector fields.
-    struct EVSEBody: Decodable {
-        struct ConnectorBody: Decodable {
-            var id: Int
-            var spec: ConnectorSpec
-
-            enum CodingKeys: String, CodingKey { case id }
-
-            init(from decoder: any Decoder) throws {
-                let c = try decoder.container(keyedBy: CodingKeys.self)
-                id = try c.decode(.id, in: 1...99)
-                spec = try ConnectorSpec(from: decoder)
-            }
-        }
-
-        var locationId: String
-        var uid: String?
-        var spec: EVSESpec
-        var connectors: [ConnectorBody]
-
-        enum CodingKeys: String, CodingKey { case locationId = "location_id", uid, connectors }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            locationId = try c.decode(.locationId, ciString: 36)
-            uid = try c.decodeIfPresent(.uid, ciString: 36)
-            spec = try EVSESpec(from: decoder)
-            connectors = try c.decode([ConnectorBody].self, forKey: .connectors)
-            guard (1...16).contains(connectors.count) else { throw OCPIFieldError(c.codingPath + [CodingKeys.connectors], "must hold 1 to 16 connectors") }
-            if let i = connectors.indices.first(where: { i in connectors[..<i].contains { $0.id == connectors[i].id } }) {
-                throw OCPIFieldError(c.codingPath + [CodingKeys.connectors, OCPIIndexKey(i), ConnectorBody.CodingKeys.id], "repeats connector \(connectors[i].id)")
-            }
-        }
-    }
-
     @Sendable func putEVSE(_ request: Request, context: AdminContext) async throws -> EditedResponse<Body<EVSE>> {
         let stationId = try context.parameters.require("id")
         let rawEVSE = try context.parameters.require("evse")
@@ -110,12 +74,8 @@ struct CatalogController: Sendable {
             throw Problem(.badRequest, "Invalid EVSE id", "an OCPP EVSE id is 1 to 999 (a 1.6 connector n is EVSE n)")
         }
         context.audit.set(action: "PutEVSE", target: "\(stationId)/\(evseId)")
-        let body = try await Self.decode(EVSEBody.self, request, context)
-        let placement = EVSEPlacement(
-            stationId: stationId, evseId: evseId, locationId: body.locationId,
-            uid: body.uid ?? EVSEPlacement.defaultUID(stationId: stationId, evseId: evseId), spec: body.spec,
-            connectors: Dictionary(uniqueKeysWithValues: body.connectors.map { ($0.id, $0.spec) })
-        )
+        let body = try await Self.decode(EVSEInput.self, request, context)
+        let placement = body.placement(stationId: stationId, evseId: evseId)
         let (service, now) = (service, Date())
         let write: CatalogWrite
         do {
@@ -129,7 +89,7 @@ struct CatalogController: Sendable {
         return EditedResponse(status: write == .created ? .created : .ok, response: Body(value: LocationMapper.evse(evse)))
     }
 
-    static func problem(_ refusal: CatalogRefusal) -> Problem {
+    public static func problem(_ refusal: CatalogRefusal) -> Problem {
         switch refusal {
         case .unknownStation: Problem(.notFound, "No such station", refusal.description)
         case .unknownLocation, .unknownTariffs, .invalid: Problem(.unprocessableContent, "Invalid field", refusal.description)
@@ -204,5 +164,53 @@ struct CatalogController: Sendable {
         } catch {
             throw Problem(.unprocessableContent, "Invalid field", OCPIFieldError.from(error).description)
         }
+    }
+}
+
+/// The admin body of an EVSE (API and CLI): where it stands, its uid (chosen once), OCPI's static EVSE fields,
+/// and its connectors by OCPP connector id with OCPI's static Connector fields.
+public struct EVSEInput: Decodable, Sendable {
+    struct ConnectorBody: Decodable {
+        var id: Int
+        var spec: ConnectorSpec
+
+        enum CodingKeys: String, CodingKey { case id }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(.id, in: 1...99)
+            spec = try ConnectorSpec(from: decoder)
+        }
+    }
+
+    var locationId: String
+    var uid: String?
+    var spec: EVSESpec
+    var connectors: [Int: ConnectorSpec]
+
+    enum CodingKeys: String, CodingKey { case locationId = "location_id", uid, connectors }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        locationId = try c.decode(.locationId, ciString: 36)
+        uid = try c.decodeIfPresent(.uid, ciString: 36)
+        spec = try EVSESpec(from: decoder)
+        let list = try c.decode([ConnectorBody].self, forKey: .connectors)
+        guard (1...16).contains(list.count) else { throw OCPIFieldError(c.codingPath + [CodingKeys.connectors], "must hold 1 to 16 connectors") }
+        var byId: [Int: ConnectorSpec] = [:]
+        for (i, k) in list.enumerated() {
+            guard byId.updateValue(k.spec, forKey: k.id) == nil else {
+                throw OCPIFieldError(c.codingPath + [CodingKeys.connectors, OCPIIndexKey(i), ConnectorBody.CodingKeys.id], "repeats connector \(k.id)")
+            }
+        }
+        connectors = byId
+    }
+
+    /// The placement of EVSE `evseId` of station `stationId`; the uid defaults to "<station>-<evse>".
+    public func placement(stationId: String, evseId: Int) -> EVSEPlacement {
+        EVSEPlacement(
+            stationId: stationId, evseId: evseId, locationId: locationId,
+            uid: uid ?? EVSEPlacement.defaultUID(stationId: stationId, evseId: evseId), spec: spec, connectors: connectors
+        )
     }
 }

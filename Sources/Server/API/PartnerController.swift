@@ -66,8 +66,8 @@ struct PartnerController: Sendable {
 
     @Sendable func create(_ request: Request, context: AdminContext) async throws -> EditedResponse<PartnerView> {
         let body = try await request.decode(as: NewPartner.self, context: context)
-        let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(name.count), OCPIString.isText(name, maxLength: 100) else {
+        let name = body.name
+        guard (1...100).contains(name.unicodeScalars.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Problem(.unprocessableContent, "Invalid name", "name: 1 to 100 characters, no control characters")
         }
         context.audit.set(action: "CreateOCPIPartner", target: name)
@@ -109,10 +109,7 @@ struct PartnerController: Sendable {
     @Sendable func remove(_ request: Request, context: AdminContext) async throws -> Response {
         let id = try Self.id(context)
         context.audit.set(action: "RemoveOCPIPartner", target: String(id))
-        guard try await partners.unregister(id: id) else {
-            guard try await partners.partner(id: id) != nil else { throw Self.noSuch(id) }
-            return Response(status: .noContent)
-        }
+        guard try await partners.remove(id: id) else { throw Self.noSuch(id) }
         return Response(status: .noContent)
     }
 

@@ -21,8 +21,10 @@ public struct PartnerRepository: Sendable {
         case registered
         /// Registered, but refused every request until an admin lifts it.
         case suspended
-        /// DELETE'd by the partner or removed by an admin; its tokens are void.
+        /// DELETE'd by the partner; its tokens are void.
         case unregistered
+        /// Removed by an admin: its tokens are void and it is gone from the API (the row stays for the audit log).
+        case removed
     }
 
     public struct Partner: Sendable, Codable, Hashable {
@@ -90,12 +92,25 @@ public struct PartnerRepository: Sendable {
         return try await Self.first(rows)
     }
 
-    /// Voids a partner's tokens; false when it was not registered (or suspended).
+    /// The partner's own DELETE: its tokens are void; false when it was not registered (or suspended).
     public func unregister(id: Int64) async throws -> Bool {
         let rows = try await client.query(
             """
             UPDATE ocpi_partners SET state = 'unregistered', token_a_sha256 = NULL, server_sha256 = NULL, client_token = NULL, updated_at = now()
-            WHERE id = \(id) AND state <> 'unregistered' RETURNING id
+            WHERE id = \(id) AND state IN ('registered', 'suspended') RETURNING id
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Removes a partner for good; false when there is none (or it was removed already).
+    public func remove(id: Int64) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE ocpi_partners SET state = 'removed', token_a_sha256 = NULL, server_sha256 = NULL, client_token = NULL, updated_at = now()
+            WHERE id = \(id) AND state <> 'removed' RETURNING id
             """,
             logger: logger
         )
@@ -117,12 +132,12 @@ public struct PartnerRepository: Sendable {
     }
 
     public func partner(id: Int64) async throws -> Partner? {
-        try await Self.first(client.query("SELECT \(unescaped: Self.columns) FROM ocpi_partners WHERE id = \(id)", logger: logger))
+        try await Self.first(client.query("SELECT \(unescaped: Self.columns) FROM ocpi_partners WHERE id = \(id) AND state <> 'removed'", logger: logger))
     }
 
     public func partners() async throws -> [Partner] {
         var out: [Partner] = []
-        for try await row in try await client.query("SELECT \(unescaped: Self.columns) FROM ocpi_partners ORDER BY id", logger: logger) {
+        for try await row in try await client.query("SELECT \(unescaped: Self.columns) FROM ocpi_partners WHERE state <> 'removed' ORDER BY id", logger: logger) {
             out.append(try Self.partner(row))
         }
         return out
