@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "OCPITests", dependencies: ["OCPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SettlementTests", dependencies: ["Settlement", "OCPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "CSMSMemory"], swiftSettings: swiftSettings),
+        .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "OCPI", "CSMSMemory"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "CSMS", "OCPP", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],

@@ -1,14 +1,16 @@
 -- What Voltaic publishes over OCPI (locations that group stations, the EVSEs' static data, tariffs) and
 -- the OCPI partners it talks to.
 --
--- last_updated follows OCPI's rule: a Location's is the latest of itself and its EVSEs, an EVSE's the latest of
--- itself, its connectors and its status. Writes through the catalog service set their own; a status that a
--- station reports (or a station going offline) is carried up by the triggers below, in the same transaction,
--- so that `date_from` never misses a change. clock_timestamp(), not now(): a change is stamped when it is
--- written, close to its COMMIT, rather than when a long group-commit transaction began.
+-- last_updated follows OCPI's rule: a Location's is the latest of itself and its EVSEs (read as that greatest,
+-- never written up: a status change locks only its own EVSE's row, so two batches reporting for stations of
+-- the same sites in another order cannot deadlock on the location rows), an EVSE's the latest of itself, its
+-- connectors and its status. Writes through the catalog service set their own; a status a station reports (or
+-- a station going offline) is stamped on its EVSEs by the triggers below, in the same transaction, so that
+-- `date_from` never misses a change. clock_timestamp(), not now(): a change is stamped when it is written, close
+-- to its COMMIT, rather than when a long group-commit transaction began.
 
 CREATE TABLE locations (
-    id           text PRIMARY KEY CHECK (id ~ '^[ -~]{1,36}$'),
+    id           text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9*_=:+|@.~-]{1,36}$'),
     country_code text NOT NULL CHECK (country_code ~ '^[A-Za-z0-9]{2}$'),
     party_id     text NOT NULL CHECK (party_id ~ '^[A-Za-z0-9]{3}$'),
     publish      boolean NOT NULL,
@@ -20,13 +22,14 @@ CREATE TABLE locations (
 );
 -- OCPI ids are CiStrings: one location per id whatever its case.
 CREATE UNIQUE INDEX locations_id_ci ON locations (lower(id));
--- The page order of every list: oldest change first, then id (stable, and a keyset for deep pages).
-CREATE INDEX locations_page ON locations (last_updated, id);
+-- The page order of every list: creation, then id. Stable while objects change (a change does not move an
+-- object between pages), and a keyset for deep pages.
+CREATE INDEX locations_page ON locations (created_at, id);
 
 -- An EVSE of a station, placed at a location. uid is the stable OCPI id: a row is never deleted, so a uid is
 -- never reused; a decommissioned station's EVSEs are REMOVED, and an EVSE taken out of service keeps its row.
 CREATE TABLE evses (
-    uid          text PRIMARY KEY CHECK (uid ~ '^[ -~]{1,36}$'),
+    uid          text PRIMARY KEY CHECK (uid ~ '^[A-Za-z0-9*_=:+|@.~-]{1,36}$'),
     location_id  text NOT NULL REFERENCES locations (id) ON DELETE RESTRICT,
     station_id   text NOT NULL REFERENCES stations (id) ON DELETE RESTRICT,
     -- The OCPP EVSE (a 1.6 connector n is EVSE n).
@@ -39,7 +42,7 @@ CREATE TABLE evses (
 );
 CREATE UNIQUE INDEX evses_uid_ci ON evses (lower(uid));
 CREATE UNIQUE INDEX evses_station_evse ON evses (station_id, evse_id) WHERE removed_at IS NULL;
-CREATE INDEX evses_location ON evses (location_id);
+CREATE INDEX evses_location ON evses (location_id, last_updated);
 CREATE INDEX evses_station ON evses (station_id);
 
 CREATE TABLE evse_connectors (
@@ -54,7 +57,7 @@ CREATE TABLE evse_connectors (
 
 -- OCPI 2.2.1 Tariffs, stored in full. A deleted tariff keeps its row (sessions priced by it still name it).
 CREATE TABLE tariffs (
-    id           text PRIMARY KEY CHECK (id ~ '^[ -~]{1,36}$'),
+    id           text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9*_=:+|@.~-]{1,36}$'),
     country_code text NOT NULL,
     party_id     text NOT NULL,
     currency     text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
@@ -64,7 +67,7 @@ CREATE TABLE tariffs (
     last_updated timestamptz NOT NULL
 );
 CREATE UNIQUE INDEX tariffs_id_ci ON tariffs (lower(id));
-CREATE INDEX tariffs_page ON tariffs (last_updated, id) WHERE deleted_at IS NULL;
+CREATE INDEX tariffs_page ON tariffs (created_at, id) WHERE deleted_at IS NULL;
 
 -- A reported status changes the OCPI status of its EVSE (connector 0: of every EVSE of the station), and a
 -- station going online or offline (UNKNOWN) or decommissioned (REMOVED) changes all its EVSEs. Statement
@@ -72,13 +75,9 @@ CREATE INDEX tariffs_page ON tariffs (last_updated, id) WHERE deleted_at IS NULL
 CREATE FUNCTION catalog_touch_evses(changed jsonb) RETURNS void LANGUAGE sql AS $$
     WITH c AS (
         SELECT DISTINCT x.station_id, x.evse_id FROM jsonb_to_recordset(changed) AS x(station_id text, evse_id int)
-    ), touched AS (
-        UPDATE evses e SET last_updated = greatest(e.last_updated, clock_timestamp())
-        FROM c WHERE e.station_id = c.station_id AND (c.evse_id = 0 OR e.evse_id = c.evse_id)
-        RETURNING e.location_id
     )
-    UPDATE locations SET last_updated = greatest(last_updated, clock_timestamp())
-    WHERE id IN (SELECT location_id FROM touched);
+    UPDATE evses e SET last_updated = greatest(e.last_updated, clock_timestamp())
+    FROM c WHERE e.station_id = c.station_id AND (c.evse_id = 0 OR e.evse_id = c.evse_id);
 $$;
 
 CREATE FUNCTION catalog_connectors_inserted() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -96,6 +96,12 @@ extension InMemoryUnitOfWork {
         }
     }
 
+    public func tariffInUse(id: String) async throws -> Bool {
+        try catalog { c, _ throws(DatabaseRejection) in
+            c.evses.values.contains { $0.placement.connectors.values.contains { $0.tariffIds.contains { $0.lowercased() == id.lowercased() } } }
+        }
+    }
+
     public func deleteTariff(id: String, at: Date) async throws -> Tariff? {
         try catalog { c, _ throws(DatabaseRejection) in
             let key = id.lowercased()

@@ -77,8 +77,9 @@ struct LocationCommand: AsyncParsableCommand {
             }
             print("ID".padding(toLength: 24, withPad: " ", startingAt: 0) + "PUBLISH  EVSES  CITY")
             for l in page.items {
-                print(l.site.id.padding(toLength: 24, withPad: " ", startingAt: 0) + (l.site.publish ? "yes      " : "no       ")
-                    + String(l.evses.count).padding(toLength: 7, withPad: " ", startingAt: 0) + l.site.city)
+                let site = try l.site
+                print(l.id.padding(toLength: 24, withPad: " ", startingAt: 0) + (site.publish ? "yes      " : "no       ")
+                    + String(l.evses.count).padding(toLength: 7, withPad: " ", startingAt: 0) + site.city)
             }
         }
     }
@@ -145,8 +146,13 @@ extension TariffCommand {
 
         func run() async throws {
             let id = id
-            let gone = try await withCatalog(database) { _, runner in
-                try await runner.perform { try await CatalogService().deleteTariff($0, id: id, now: Date()) }
+            let gone: Tariff?
+            do {
+                gone = try await withCatalog(database) { _, runner in
+                    try await runner.perform { try await CatalogService().deleteTariff($0, id: id, now: Date()) }
+                }
+            } catch let refusal as CatalogRefusal {
+                failUsage(refusal.description)
             }
             guard let gone else { failUsage("no tariff '\(id)'") }
             print("Deleted tariff \(gone.id).")

@@ -1,4 +1,5 @@
 import CSMS
+import OCPI
 import Foundation
 import Testing
 
@@ -90,5 +91,34 @@ import Testing
     @Test func ocpp16ConnectorsMapOntoEVSEs() {
         #expect(ConnectorRef.fromOCPP16(connectorId: 0) == ConnectorRef(evseId: 0, connectorId: 0))
         #expect(ConnectorRef.fromOCPP16(connectorId: 2) == ConnectorRef(evseId: 2, connectorId: 1))
+    }
+}
+
+@Suite struct EVSEStatusRuleTests {
+    func status(removed: Bool = false, online: Bool = true, station: String? = nil, _ connectors: [String]) -> EVSEStatus {
+        EVSEStatusRule.status(removed: removed, online: online, stationStatus: station, connectorStatuses: connectors)
+    }
+
+    @Test func fromWhatTheStationReported() {
+        #expect(status(["Available"]) == .available)
+        for inUse in ["Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Occupied"] {
+            #expect(status([inUse]) == .charging, "\(inUse)")
+        }
+        #expect(status(["Reserved"]) == .reserved)
+        #expect(status(["Unavailable"]) == .inoperative)
+        #expect(status(["Faulted"]) == .outOfOrder)
+        #expect(status([]) == .unknown, "nothing reported yet")
+        // Several connectors: in use wins, then reserved, available, unavailable, faulted.
+        #expect(status(["Faulted", "Available", "Charging"]) == .charging)
+        #expect(status(["Faulted", "Available", "Reserved"]) == .reserved)
+        #expect(status(["Faulted", "Unavailable"]) == .inoperative)
+    }
+
+    @Test func theStationOverridesItsConnectors() {
+        #expect(status(station: "Unavailable", ["Available"]) == .inoperative, "connector 0 applies to every EVSE")
+        #expect(status(station: "Faulted", ["Charging"]) == .outOfOrder)
+        #expect(status(station: "Available", ["Charging"]) == .charging)
+        #expect(status(online: false, ["Charging"]) == .unknown, "offline is UNKNOWN, never the last status")
+        #expect(status(removed: true, online: false, ["Available"]) == .removed)
     }
 }

@@ -90,8 +90,13 @@ def test_catalog_and_partners_from_the_cli(server, tmp_path):
     evse.write_text(json.dumps({**json.loads(evse.read_text()), "location_id": "NOWHERE"}))
     r = voltaic(server, "location", "place-evse", "CLI-EVSE", "1", "--file", str(evse), check=False)
     assert r.returncode == 2 and "NOWHERE" in r.stderr, r.stderr
-    assert "Deleted tariff CLI-T" in voltaic(server, "tariff", "delete", "cli-t").stdout
-    assert voltaic(server, "tariff", "delete", "CLI-T", check=False).returncode == 2
+    # A tariff that connectors name cannot be deleted; one no connector names can.
+    r = voltaic(server, "tariff", "delete", "cli-t", check=False)
+    assert r.returncode == 2 and "named by connectors" in r.stderr, r.stderr
+    tariff.write_text(tariff.read_text().replace("CLI-T", "CLI-T2"))
+    voltaic(server, "tariff", "put", "--file", str(tariff))
+    assert "Deleted tariff CLI-T2" in voltaic(server, "tariff", "delete", "cli-t2").stdout
+    assert voltaic(server, "tariff", "delete", "CLI-T2", check=False).returncode == 2
 
     added = voltaic(server, "partner", "add", "CLI eMSP", "--public-url", "https://cpo.example/").stdout
     assert "Versions URL: https://cpo.example/ocpi/versions" in added

@@ -43,7 +43,10 @@ import Testing
         (#""website":"https://alice.example""#, #""website":"alice.example""#, "owner.website: must be an absolute http(s) URL of at most 255 characters"),
         (#""width":640"#, #""width":100000"#, "images[0].width: must be between 1 and 99999"),
         (#""city":"Amsterdam""#, #""city":"Amster\u0007dam""#, "city: must be at most 45 characters, with no control characters"),
-        (#""id":"LOC1""#, #""id":"LOC1LOC1LOC1LOC1LOC1LOC1LOC1LOC1LOC1L""#, "id: must be 1 to 36 printable ASCII characters"),
+        (#""id":"LOC1""#, #""id":"LOC1LOC1LOC1LOC1LOC1LOC1LOC1LOC1LOC1L""#, "id: must be 1 to 36 letters, digits or *-_=:+|@.~"),
+        // An id stands in OCPI URLs as it is: nothing that a URL would read as a separator.
+        (#""id":"LOC1""#, #""id":"LOC/1""#, "id: must be 1 to 36 letters, digits or *-_=:+|@.~"),
+        (#""id":"LOC1""#, #""id":"LOC%41""#, "id: must be 1 to 36 letters, digits or *-_=:+|@.~"),
         (#""address":"Stationsplein 1","#, "", "address: is required"),
     ])
     func refusesWhatOCPIRefuses(_ original: String, _ replacement: String, _ expected: String) throws {

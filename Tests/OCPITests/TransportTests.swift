@@ -34,7 +34,7 @@ import Testing
         let page = try PageRequest(query: ["offset": "10", "limit": "500", "date_from": "2026-01-01T00:00:00Z"], maxLimit: 100)
         #expect(page.offset == 10 && page.limit == 100, "a limit above the server's is lowered")
         #expect(page.dateFrom == OCPIDateTime(string: "2026-01-01T00:00:00Z"))
-        let cursor = PageRequest.Cursor(lastUpdated: OCPIDateTime(seconds: 1_800_000_000, nanoseconds: 123_456_000), id: "LOC 1/&x=y:z")
+        let cursor = PageRequest.Cursor(createdAt: OCPIDateTime(seconds: 1_800_000_000, nanoseconds: 123_456_000), id: "LOC%41 1/&x=y:z")
         let next = page.nextQuery(returned: 100, last: cursor)
         #expect(next.hasPrefix("offset=110&limit=100&date_from=2026-01-01T00:00:00Z&after="))
         // The cursor travels percent-encoded (its & and = cannot break the query) and comes back as it was.

@@ -102,8 +102,12 @@ import TestSupport
             #expect(try await h.committer.perform { try await service.putEVSE($0, second, now: Date()) } == .updated)
             let view = try #require(try await CatalogRepository(client: h.client, logger: TestPostgres.shared.logger).location(id: "L2"))
             #expect(view.evses.map(\.uid) == ["CPA-1"])
+            // A tariff a connector names cannot be deleted: the connector would point at nothing.
+            await #expect(throws: CatalogRefusal.tariffInUse("t2")) {
+                try await h.committer.perform { try await service.deleteTariff($0, id: "t2", now: Date()) }
+            }
             #expect(view.evses[0].connectors.map(\.id) == [1, 2])
-            #expect(view.evses[0].connectors[1].spec.tariffIds == ["t2"])
+            #expect(try view.evses[0].connectors[1].spec.tariffIds == ["t2"])
             #expect(try await events(h, "evse.updated") == 2)
         }
     }
@@ -157,14 +161,14 @@ import TestSupport
             for page in 0..<4 {
                 let a = try await catalog.locations(PageRequest(offset: page * 7, limit: 7))
                 #expect(a.total == 25)
-                byOffset += a.items.map(\.site.id)
+                byOffset += a.items.map(\.id)
                 let b = try await catalog.locations(PageRequest(offset: page * 7, limit: 7, after: cursor))
-                byCursor += b.items.map(\.site.id)
-                cursor = b.items.last.map { PageRequest.Cursor(lastUpdated: $0.lastUpdated, id: $0.site.id) }
+                byCursor += b.items.map(\.id)
+                cursor = b.last
             }
             #expect(byOffset.count == 25 && Set(byOffset).count == 25)
             #expect(byCursor == byOffset)
-            // Oldest change first: the order they were written in.
+            // Creation order: the order they were written in.
             #expect(byOffset == (0..<25).map { String(format: "P%02d", ($0 * 7) % 25) })
 
             // date_from is inclusive, date_to exclusive.
@@ -172,8 +176,8 @@ import TestSupport
             let middle = all[12].lastUpdated
             let from = try await catalog.locations(PageRequest(limit: 100, dateFrom: middle))
             let to = try await catalog.locations(PageRequest(limit: 100, dateTo: middle))
-            #expect(from.items.first?.site.id == all[12].site.id && from.total == 13)
-            #expect(to.items.last?.site.id == all[11].site.id && to.total == 12)
+            #expect(from.items.first?.id == all[12].id && from.total == 13)
+            #expect(to.items.last?.id == all[11].id && to.total == 12)
         }
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import OCPI
 
 /// An EVSE of a station placed at a location, with what the operator says about it and its connectors.
@@ -36,6 +36,8 @@ public enum CatalogRefusal: Error, Hashable, Sendable, CustomStringConvertible {
     /// The EVSE was placed before under another uid, which never changes.
     case uidChanged(from: String, to: String)
     case unknownTariffs([String])
+    /// Connectors still name the tariff: deleting it would leave them pointing at nothing.
+    case tariffInUse(String)
     case invalid(field: String, reason: String)
 
     public var description: String {
@@ -46,6 +48,7 @@ public enum CatalogRefusal: Error, Hashable, Sendable, CustomStringConvertible {
         case .uidTaken(let uid): "the EVSE uid '\(uid)' belongs to another EVSE, now or in the past"
         case .uidChanged(let from, let to): "this EVSE's uid is '\(from)' and never changes (asked: '\(to)')"
         case .unknownTariffs(let ids): "no tariff \(ids.map { "'\($0)'" }.joined(separator: ", "))"
+        case .tariffInUse(let id): "tariff '\(id)' is named by connectors; give them another tariff first"
         case .invalid(let field, let reason): "\(field): \(reason)"
         }
     }

@@ -66,6 +66,8 @@ public protocol UnitOfWork: Sendable {
     func existingTariffIds(_ ids: [String]) async throws -> Set<String>
     /// Creates or replaces a tariff (a deleted one comes back), unless it is stored exactly so.
     func upsertTariff(_ tariff: Tariff, at: Date) async throws -> CatalogWrite
+    /// Whether a connector names the tariff with this id (in any case).
+    func tariffInUse(id: String) async throws -> Bool
     /// Marks a live tariff deleted, returning it; nil when there is no live tariff with this id (any case).
     func deleteTariff(id: String, at: Date) async throws -> Tariff?
 

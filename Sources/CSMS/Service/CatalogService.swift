@@ -24,6 +24,7 @@ public struct CatalogService: Sendable {
         guard station.decommissionedAt == nil else { throw CatalogRefusal.decommissionedStation(station.id) }
         guard let location = try await uow.locationId(matching: placement.locationId) else { throw CatalogRefusal.unknownLocation(placement.locationId) }
         placement.locationId = location
+        guard OCPIString.isObjectId(placement.uid) else { throw CatalogRefusal.invalid(field: "uid", reason: OCPIString.objectIdRule + " (give one when the station id is too long for <station>-<evse>)") }
         guard !placement.connectors.isEmpty else { throw CatalogRefusal.invalid(field: "connectors", reason: "must hold at least one connector") }
         if let current = try await uow.evseUID(stationId: placement.stationId, evseId: placement.evseId) {
             guard current.lowercased() == placement.uid.lowercased() else { throw CatalogRefusal.uidChanged(from: current, to: placement.uid) }
@@ -54,7 +55,9 @@ public struct CatalogService: Sendable {
     }
 
     /// Deletes a tariff (its row stays, for the sessions priced by it); nil when there is no such live tariff.
+    /// A tariff that connectors still name is refused (`tariffInUse`).
     public func deleteTariff(_ uow: any UnitOfWork, id: String, now: Date) async throws -> Tariff? {
+        guard try await !uow.tariffInUse(id: id) else { throw CatalogRefusal.tariffInUse(id) }
         guard let gone = try await uow.deleteTariff(id: id, at: now) else { return nil }
         try await uow.appendOutbox(topic: "tariff.deleted", payload: Self.tariffKey(gone))
         return gone

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What an operator says about a connector: OCPI's static Connector data.
 public struct ConnectorSpec: Hashable, Sendable, Codable {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Everything an operator says about a site: an OCPI 2.2.1 Location without its EVSEs (which come from the
 /// stations) and without `last_updated` (which the store keeps). This is what the admin API takes.
@@ -42,7 +42,7 @@ public struct LocationSite: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         countryCode = try Tariff.code(c, .countryCode, length: 2)
         partyId = try Tariff.code(c, .partyId, length: 3)
-        id = try c.decode(.id, ciString: 36)
+        id = try c.decode(.id, objectId: ())
         publish = try c.decode(Bool.self, forKey: .publish)
         publishAllowedTo = try c.decodeList(PublishTokenType.self, .publishAllowedTo, maxCount: 1000)
         if publish, !publishAllowedTo.isEmpty {

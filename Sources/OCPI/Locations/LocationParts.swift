@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// WGS 84 coordinates, as OCPI writes them: strings with 5 to 7 decimals.
 public struct GeoLocation: Hashable, Sendable, Codable {

@@ -55,7 +55,7 @@ public struct Tariff: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         countryCode = try Self.code(c, .countryCode, length: 2)
         partyId = try Self.code(c, .partyId, length: 3)
-        id = try c.decode(.id, maxLength: 36)
+        id = try c.decode(.id, objectId: ())
         currency = try c.decode(String.self, forKey: .currency)
         guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
             throw OCPIFieldError(c.codingPath + [CodingKeys.currency], "must be an ISO 4217 code of three capital letters")

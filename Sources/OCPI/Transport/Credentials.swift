@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 public enum PartyRole: String, Codable, Sendable, CaseIterable {
     case cpo = "CPO", emsp = "EMSP", hub = "HUB", nap = "NAP", nsp = "NSP", other = "OTHER", scsp = "SCSP"

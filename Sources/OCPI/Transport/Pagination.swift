@@ -5,20 +5,20 @@ public struct PageRequest: Hashable, Sendable {
     public var limit: Int
     public var dateFrom: OCPIDateTime?
     public var dateTo: OCPIDateTime?
-    /// The position after the previous page's last object: its `last_updated` and id.
+    /// The position after the previous page's last object: its creation time and id (the page order).
     public var after: Cursor?
 
     public struct Cursor: Hashable, Sendable {
-        public var lastUpdated: OCPIDateTime
+        public var createdAt: OCPIDateTime
         public var id: String
 
-        public init(lastUpdated: OCPIDateTime, id: String) {
-            self.lastUpdated = lastUpdated
+        public init(createdAt: OCPIDateTime, id: String) {
+            self.createdAt = createdAt
             self.id = id
         }
 
         /// `seconds.nanoseconds:id`, as it travels in the `after` parameter.
-        public var token: String { "\(lastUpdated.seconds).\(lastUpdated.nanoseconds):\(id)" }
+        public var token: String { "\(createdAt.seconds).\(createdAt.nanoseconds):\(id)" }
 
         public init?(token: String) {
             guard let colon = token.firstIndex(of: ":") else { return nil }
@@ -27,7 +27,7 @@ public struct PageRequest: Hashable, Sendable {
             guard time.count == 2, let s = Int64(time[0]), let n = Int32(time[1]), (0..<1_000_000_000).contains(n), s >= 0,
                   OCPIString.isCiString(id, maxLength: 64)
             else { return nil }
-            self.init(lastUpdated: OCPIDateTime(seconds: s, nanoseconds: n), id: id)
+            self.init(createdAt: OCPIDateTime(seconds: s, nanoseconds: n), id: id)
         }
     }
 

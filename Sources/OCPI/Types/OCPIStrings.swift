@@ -7,6 +7,17 @@ public enum OCPIString {
         return !u.isEmpty && u.count <= maxLength && u.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
     }
 
+    /// An id Voltaic gives an object it publishes (location, EVSE uid, tariff): a CiString of 1 to 36 letters,
+    /// digits and `*-_=:+|@.~`, so that it stands in an OCPI URL (`/locations/{id}`) as it is.
+    public static func isObjectId(_ value: String) -> Bool {
+        let u = value.utf8
+        return (1...36).contains(u.count) && u.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || "*-_=:+|@.~".utf8.contains(b)
+        }
+    }
+
+    public static let objectIdRule = "must be 1 to 36 letters, digits or *-_=:+|@.~"
+
     /// At most `maxLength` characters, none of them a control character.
     public static func isText(_ value: String, maxLength: Int) -> Bool {
         value.count <= maxLength && !value.unicodeScalars.contains { $0.properties.generalCategory == .control }
@@ -40,6 +51,13 @@ extension KeyedDecodingContainer {
     public func decodeIfPresent(_ key: Key, text maxLength: Int) throws -> String? {
         guard let value = try decodeIfPresent(String.self, forKey: key) else { return nil }
         return try Self.text(value, maxLength, at: codingPath + [key])
+    }
+
+    /// An id of an object Voltaic publishes (`OCPIString.isObjectId`).
+    public func decode(_ key: Key, objectId _: Void) throws -> String {
+        let value = try decode(String.self, forKey: key)
+        guard OCPIString.isObjectId(value) else { throw OCPIFieldError(codingPath + [key], OCPIString.objectIdRule) }
+        return value
     }
 
     public func decodeURL(_ key: Key) throws -> String {

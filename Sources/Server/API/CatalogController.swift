@@ -1,7 +1,7 @@
 public import CSMS
 import Foundation
 import HTTPTypes
-public import Hummingbird
+import Hummingbird
 import NIOCore
 import OCPI
 import OCPP
@@ -43,13 +43,13 @@ struct CatalogController: Sendable {
     @Sendable func listLocations(_ request: Request, context: AdminContext) async throws -> Body<Listing<Location>> {
         let page = try Self.page(request)
         let result = try await catalog.locations(page)
-        return Body(value: Listing(items: result.items.map(LocationMapper.location), total: result.total, offset: page.offset, limit: page.limit))
+        return Body(value: Listing(items: try result.items.map(LocationMapper.location), total: result.total, offset: page.offset, limit: page.limit))
     }
 
     @Sendable func getLocation(_ request: Request, context: AdminContext) async throws -> Body<Location> {
         let id = try context.parameters.require("id")
         guard let view = try await catalog.location(id: id) else { throw Problem(.notFound, "No such location", "no location '\(Problem.bounded(id))'") }
-        return Body(value: LocationMapper.location(view))
+        return Body(value: try LocationMapper.location(view))
     }
 
     @Sendable func putLocation(_ request: Request, context: AdminContext) async throws -> EditedResponse<Body<Location>> {
@@ -62,7 +62,7 @@ struct CatalogController: Sendable {
         let (service, now) = (service, Date())
         let write = try await runner.perform { uow in try await service.putLocation(uow, site, now: now) }
         guard let view = try await catalog.location(id: id) else { throw Problem(.notFound, "No such location", "no location '\(Problem.bounded(id))'") }
-        return EditedResponse(status: write == .created ? .created : .ok, response: Body(value: LocationMapper.location(view)))
+        return EditedResponse(status: write == .created ? .created : .ok, response: Body(value: try LocationMapper.location(view)))
     }
 
     // MARK: EVSEs
@@ -86,14 +86,14 @@ struct CatalogController: Sendable {
         guard let view = try await catalog.location(id: placement.locationId), let evse = view.evses.first(where: { $0.stationId == stationId && $0.evseId == evseId && !$0.removed }) else {
             throw Problem(.notFound, "No such EVSE", "the EVSE was not found after writing it")
         }
-        return EditedResponse(status: write == .created ? .created : .ok, response: Body(value: LocationMapper.evse(evse)))
+        return EditedResponse(status: write == .created ? .created : .ok, response: Body(value: try LocationMapper.evse(evse)))
     }
 
     public static func problem(_ refusal: CatalogRefusal) -> Problem {
         switch refusal {
         case .unknownStation: Problem(.notFound, "No such station", refusal.description)
         case .unknownLocation, .unknownTariffs, .invalid: Problem(.unprocessableContent, "Invalid field", refusal.description)
-        case .decommissionedStation, .uidTaken, .uidChanged: Problem(.conflict, "Conflict", refusal.description)
+        case .decommissionedStation, .uidTaken, .uidChanged, .tariffInUse: Problem(.conflict, "Conflict", refusal.description)
         }
     }
 
@@ -129,9 +129,13 @@ struct CatalogController: Sendable {
         let id = try context.parameters.require("id")
         context.audit.set(action: "DeleteTariff", target: id)
         let (service, now) = (service, Date())
-        guard try await runner.perform({ uow in try await service.deleteTariff(uow, id: id, now: now) }) != nil else {
-            throw Problem(.notFound, "No such tariff", "no tariff '\(Problem.bounded(id))'")
+        let gone: Tariff?
+        do {
+            gone = try await runner.perform { uow in try await service.deleteTariff(uow, id: id, now: now) }
+        } catch let refusal as CatalogRefusal {
+            throw Self.problem(refusal)
         }
+        guard gone != nil else { throw Problem(.notFound, "No such tariff", "no tariff '\(Problem.bounded(id))'") }
         return Response(status: .noContent)
     }
 
@@ -193,7 +197,7 @@ public struct EVSEInput: Decodable, Sendable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         locationId = try c.decode(.locationId, ciString: 36)
-        uid = try c.decodeIfPresent(.uid, ciString: 36)
+        uid = c.contains(.uid) && (try? c.decodeNil(forKey: .uid)) == false ? try c.decode(.uid, objectId: ()) : nil
         spec = try EVSESpec(from: decoder)
         let list = try c.decode([ConnectorBody].self, forKey: .connectors)
         guard (1...16).contains(list.count) else { throw OCPIFieldError(c.codingPath + [CodingKeys.connectors], "must hold 1 to 16 connectors") }

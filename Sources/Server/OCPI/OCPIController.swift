@@ -92,15 +92,15 @@ struct OCPIController: Sendable {
     }
 
     @Sendable func postCredentials(_ request: Request, context: AdminContext) async throws -> Response {
-        let (partner, kind, _) = try await caller(request)
+        let (partner, kind, token) = try await caller(request)
         guard kind == .registration else { throw OCPIError(.methodNotAllowed, .clientError, "already registered; PUT updates the credentials, DELETE unregisters") }
-        return try await handshake(request, context: context, partner: partner, from: [.pending])
+        return try await handshake(request, context: context, partner: partner, presented: token, from: [.pending])
     }
 
     @Sendable func putCredentials(_ request: Request, context: AdminContext) async throws -> Response {
-        let (partner, kind, _) = try await caller(request)
+        let (partner, kind, token) = try await caller(request)
         guard kind == .server else { throw OCPIError(.methodNotAllowed, .clientError, "not registered yet; POST registers") }
-        return try await handshake(request, context: context, partner: partner, from: [.registered, .suspended])
+        return try await handshake(request, context: context, partner: partner, presented: token, from: [.registered, .suspended])
     }
 
     @Sendable func deleteCredentials(_ request: Request, context: AdminContext) async throws -> Response {
@@ -114,13 +114,14 @@ struct OCPIController: Sendable {
 
     /// Reads the partner's credentials (its token B), fetches its versions and details with B before
     /// answering, and returns a new token for it (C). Its old token stays valid until this completes.
-    func handshake(_ request: Request, context: AdminContext, partner: PartnerRepository.Partner, from states: [PartnerRepository.State]) async throws -> Response {
+    func handshake(_ request: Request, context: AdminContext, partner: PartnerRepository.Partner, presented: String, from states: [PartnerRepository.State]) async throws -> Response {
         let theirs = try await Self.decode(Credentials.self, request, context: context)
         let versions: [VersionEntry]
         do {
             versions = try await client.get([VersionEntry].self, url: theirs.url, token: theirs.token)
         } catch {
-            throw OCPIError(.ok, .unableToUseClientAPI, "your versions endpoint \(error)")
+            context.logger.notice("OCPI partner's versions unusable", metadata: ["ocpi.partner.id": "\(partner.id)", "error": "\(error)"])
+            throw OCPIError(.ok, .unableToUseClientAPI, "your versions endpoint \(error.summary)")
         }
         guard let chosen = versions.filter({ $0.version == OCPIVersion.v221.rawValue }).first else {
             throw OCPIError(.ok, .unsupportedVersion, "no version in common: Voltaic speaks 2.2.1; you offer \(versions.map(\.version).joined(separator: ", "))")
@@ -129,14 +130,15 @@ struct OCPIController: Sendable {
         do {
             details = try await client.get(VersionDetails.self, url: chosen.url, token: theirs.token)
         } catch {
-            throw OCPIError(.ok, .unableToUseClientAPI, "your version details endpoint \(error)")
+            context.logger.notice("OCPI partner's version details unusable", metadata: ["ocpi.partner.id": "\(partner.id)", "error": "\(error)"])
+            throw OCPIError(.ok, .unableToUseClientAPI, "your version details endpoint \(error.summary)")
         }
         guard details.url(of: .credentials, role: nil) != nil else {
             throw OCPIError(.ok, .noMatchingEndpoints, "your version details list no credentials endpoint")
         }
         let token = Self.newToken()
         guard let registered = try await partners.register(
-            id: partner.id, from: states, clientToken: theirs.token, serverToken: token, version: .v221, versionsURL: theirs.url,
+            id: partner.id, presented: presented, from: states, clientToken: theirs.token, serverToken: token, version: .v221, versionsURL: theirs.url,
             roles: theirs.roles, endpoints: details.endpoints
         ) else {
             throw OCPIError(.methodNotAllowed, .clientError, "the registration changed meanwhile; GET the credentials")
@@ -157,33 +159,32 @@ struct OCPIController: Sendable {
         let partner = try await modulePartner(request)
         let page = try pageRequest(request)
         let result = try await catalog.locations(page)
-        let last = result.items.last.map { PageRequest.Cursor(lastUpdated: $0.lastUpdated, id: $0.site.id) }
         return OCPIReply.envelope(
-            result.items.map(LocationMapper.location), request: request, routing: routing(partner),
-            headers: pageHeaders(page, returned: result.items.count, total: result.total, last: last, path: "locations")
+            json: LocationMapper.json(result.items), request: request, routing: routing(partner),
+            headers: pageHeaders(page, result, path: "locations")
         )
     }
 
     @Sendable func getLocation(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
         let location = try await requireLocation(context)
-        return OCPIReply.envelope(LocationMapper.location(location), request: request, routing: routing(partner))
+        return OCPIReply.envelope(json: LocationMapper.json(location), request: request, routing: routing(partner))
     }
 
     @Sendable func getEVSE(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
         let evse = try await requireEVSE(context)
-        return OCPIReply.envelope(LocationMapper.evse(evse), request: request, routing: routing(partner))
+        return OCPIReply.envelope(json: LocationMapper.json(evse), request: request, routing: routing(partner))
     }
 
     @Sendable func getConnector(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
         let evse = try await requireEVSE(context)
         let id = try Self.parameter(context, "connector")
-        guard let connector = LocationMapper.evse(evse).connectors.first(where: { $0.id.lowercased() == id.lowercased() }) else {
+        guard let connector = evse.connectors.first(where: { String($0.id) == id }) else {
             throw OCPIError(.notFound, .unknownLocation, "no connector '\(id.prefix(36))' at EVSE '\(evse.uid)'")
         }
-        return OCPIReply.envelope(connector, request: request, routing: routing(partner))
+        return OCPIReply.envelope(json: LocationMapper.json(connector), request: request, routing: routing(partner))
     }
 
     func requireLocation(_ context: AdminContext) async throws -> CatalogRepository.LocationView {
@@ -196,7 +197,7 @@ struct OCPIController: Sendable {
         let location = try await requireLocation(context)
         let uid = try Self.parameter(context, "evse")
         guard let evse = location.evses.first(where: { $0.uid.lowercased() == uid.lowercased() }) else {
-            throw OCPIError(.notFound, .unknownLocation, "no EVSE '\(uid.prefix(36))' at location '\(location.site.id)'")
+            throw OCPIError(.notFound, .unknownLocation, "no EVSE '\(uid.prefix(36))' at location '\(location.id)'")
         }
         return evse
     }
@@ -207,10 +208,9 @@ struct OCPIController: Sendable {
         let partner = try await modulePartner(request)
         let page = try pageRequest(request)
         let result = try await catalog.tariffs(page)
-        let last = result.items.last.map { PageRequest.Cursor(lastUpdated: $0.lastUpdated, id: $0.id) }
         return OCPIReply.envelope(
             result.items, request: request, routing: routing(partner),
-            headers: pageHeaders(page, returned: result.items.count, total: result.total, last: last, path: "tariffs")
+            headers: pageHeaders(page, result, path: "tariffs")
         )
     }
 
@@ -218,7 +218,8 @@ struct OCPIController: Sendable {
 
     func pageRequest(_ request: Request) throws -> PageRequest {
         var query: [String: String] = [:]
-        for (k, v) in request.uri.queryParameters { query[String(k)] = String(v).removingPercentEncoding ?? String(v) }
+        // Hummingbird has percent-decoded the values already.
+        for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
         do {
             var page = try PageRequest(query: query, maxLimit: configuration.pageLimit)
             page.limit = max(page.limit, 1)
@@ -230,10 +231,10 @@ struct OCPIController: Sendable {
 
     /// `X-Total-Count`, `X-Limit`, and a `Link` to the next page unless this is the last: the same filters,
     /// the next offset, and the keyset cursor after this page's last object.
-    func pageHeaders(_ page: PageRequest, returned: Int, total: Int, last: PageRequest.Cursor?, path: String) -> HTTPFields {
-        var headers: HTTPFields = [.totalCount: String(total), .limit: String(configuration.pageLimit)]
-        if returned > 0, page.offset + returned < total {
-            headers[.link] = "<\(moduleURL(.v221, path))?\(page.nextQuery(returned: returned, last: last))>; rel=\"next\""
+    func pageHeaders<T>(_ page: PageRequest, _ result: CatalogRepository.Page<T>, path: String) -> HTTPFields {
+        var headers: HTTPFields = [.totalCount: String(result.total), .limit: String(configuration.pageLimit)]
+        if result.more {
+            headers[.link] = "<\(moduleURL(.v221, path))?\(page.nextQuery(returned: result.items.count, last: result.last))>; rel=\"next\""
         }
         return headers
     }

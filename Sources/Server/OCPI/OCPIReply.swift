@@ -38,7 +38,20 @@ enum OCPIReply {
         let body = OCPIResponse(data: data, statusCode: status, statusMessage: message, timestamp: OCPIDateTime(Date()))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        let bytes = (try? encoder.encode(body)) ?? Data(#"{"status_code":3000,"status_message":"the answer could not be encoded","timestamp":"\#(OCPIDateTime(Date()))"}"#.utf8)
+        let bytes = (try? encoder.encode(body)) ?? Data(#"{"status_code":3000,"status_message":"the answer could not be encoded","timestamp":"\#(OCPIDateTime(Date()).wire)"}"#.utf8)
+        return response(ByteBuffer(bytes: bytes), http: http, request: request, routing: routing, headers: extra)
+    }
+
+    /// A success whose `data` is JSON text made already (`LocationMapper.json`).
+    static func envelope(json data: String, request: Request, routing: Routing? = nil, headers extra: HTTPFields = [:]) -> Response {
+        var buffer = ByteBuffer()
+        buffer.writeString("{\"data\":")
+        buffer.writeString(data)
+        buffer.writeString(",\"status_code\":1000,\"timestamp\":\"\(OCPIDateTime(Date()).wire)\"}")
+        return response(buffer, http: .ok, request: request, routing: routing, headers: extra)
+    }
+
+    private static func response(_ body: ByteBuffer, http: HTTPResponse.Status, request: Request, routing: Routing?, headers extra: HTTPFields) -> Response {
         var headers = extra
         headers[.contentType] = "application/json"
         let requestId = request.headers[.requestID].flatMap { OCPIString.isCiString($0, maxLength: 64) ? $0 : nil } ?? UUID().uuidString.lowercased()
@@ -54,7 +67,7 @@ enum OCPIReply {
                 headers[.ocpiToPartyId] = to.1
             }
         }
-        return Response(status: http, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: http, headers: headers, body: .init(byteBuffer: body))
     }
 
     static func error(_ e: OCPIError, request: Request, routing: Routing? = nil) -> Response {

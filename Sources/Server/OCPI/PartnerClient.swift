@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import OCPI
+import Storage
 
 /// Calls a partner's OCPI API, each call bounded in time: a partner that is down is answered 3001 within
 /// `timeout`, never waited on. It reads the envelope leniently where partners are known to stray: a token
@@ -16,6 +17,17 @@ struct PartnerClient: Sendable {
         case refused(Int)
         case notOCPI(String)
         case status(Int, String?)
+
+        /// What the partner is told: the kind of failure, not the details of the network (which would make a
+        /// registration attempt a probe of what Voltaic's host can reach).
+        var summary: String {
+            switch self {
+            case .unreachable: "could not be reached in time"
+            case .refused(let code): "answered HTTP \(code)"
+            case .notOCPI(let why): "did not answer an OCPI envelope (\(why.prefix(120)))"
+            case .status(let code, _): "answered OCPI status \(code)"
+            }
+        }
 
         var description: String {
             switch self {
@@ -50,7 +62,19 @@ struct PartnerClient: Sendable {
     }
 
     /// GETs `url` and decodes the envelope's `data`. Tries the token Base64-encoded (2.2.1) and, on 401, raw.
-    func get<T: Decodable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
+    /// Both tries, the answer's head and its body, fit in `timeout`: AsyncHTTPClient's own deadline ends with
+    /// the head, and a partner trickling its body would hold the caller otherwise.
+    func get<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
+        do {
+            return try await Deadline.run(within: timeout) { try await self.tries(T.self, url: url, token: token) }
+        } catch let f as Failure {
+            throw f
+        } catch {
+            throw .unreachable("no answer within \(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18) s")
+        }
+    }
+
+    private func tries<T: Decodable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
         var last = Failure.refused(401)
         for header in [AuthorizationToken.header(token, version: .v221), AuthorizationToken.header(token, version: .v211)] {
             do {

@@ -232,14 +232,23 @@ public final class GroupCommitter: TransactionRunner, Service {
     private func commit(_ batch: [Ticket]) async {
         let wait = ContinuousClock.now - (batch.map(\.enqueuedAt).min() ?? .now)
         do {
-            let result = try await withDeadline(deadline) { [client, logger] () async throws -> Outcomes in
+            let result = try await withDeadline(deadline) { [client, logger, maxBatch] () async throws -> Outcomes in
                 try await client.withConnection { conn -> Outcomes in
                     // Optimistic first: no savepoints, so a batch is BEGIN, the items' own statements and
                     // COMMIT. Items rarely fail inside the database (decoding and range checks happen before),
                     // and when one does the batch is rolled back and run again with a savepoint per item,
                     // so that only the failing item is lost. Nothing is answered before its COMMIT either way.
                     if batch.count > 1, let fast = try await Self.run(batch, on: conn, isolated: false, logger: logger) { return fast }
-                    return try await Self.run(batch, on: conn, isolated: true, logger: logger)!
+                    // Isolated, in transactions of at most `maxBatch` items: a batch with 1,000 bulk inputs would
+                    // otherwise hold 1,000 savepoints, far past the 64 subtransactions PostgreSQL caches.
+                    var merged: Outcomes = ([], [], batch.count > 1, 0)
+                    for start in stride(from: 0, to: batch.count, by: maxBatch) {
+                        let part = try await Self.run(Array(batch[start..<min(start + maxBatch, batch.count)]), on: conn, isolated: true, logger: logger)!
+                        merged.done += part.done
+                        merged.retry += part.retry
+                        merged.bulkInputs += part.bulkInputs
+                    }
+                    return merged
                 }
             }
             stats.withLock {

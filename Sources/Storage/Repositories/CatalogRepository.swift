@@ -1,5 +1,5 @@
-public import CSMS
-public import Foundation
+import CSMS
+import Foundation
 public import Logging
 public import OCPI
 public import PostgresNIO
@@ -15,17 +15,30 @@ public struct CatalogRepository: Sendable {
         self.logger = logger
     }
 
+    /// A location as stored: its validated OCPI fields as JSON text (what the catalog service wrote), decoded
+    /// only when asked (`site`). The OCPI modules splice the stored text into their answers instead, since a
+    /// full pull decoding and re-encoding 50,000 EVSEs spends its time in JSON coders.
     public struct LocationView: Sendable {
-        public var site: LocationSite
+        public var id: String
+        /// The OCPI Location's own fields (no evses, no last_updated), a JSON object.
+        public var body: String
+        /// The latest of the location's own and its EVSEs'.
         public var lastUpdated: OCPIDateTime
+        /// The page order's key, with the id.
+        public var createdAt: OCPIDateTime
         public var evses: [EVSEView]
+
+        public var site: LocationSite {
+            get throws { try CatalogJSON.decode(LocationSite.self, body) }
+        }
     }
 
     public struct EVSEView: Sendable {
         public var uid: String
         public var stationId: String
         public var evseId: Int
-        public var spec: EVSESpec
+        /// OCPI's static EVSE fields, a JSON object.
+        public var body: String
         public var removed: Bool
         public var stationOnline: Bool
         public var stationDecommissioned: Bool
@@ -35,66 +48,92 @@ public struct CatalogRepository: Sendable {
         public var stationStatus: String?
         public var lastUpdated: OCPIDateTime
         public var connectors: [ConnectorView]
+
+        public var spec: EVSESpec {
+            get throws { try CatalogJSON.decode(EVSESpec.self, body) }
+        }
     }
 
     public struct ConnectorView: Sendable {
         public var id: Int
-        public var spec: ConnectorSpec
+        /// OCPI's static Connector fields, a JSON object.
+        public var body: String
         public var lastUpdated: OCPIDateTime
+
+        public var spec: ConnectorSpec {
+            get throws { try CatalogJSON.decode(ConnectorSpec.self, body) }
+        }
     }
 
     public struct Page<Item: Sendable>: Sendable {
         /// Every object that matches the filters, whatever the offset and limit.
         public var total: Int
         public var items: [Item]
+        /// Whether objects follow this page (read, not inferred from the total).
+        public var more: Bool
+        /// The position after this page's last object, for the next page's `after`.
+        public var last: PageRequest.Cursor?
     }
+
+    /// A location's last_updated as OCPI defines it: the latest of its own and its EVSEs'.
+    static let locationUpdated = "greatest(l.last_updated, coalesce((SELECT max(e.last_updated) FROM evses e WHERE e.location_id = l.id), l.last_updated))"
+
 
     // MARK: Locations
 
-    /// A page of locations. `publishedOnly` leaves out those with `publish` false (the open-data feed).
+    /// A page of locations, in creation order. `publishedOnly` leaves out those with `publish` false (an open-data feed).
     public func locations(_ page: PageRequest, publishedOnly: Bool = false) async throws -> Page<LocationView> {
         let (from, to) = (page.dateFrom.map(Self.micros), page.dateTo.map(Self.micros))
+        let updated = Self.locationUpdated
         let total = try await count(
             client.query(
                 """
-                SELECT count(*)::int8 FROM locations
-                WHERE (\(from)::int8 IS NULL OR last_updated >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
-                  AND (\(to)::int8 IS NULL OR last_updated < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
-                  AND (publish OR NOT \(publishedOnly))
+                SELECT count(*)::int8 FROM locations l
+                WHERE (\(from)::int8 IS NULL OR \(unescaped: updated) >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
+                  AND (\(to)::int8 IS NULL OR \(unescaped: updated) < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
+                  AND (l.publish OR NOT \(publishedOnly))
                 """,
                 logger: logger
             )
         )
-        let afterTime = page.after.map { Self.micros($0.lastUpdated) }
+        let afterTime = page.after.map { Self.micros($0.createdAt) }
         let afterId = page.after?.id
         let rows = try await client.query(
             """
-            SELECT id, body::text, (extract(epoch FROM last_updated) * 1000000)::int8 FROM locations
-            WHERE (\(from)::int8 IS NULL OR last_updated >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
-              AND (\(to)::int8 IS NULL OR last_updated < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
-              AND (publish OR NOT \(publishedOnly))
-              AND (\(afterTime)::int8 IS NULL OR (last_updated, id) > (timestamptz 'epoch' + \(afterTime)::int8 * interval '1 microsecond', \(afterId)::text))
-            ORDER BY last_updated, id
-            OFFSET \(page.after == nil ? page.offset : 0) LIMIT \(page.limit)
+            SELECT l.id, l.body::text, (extract(epoch FROM \(unescaped: updated)) * 1000000)::int8, (extract(epoch FROM l.created_at) * 1000000)::int8
+            FROM locations l
+            WHERE (\(from)::int8 IS NULL OR \(unescaped: updated) >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
+              AND (\(to)::int8 IS NULL OR \(unescaped: updated) < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
+              AND (l.publish OR NOT \(publishedOnly))
+              AND (\(afterTime)::int8 IS NULL OR (l.created_at, l.id) > (timestamptz 'epoch' + \(afterTime)::int8 * interval '1 microsecond', \(afterId)::text))
+            ORDER BY l.created_at, l.id
+            OFFSET \(page.after == nil ? page.offset : 0) LIMIT \(page.limit + 1)
             """,
             logger: logger
         )
-        var sites: [(String, LocationSite, OCPIDateTime)] = []
-        for try await (id, body, updated) in rows.decode((String, String, Int64).self) {
-            sites.append((id, try CatalogJSON.decode(LocationSite.self, body), Self.time(updated)))
+        var sites: [(String, String, OCPIDateTime, OCPIDateTime)] = []
+        for try await (id, body, updated, created) in rows.decode((String, String, Int64, Int64).self) {
+            sites.append((id, body, Self.time(updated), Self.time(created)))
         }
+        let more = sites.count > page.limit
+        if more { sites.removeLast() }
         let evses = try await evses(locationIds: sites.map(\.0))
-        return Page(total: total, items: sites.map { LocationView(site: $0.1, lastUpdated: $0.2, evses: evses[$0.0] ?? []) })
+        let items = sites.map { LocationView(id: $0.0, body: $0.1, lastUpdated: $0.2, createdAt: $0.3, evses: evses[$0.0] ?? []) }
+        return Page(total: total, items: items, more: more, last: items.last.map { PageRequest.Cursor(createdAt: $0.createdAt, id: $0.id) })
     }
 
     /// One location by id, in any case.
     public func location(id: String) async throws -> LocationView? {
         let rows = try await client.query(
-            "SELECT id, body::text, (extract(epoch FROM last_updated) * 1000000)::int8 FROM locations WHERE lower(id) = lower(\(id))", logger: logger
+            """
+            SELECT l.id, l.body::text, (extract(epoch FROM \(unescaped: Self.locationUpdated)) * 1000000)::int8, (extract(epoch FROM l.created_at) * 1000000)::int8
+            FROM locations l WHERE lower(l.id) = lower(\(id))
+            """,
+            logger: logger
         )
-        for try await (id, body, updated) in rows.decode((String, String, Int64).self) {
+        for try await (id, body, updated, created) in rows.decode((String, String, Int64, Int64).self) {
             let evses = try await evses(locationIds: [id])
-            return LocationView(site: try CatalogJSON.decode(LocationSite.self, body), lastUpdated: Self.time(updated), evses: evses[id] ?? [])
+            return LocationView(id: id, body: body, lastUpdated: Self.time(updated), createdAt: Self.time(created), evses: evses[id] ?? [])
         }
         return nil
     }
@@ -121,7 +160,7 @@ public struct CatalogRepository: Sendable {
         for try await row in rows {
             let (location, uid, station, evseId, body, removed, online, decommissioned, updated, stationStatus, connectorId, connectorBody, connectorUpdated, status) =
                 try row.decode((String, String, String, Int, String, Bool, Bool, Bool, Int64, String?, Int, String, Int64, String?).self)
-            let connector = ConnectorView(id: connectorId, spec: try CatalogJSON.decode(ConnectorSpec.self, connectorBody), lastUpdated: Self.time(connectorUpdated))
+            let connector = ConnectorView(id: connectorId, body: connectorBody, lastUpdated: Self.time(connectorUpdated))
             if var list = out[location], var last = list.last, last.uid == uid {
                 last.connectors.append(connector)
                 if let status { last.connectorStatuses[connectorId] = status }
@@ -129,7 +168,7 @@ public struct CatalogRepository: Sendable {
                 out[location] = list
             } else {
                 let view = EVSEView(
-                    uid: uid, stationId: station, evseId: evseId, spec: try CatalogJSON.decode(EVSESpec.self, body), removed: removed,
+                    uid: uid, stationId: station, evseId: evseId, body: body, removed: removed,
                     stationOnline: online, stationDecommissioned: decommissioned, connectorStatuses: status.map { [connectorId: $0] } ?? [:],
                     stationStatus: stationStatus, lastUpdated: Self.time(updated), connectors: [connector]
                 )
@@ -141,7 +180,7 @@ public struct CatalogRepository: Sendable {
 
     // MARK: Tariffs
 
-    /// A page of live tariffs.
+    /// A page of live tariffs, in creation order.
     public func tariffs(_ page: PageRequest) async throws -> Page<Tariff> {
         let (from, to) = (page.dateFrom.map(Self.micros), page.dateTo.map(Self.micros))
         let total = try await count(
@@ -154,26 +193,29 @@ public struct CatalogRepository: Sendable {
                 logger: logger
             )
         )
-        let afterTime = page.after.map { Self.micros($0.lastUpdated) }
+        let afterTime = page.after.map { Self.micros($0.createdAt) }
         let afterId = page.after?.id
         let rows = try await client.query(
             """
-            SELECT body::text, (extract(epoch FROM last_updated) * 1000000)::int8 FROM tariffs WHERE deleted_at IS NULL
+            SELECT body::text, (extract(epoch FROM last_updated) * 1000000)::int8, (extract(epoch FROM created_at) * 1000000)::int8, id
+            FROM tariffs WHERE deleted_at IS NULL
               AND (\(from)::int8 IS NULL OR last_updated >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
               AND (\(to)::int8 IS NULL OR last_updated < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
-              AND (\(afterTime)::int8 IS NULL OR (last_updated, id) > (timestamptz 'epoch' + \(afterTime)::int8 * interval '1 microsecond', \(afterId)::text))
-            ORDER BY last_updated, id
-            OFFSET \(page.after == nil ? page.offset : 0) LIMIT \(page.limit)
+              AND (\(afterTime)::int8 IS NULL OR (created_at, id) > (timestamptz 'epoch' + \(afterTime)::int8 * interval '1 microsecond', \(afterId)::text))
+            ORDER BY created_at, id
+            OFFSET \(page.after == nil ? page.offset : 0) LIMIT \(page.limit + 1)
             """,
             logger: logger
         )
-        var items: [Tariff] = []
-        for try await (body, updated) in rows.decode((String, Int64).self) {
+        var items: [(Tariff, PageRequest.Cursor)] = []
+        for try await (body, updated, created, id) in rows.decode((String, Int64, Int64, String).self) {
             var t = try CatalogJSON.decode(Tariff.self, body)
             t.lastUpdated = Self.time(updated)
-            items.append(t)
+            items.append((t, PageRequest.Cursor(createdAt: Self.time(created), id: id)))
         }
-        return Page(total: total, items: items)
+        let more = items.count > page.limit
+        if more { items.removeLast() }
+        return Page(total: total, items: items.map(\.0), more: more, last: items.last?.1)
     }
 
     /// A live tariff by id, in any case.
@@ -193,7 +235,8 @@ public struct CatalogRepository: Sendable {
     // MARK: Helpers
 
 
-    static func micros(_ t: OCPIDateTime) -> Int64 { t.seconds * 1_000_000 + Int64(t.nanoseconds / 1000) }
+    /// Microseconds, rounded up: PostgreSQL keeps microseconds, and a bound of 10.0000005 s must not take in 10.000000 s.
+    static func micros(_ t: OCPIDateTime) -> Int64 { t.seconds * 1_000_000 + Int64((t.nanoseconds + 999) / 1000) }
 
     static func time(_ micros: Int64) -> OCPIDateTime {
         let s = micros >= 0 ? micros / 1_000_000 : -((-micros + 999_999) / 1_000_000)

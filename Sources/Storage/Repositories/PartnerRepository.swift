@@ -59,23 +59,28 @@ public struct PartnerRepository: Sendable {
     public func authenticate(_ candidates: [String]) async throws -> (Partner, TokenKind, token: String)? {
         for token in candidates {
             let d = Self.digest(token)
-            if let p = try await Self.first(client.query(
-                "SELECT \(unescaped: Self.columns) FROM ocpi_partners WHERE token_a_sha256 = \(d) AND state = 'pending'", logger: logger
-            )) {
-                return (p, .registration, token)
-            }
-            if let p = try await Self.first(client.query(
-                "SELECT \(unescaped: Self.columns) FROM ocpi_partners WHERE server_sha256 = \(d) AND state IN ('registered', 'suspended')", logger: logger
-            )) {
-                return (p, .server, token)
+            // One statement: a token A of a pending partner, or the token of a registered (or suspended) one.
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.columns), token_a_sha256 IS NOT DISTINCT FROM \(d) FROM ocpi_partners
+                WHERE (token_a_sha256 = \(d) AND state = 'pending') OR (server_sha256 = \(d) AND state IN ('registered', 'suspended'))
+                """,
+                logger: logger
+            )
+            for try await row in rows {
+                let isA = try row.makeRandomAccess()[10].decode(Bool.self)
+                return (try Self.partner(row), isA ? .registration : .server, token)
             }
         }
         return nil
     }
 
     /// Completes or renews a handshake: the partner's client token, versions and endpoints are stored, its
-    /// server token's digest replaces the old one, and token A is void. Only from `expected` states.
-    public func register(id: Int64, from expected: [State], clientToken: String, serverToken: String, version: OCPIVersion, versionsURL: String, roles: [CredentialsRole], endpoints: [Endpoint]) async throws -> Partner? {
+    /// server token's digest replaces the old one, and token A is void. Only from `expected` states, and only
+    /// while `presented` (the token the request came with) is still the partner's: of two concurrent PUTs, the
+    /// second finds its token replaced and is refused, instead of answering a token that is already void.
+    public func register(id: Int64, presented: String, from expected: [State], clientToken: String, serverToken: String, version: OCPIVersion, versionsURL: String, roles: [CredentialsRole], endpoints: [Endpoint]) async throws -> Partner? {
+        let presentedDigest = Self.digest(presented)
         let rolesJSON = String(decoding: try JSONEncoder().encode(roles), as: UTF8.self)
         let endpointsJSON = String(decoding: try JSONEncoder().encode(endpoints), as: UTF8.self)
         let rows = try await client.query(
@@ -85,6 +90,7 @@ public struct PartnerRepository: Sendable {
                 version = \(version.rawValue), versions_url = \(versionsURL), roles = \(rolesJSON)::jsonb, endpoints = \(endpointsJSON)::jsonb,
                 updated_at = now()
             WHERE id = \(id) AND state = ANY(\(expected.map(\.rawValue))::text[])
+              AND (token_a_sha256 = \(presentedDigest) OR server_sha256 = \(presentedDigest))
             RETURNING \(unescaped: Self.columns)
             """,
             logger: logger

@@ -119,6 +119,12 @@ extension PostgresUnitOfWork {
         return .unchanged
     }
 
+    func tariffInUse(id: String) async throws -> Bool {
+        try await connection.query(
+            "SELECT 1 FROM evse_connectors c, unnest(c.tariff_ids) t WHERE lower(t) = lower(\(id)) LIMIT 1", logger: logger
+        ).collect().count > 0
+    }
+
     func deleteTariff(id: String, at: Date) async throws -> Tariff? {
         let rows = try await connection.query(
             """
