@@ -398,6 +398,9 @@ def run_once(target, args, run_index):
     extra = []
     if target == "voltaic" and args.provision == "accept":
         extra = ["--unknown-stations", "accept", "--max-unknown-stations", str(n)]
+    if target == "voltaic" and n > 15_000:
+        # The server's default cap is 15,000 stations; up to the open-file limit less 512 may be asked for.
+        extra += ["--max-connections", str(min(n + 100, bc.raise_nofile() - 512))]
     binary = args.voltaic_bin if target == "voltaic" else args.echo_bin
     server = bc.Server(target, cpu=args.server_cpu, binary=binary, extra_args=extra, log_level=args.server_log_level)
     server.start()

@@ -85,7 +85,8 @@ public struct CatalogRepository: Sendable {
     public func locations(_ page: PageRequest, publishedOnly: Bool = false) async throws -> Page<LocationView> {
         let (from, to) = (page.dateFrom.map(Self.micros), page.dateTo.map(Self.micros))
         let updated = Self.locationUpdated
-        let total = try await count(
+        // The total is counted on another connection while the page is read.
+        async let total = count(
             client.query(
                 """
                 SELECT count(*)::int8 FROM locations l
@@ -100,14 +101,19 @@ public struct CatalogRepository: Sendable {
         let afterId = page.after?.id
         let rows = try await client.query(
             """
+            -- The page is chosen first, so that the EVSEs' latest last_updated is read for its rows only, not for
+            -- every row an OFFSET skips (unless a date filter needs it).
             SELECT l.id, l.body::text, (extract(epoch FROM \(unescaped: updated)) * 1000000)::int8, (extract(epoch FROM l.created_at) * 1000000)::int8
-            FROM locations l
-            WHERE (\(from)::int8 IS NULL OR \(unescaped: updated) >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
-              AND (\(to)::int8 IS NULL OR \(unescaped: updated) < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
-              AND (l.publish OR NOT \(publishedOnly))
-              AND (\(afterTime)::int8 IS NULL OR (l.created_at, l.id) > (timestamptz 'epoch' + \(afterTime)::int8 * interval '1 microsecond', \(afterId)::text))
+            FROM (
+                SELECT l.id, l.body, l.last_updated, l.created_at FROM locations l
+                WHERE (\(from)::int8 IS NULL OR \(unescaped: updated) >= timestamptz 'epoch' + \(from)::int8 * interval '1 microsecond')
+                  AND (\(to)::int8 IS NULL OR \(unescaped: updated) < timestamptz 'epoch' + \(to)::int8 * interval '1 microsecond')
+                  AND (l.publish OR NOT \(publishedOnly))
+                  AND (\(afterTime)::int8 IS NULL OR (l.created_at, l.id) > (timestamptz 'epoch' + \(afterTime)::int8 * interval '1 microsecond', \(afterId)::text))
+                ORDER BY l.created_at, l.id
+                OFFSET \(page.after == nil ? page.offset : 0) LIMIT \(page.limit + 1)
+            ) l
             ORDER BY l.created_at, l.id
-            OFFSET \(page.after == nil ? page.offset : 0) LIMIT \(page.limit + 1)
             """,
             logger: logger
         )
@@ -119,7 +125,7 @@ public struct CatalogRepository: Sendable {
         if more { sites.removeLast() }
         let evses = try await evses(locationIds: sites.map(\.0))
         let items = sites.map { LocationView(id: $0.0, body: $0.1, lastUpdated: $0.2, createdAt: $0.3, evses: evses[$0.0] ?? []) }
-        return Page(total: total, items: items, more: more, last: items.last.map { PageRequest.Cursor(createdAt: $0.createdAt, id: $0.id) })
+        return Page(total: try await total, items: items, more: more, last: items.last.map { PageRequest.Cursor(createdAt: $0.createdAt, id: $0.id) })
     }
 
     /// One location by id, in any case.
@@ -145,12 +151,12 @@ public struct CatalogRepository: Sendable {
             """
             SELECT e.location_id, e.uid, e.station_id, e.evse_id, e.body::text, e.removed_at IS NOT NULL,
                    s.online, s.decommissioned_at IS NOT NULL, (extract(epoch FROM e.last_updated) * 1000000)::int8,
-                   (SELECT status FROM connectors z WHERE z.station_id = e.station_id AND z.evse_id = 0 AND z.connector_id = 0),
-                   c.connector_id, c.body::text, (extract(epoch FROM c.last_updated) * 1000000)::int8, k.status
+                   z.status, c.connector_id, c.body::text, (extract(epoch FROM c.last_updated) * 1000000)::int8, k.status
             FROM evses e
             JOIN stations s ON s.id = e.station_id
             JOIN evse_connectors c ON c.evse_uid = e.uid
             LEFT JOIN connectors k ON k.station_id = e.station_id AND k.evse_id = e.evse_id AND k.connector_id = c.connector_id
+            LEFT JOIN connectors z ON z.station_id = e.station_id AND z.evse_id = 0 AND z.connector_id = 0
             WHERE e.location_id = ANY(\(locationIds)::text[])
             ORDER BY e.location_id, e.uid, c.connector_id
             """,
@@ -183,7 +189,7 @@ public struct CatalogRepository: Sendable {
     /// A page of live tariffs, in creation order.
     public func tariffs(_ page: PageRequest) async throws -> Page<Tariff> {
         let (from, to) = (page.dateFrom.map(Self.micros), page.dateTo.map(Self.micros))
-        let total = try await count(
+        async let total = count(
             client.query(
                 """
                 SELECT count(*)::int8 FROM tariffs WHERE deleted_at IS NULL
@@ -215,7 +221,7 @@ public struct CatalogRepository: Sendable {
         }
         let more = items.count > page.limit
         if more { items.removeLast() }
-        return Page(total: total, items: items.map(\.0), more: more, last: items.last?.1)
+        return Page(total: try await total, items: items.map(\.0), more: more, last: items.last?.1)
     }
 
     /// A live tariff by id, in any case.
@@ -243,8 +249,8 @@ public struct CatalogRepository: Sendable {
         return OCPIDateTime(seconds: s, nanoseconds: Int32(micros - s * 1_000_000) * 1000)
     }
 
-    private func count(_ rows: PostgresRowSequence) async throws -> Int {
-        for try await n in rows.decode(Int64.self) { return Int(n) }
+    private func count(_ rows: @autoclosure @Sendable () async throws -> PostgresRowSequence) async throws -> Int {
+        for try await n in try await rows().decode(Int64.self) { return Int(n) }
         throw MissingRow("a count")
     }
 }
