@@ -43,6 +43,8 @@ import Testing
         (#""website":"https://alice.example""#, #""website":"alice.example""#, "owner.website: must be an absolute http(s) URL of at most 255 characters"),
         (#""width":640"#, #""width":100000"#, "images[0].width: must be between 1 and 99999"),
         (#""city":"Amsterdam""#, #""city":"Amster\u0007dam""#, "city: must be at most 45 characters, with no control characters"),
+        (#""text":"Behind the gate""#, #""text":"Behind\u0000the gate""#, "directions[0].text: must be at most 512 characters, with no control characters"),
+        (#""language":"en""#, #""language":"e1""#, "directions[0].language: must be an ISO 639-1 code of two letters"),
         (#""id":"LOC1""#, #""id":"LOC1LOC1LOC1LOC1LOC1LOC1LOC1LOC1LOC1L""#, "id: must be 1 to 36 letters, digits or *-_=:+|@.~"),
         // An id stands in OCPI URLs as it is: nothing that a URL would read as a separator.
         (#""id":"LOC1""#, #""id":"LOC/1""#, "id: must be 1 to 36 letters, digits or *-_=:+|@.~"),
