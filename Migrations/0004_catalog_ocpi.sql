@@ -128,6 +128,9 @@ CREATE TABLE ocpi_partners (
     state            text NOT NULL CHECK (state IN ('pending', 'registered', 'suspended', 'unregistered', 'removed')),
     token_a_sha256   bytea UNIQUE CHECK (length(token_a_sha256) = 32),
     server_sha256    bytea UNIQUE CHECK (length(server_sha256) = 32),
+    -- The token a PUT replaced, valid until the partner first uses the new one: an answer lost on the way
+    -- (a timeout, a dropped connection) must not lock the partner out (ocpi#568).
+    previous_sha256  bytea UNIQUE CHECK (length(previous_sha256) = 32),
     client_token     text,
     version          text CHECK (version IN ('2.1.1', '2.2.1')),
     versions_url     text,

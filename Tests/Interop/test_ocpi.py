@@ -234,8 +234,16 @@ def test_credentials_lifecycle_and_misbehaving_partners(server, catalog):
         assert status == 200 and body["status_code"] == 1000, body
         token_c2 = body["data"]["token"]
         assert token_c2 != token_c
-        assert emsp.call("GET", endpoints[("locations", "SENDER")], token_c)[0] == 401
+        # Until the new token is first used the old one still works: a PUT whose answer was lost does not lock
+        # the partner out, and it may PUT again with the old token.
+        assert emsp.call("GET", endpoints[("locations", "SENDER")], token_c)[0] == 200
+        status, _, body = emsp.call("PUT", cred_url, token_c, emsp.credentials())
+        assert status == 200 and body["status_code"] == 1000, body
+        assert emsp.call("GET", endpoints[("locations", "SENDER")], token_c2)[0] == 401, "the answer that was not used is void"
+        token_c2 = body["data"]["token"]
         assert emsp.call("GET", endpoints[("locations", "SENDER")], token_c2)[0] == 200
+        # The new token used, the old one is void.
+        assert emsp.call("GET", endpoints[("locations", "SENDER")], token_c)[0] == 401
         # Suspended by an admin: 403 on modules; resumed: 200 again.
         admin_ok(server, "POST", f"/ocpi/partners/{partner['id']}/suspend")
         assert emsp.call("GET", endpoints[("locations", "SENDER")], token_c2)[0] == 403

@@ -59,17 +59,26 @@ public struct PartnerRepository: Sendable {
     public func authenticate(_ candidates: [String]) async throws -> (Partner, TokenKind, token: String)? {
         for token in candidates {
             let d = Self.digest(token)
-            // One statement: a token A of a pending partner, or the token of a registered (or suspended) one.
+            // One statement: a token A of a pending partner, or the token of a registered (or suspended) one, or
+            // the one a PUT replaced, until the new one is first used.
             let rows = try await client.query(
                 """
-                SELECT \(unescaped: Self.columns), token_a_sha256 IS NOT DISTINCT FROM \(d) FROM ocpi_partners
-                WHERE (token_a_sha256 = \(d) AND state = 'pending') OR (server_sha256 = \(d) AND state IN ('registered', 'suspended'))
+                SELECT \(unescaped: Self.columns), token_a_sha256 IS NOT DISTINCT FROM \(d), server_sha256 IS NOT DISTINCT FROM \(d) AND previous_sha256 IS NOT NULL
+                FROM ocpi_partners
+                WHERE (token_a_sha256 = \(d) AND state = 'pending')
+                   OR ((server_sha256 = \(d) OR previous_sha256 = \(d)) AND state IN ('registered', 'suspended'))
                 """,
                 logger: logger
             )
             for try await row in rows {
-                let isA = try row.makeRandomAccess()[10].decode(Bool.self)
-                return (try Self.partner(row), isA ? .registration : .server, token)
+                let columns = row.makeRandomAccess()
+                let isA = try columns[10].decode(Bool.self)
+                let partner = try Self.partner(row)
+                if try columns[11].decode(Bool.self) {
+                    // The new token's first use: the one it replaced is void from now on.
+                    try await client.query("UPDATE ocpi_partners SET previous_sha256 = NULL WHERE id = \(partner.id) AND server_sha256 = \(d)", logger: logger)
+                }
+                return (partner, isA ? .registration : .server, token)
             }
         }
         return nil
@@ -86,11 +95,14 @@ public struct PartnerRepository: Sendable {
         let rows = try await client.query(
             """
             UPDATE ocpi_partners SET state = CASE WHEN state = 'suspended' THEN 'suspended' ELSE 'registered' END,
+                -- A PUT made with the current token keeps it, until the new one is used; one made with the token
+                -- kept so (its answer was lost) keeps that one.
+                previous_sha256 = CASE WHEN server_sha256 = \(presentedDigest) THEN server_sha256 ELSE previous_sha256 END,
                 token_a_sha256 = NULL, server_sha256 = \(Self.digest(serverToken)), client_token = \(clientToken),
                 version = \(version.rawValue), versions_url = \(versionsURL), roles = \(rolesJSON)::jsonb, endpoints = \(endpointsJSON)::jsonb,
                 updated_at = now()
             WHERE id = \(id) AND state = ANY(\(expected.map(\.rawValue))::text[])
-              AND (token_a_sha256 = \(presentedDigest) OR server_sha256 = \(presentedDigest))
+              AND (token_a_sha256 = \(presentedDigest) OR server_sha256 = \(presentedDigest) OR previous_sha256 = \(presentedDigest))
             RETURNING \(unescaped: Self.columns)
             """,
             logger: logger
@@ -102,7 +114,7 @@ public struct PartnerRepository: Sendable {
     public func unregister(id: Int64) async throws -> Bool {
         let rows = try await client.query(
             """
-            UPDATE ocpi_partners SET state = 'unregistered', token_a_sha256 = NULL, server_sha256 = NULL, client_token = NULL, updated_at = now()
+            UPDATE ocpi_partners SET state = 'unregistered', token_a_sha256 = NULL, server_sha256 = NULL, previous_sha256 = NULL, client_token = NULL, updated_at = now()
             WHERE id = \(id) AND state IN ('registered', 'suspended') RETURNING id
             """,
             logger: logger
@@ -115,7 +127,7 @@ public struct PartnerRepository: Sendable {
     public func remove(id: Int64) async throws -> Bool {
         let rows = try await client.query(
             """
-            UPDATE ocpi_partners SET state = 'removed', token_a_sha256 = NULL, server_sha256 = NULL, client_token = NULL, updated_at = now()
+            UPDATE ocpi_partners SET state = 'removed', token_a_sha256 = NULL, server_sha256 = NULL, previous_sha256 = NULL, client_token = NULL, updated_at = now()
             WHERE id = \(id) AND state <> 'removed' RETURNING id
             """,
             logger: logger
