@@ -24,15 +24,13 @@ func withCatalog<T: Sendable>(
     }
 }
 
-/// Reads an OCPI-shaped JSON file; `filling` supplies fields it may leave out. A bad file exits 2, naming the field.
+/// Reads an OCPI-shaped JSON file (`OCPIBody`); a bad file exits 2, naming the field.
 func readOCPI<T: Decodable>(_ path: String, as _: T.Type, filling: [String: JSONValue] = [:]) -> T {
     guard let data = FileManager.default.contents(atPath: path) else { failUsage("cannot read \(path)") }
-    guard case .object(var members)? = try? JSONParser.parse(Array(data)) else { failUsage("\(path): is not a JSON object") }
-    for (k, v) in filling where members[k] == nil || members[k] == .null { members[k] = v }
     do {
-        return try JSONDecoder().decode(T.self, from: Data(JSONValue.object(members).serialized.utf8))
+        return try OCPIBody.decode(T.self, Array(data), filling: filling)
     } catch {
-        failUsage("\(path): \(OCPIFieldError.from(error))")
+        failUsage("\(path): \(error)")
     }
 }
 
@@ -176,13 +174,13 @@ struct PartnerCommand: AsyncParsableCommand {
         var publicURL = "http://127.0.0.1:8180"
 
         func validate() throws {
-            guard (1...100).contains(name.unicodeScalars.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            guard OCPIString.isPartnerName(name) else {
                 throw ValidationError("name: 1 to 100 characters, no control characters")
             }
         }
 
         func run() async throws {
-            let token = String((0..<43).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".randomElement()! })
+            let token = Credentials.newToken()
             let name = name
             let partner = try await database.withDatabase(logger: makeLogger("warning"), migrate: false) { try await PartnerCommand.repository($0).create(name: name, tokenA: token) }
             let base = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
@@ -207,6 +205,14 @@ struct PartnerCommand: AsyncParsableCommand {
         }
     }
 
+    /// Runs one change of a partner's state; `nil` or `false` from it exits 2 with `refusal`.
+    static func change(_ database: DatabaseOptions, refusal: String, done: String, _ body: @escaping @Sendable (PartnerRepository) async throws -> Bool) async throws {
+        guard try await database.withDatabase(logger: makeLogger("warning"), migrate: false, { try await body(PartnerCommand.repository($0)) }) else {
+            failUsage(refusal)
+        }
+        print(done)
+    }
+
     struct Suspend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suspend a registered partner: its requests get 403.")
         @OptionGroup var database: DatabaseOptions
@@ -214,10 +220,7 @@ struct PartnerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            guard try await database.withDatabase(logger: makeLogger("warning"), migrate: false, { try await PartnerCommand.repository($0).setSuspended(id: id, true) }) != nil else {
-                failUsage("no registered partner \(id)")
-            }
-            print("Suspended partner \(id).")
+            try await change(database, refusal: "no registered partner \(id)", done: "Suspended partner \(id).") { try await $0.setSuspended(id: id, true) != nil }
         }
     }
 
@@ -228,10 +231,7 @@ struct PartnerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            guard try await database.withDatabase(logger: makeLogger("warning"), migrate: false, { try await PartnerCommand.repository($0).setSuspended(id: id, false) }) != nil else {
-                failUsage("no suspended or registered partner \(id)")
-            }
-            print("Resumed partner \(id).")
+            try await change(database, refusal: "no suspended or registered partner \(id)", done: "Resumed partner \(id).") { try await $0.setSuspended(id: id, false) != nil }
         }
     }
 
@@ -242,10 +242,7 @@ struct PartnerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            guard try await database.withDatabase(logger: makeLogger("warning"), migrate: false, { try await PartnerCommand.repository($0).remove(id: id) }) else {
-                failUsage("no partner \(id)")
-            }
-            print("Removed partner \(id).")
+            try await change(database, refusal: "no partner \(id)", done: "Removed partner \(id).") { try await $0.remove(id: id) }
         }
     }
 }

@@ -70,6 +70,13 @@ public struct Credentials: Hashable, Sendable, Decodable {
         }
     }
 
+    /// A new token for a partner: 32 random bytes, Base64url without padding (43 printable characters).
+    public static func newToken() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
     /// Printable ASCII without spaces (0x21–0x7E), at most 64 characters.
     public static func isToken(_ token: String) -> Bool {
         let u = token.utf8

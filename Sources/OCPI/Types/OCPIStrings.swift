@@ -18,6 +18,11 @@ public enum OCPIString {
 
     public static let objectIdRule = "must be 1 to 36 letters, digits or *-_=:+|@.~"
 
+    /// A partner's name as an operator gives it: 1 to 100 Unicode scalars (as JSON Schema counts), no control character.
+    public static func isPartnerName(_ name: String) -> Bool {
+        (1...100).contains(name.unicodeScalars.count) && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
     /// At most `maxLength` characters, none of them a control character.
     public static func isText(_ value: String, maxLength: Int) -> Bool {
         value.count <= maxLength && !value.unicodeScalars.contains { $0.properties.generalCategory == .control }

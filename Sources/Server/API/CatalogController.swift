@@ -152,21 +152,18 @@ struct CatalogController: Sendable {
         }
     }
 
-    /// Decodes an OCPI-shaped body; `filling` supplies fields the body may leave out (the id from the URL).
-    /// Not JSON is 400; a field OCPI's rules refuse is 422, naming it.
+    /// Decodes an OCPI-shaped body (`OCPIBody`). Not JSON is 400; a field OCPI's rules refuse is 422, naming it.
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: AdminContext, filling: [String: JSONValue] = [:]) async throws -> T {
         var request = request
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        guard var value = try? JSONParser.parse(Array(buffer.readableBytesView)) else {
-            throw Problem(.badRequest, "Invalid JSON", "the body is not valid JSON")
-        }
-        guard case .object(var members) = value else { throw Problem(.unprocessableContent, "Invalid body", "the body must be a JSON object") }
-        for (k, v) in filling where members[k] == nil || members[k] == .null { members[k] = v }
-        value = .object(members)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(value.serialized.utf8))
-        } catch {
-            throw Problem(.unprocessableContent, "Invalid field", OCPIFieldError.from(error).description)
+            return try OCPIBody.decode(T.self, Array(buffer.readableBytesView), filling: filling)
+        } catch .notJSON {
+            throw Problem(.badRequest, "Invalid JSON", "the body is not valid JSON")
+        } catch .notAnObject {
+            throw Problem(.unprocessableContent, "Invalid body", "the body must be a JSON object")
+        } catch .field(let e) {
+            throw Problem(.unprocessableContent, "Invalid field", e.description)
         }
     }
 }

@@ -67,11 +67,11 @@ struct PartnerController: Sendable {
     @Sendable func create(_ request: Request, context: AdminContext) async throws -> EditedResponse<PartnerView> {
         let body = try await request.decode(as: NewPartner.self, context: context)
         let name = body.name
-        guard (1...100).contains(name.unicodeScalars.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard OCPIString.isPartnerName(name) else {
             throw Problem(.unprocessableContent, "Invalid name", "name: 1 to 100 characters, no control characters")
         }
         context.audit.set(action: "CreateOCPIPartner", target: name)
-        let token = OCPIController.newToken()
+        let token = Credentials.newToken()
         var view = PartnerView(try await partners.create(name: name, tokenA: token))
         view.tokenA = token
         view.ourVersionsUrl = versionsURL

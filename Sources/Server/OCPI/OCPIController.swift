@@ -136,7 +136,7 @@ struct OCPIController: Sendable {
         guard details.url(of: .credentials, role: nil) != nil else {
             throw OCPIError(.ok, .noMatchingEndpoints, "your version details list no credentials endpoint")
         }
-        let token = Self.newToken()
+        let token = Credentials.newToken()
         guard let registered = try await partners.register(
             id: partner.id, presented: presented, from: states, clientToken: theirs.token, serverToken: token, version: .v221, versionsURL: theirs.url,
             roles: theirs.roles, endpoints: details.endpoints
@@ -145,12 +145,6 @@ struct OCPIController: Sendable {
         }
         context.logger.notice("OCPI partner registered", metadata: ["ocpi.partner.id": "\(registered.id)", "ocpi.version": "2.2.1"])
         return OCPIReply.envelope(ours(token: token), request: request)
-    }
-
-    /// 32 random bytes, Base64url without padding: 43 printable characters.
-    static func newToken() -> String {
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     // MARK: Locations
@@ -252,14 +246,12 @@ struct OCPIController: Sendable {
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, context: AdminContext) async throws -> T {
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
-        let data = Data(body.readableBytesView)
-        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
-            throw OCPIError(.badRequest, .invalidParameters, "the body is not valid JSON")
-        }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try OCPIBody.decode(T.self, Array(body.readableBytesView))
+        } catch .notJSON {
+            throw OCPIError(.badRequest, .invalidParameters, "the body is not valid JSON")
         } catch {
-            throw OCPIError.invalid(OCPIFieldError.from(error).description)
+            throw OCPIError.invalid(error.description)
         }
     }
 }
