@@ -7,7 +7,8 @@ import Storage
 ///
 /// `json` writes them straight from the stored JSON text, which the catalog service validated when it wrote
 /// it: no decoding and re-encoding per object (a full pull of 50,000 EVSEs otherwise spends most of its time in
-/// JSON coders). `location`/`evse` build the typed objects; a test holds the two equal.
+/// JSON coders). `location`/`evse` build the typed objects, for the admin API; the eMSP tests check the spliced
+/// text field by field, nothing yet holds the two renderings equal.
 enum LocationMapper {
     static func location(_ v: CatalogRepository.LocationView) throws -> Location {
         Location(site: try v.site, evses: try v.evses.map(evse), lastUpdated: v.lastUpdated)
