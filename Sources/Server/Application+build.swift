@@ -33,6 +33,12 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         runner: committer, service: service, staleAfter: config.staleTransactionAfter, replyWindow: dispatcher.replayWindow,
         interval: .seconds(60), logger: logger
     )
+    let pushService = OCPIPushService(
+        pushes: PushRepository(client: client, logger: logger), catalog: CatalogRepository(client: client, logger: logger),
+        sender: PushSender(http: .shared, timeout: config.ocpi.partnerTimeout, countryCode: config.ocpi.countryCode, partyId: config.ocpi.partyId),
+        policy: PushPolicy(maxAttempts: config.ocpi.pushAttempts, backoff: config.ocpi.pushBackoff, maxBackoff: config.ocpi.pushBackoffMax),
+        databaseTimeout: config.databaseTimeout, logger: logger
+    )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
 
     let router = buildRouter(
@@ -58,7 +64,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer, liveness, maintenance],
+        services: [client, committer, liveness, maintenance, pushService],
         logger: logger
     )
     app.beforeServerStarts {
@@ -113,6 +119,7 @@ func buildRouter(
         client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout)
     )
     PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
+    PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)
     ocpiController.addRoutes(to: router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router

@@ -79,6 +79,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("ocpi-partner-timeout"), help: "Seconds one call to an OCPI partner may take. Env: VOLTAIC_OCPI_PARTNER_TIMEOUT. Default: 10")
     var ocpiPartnerTimeout: Double?
 
+    @Option(name: .customLong("ocpi-push-attempts"), help: "Attempts of one OCPI push before it is a dead letter (listed, and replayed, under /api/v1/ocpi/pushes). Env: VOLTAIC_OCPI_PUSH_ATTEMPTS. Default: 15")
+    var ocpiPushAttempts: Int?
+
+    @Option(name: .customLong("ocpi-push-backoff"), help: "Seconds before the first retry of a failed OCPI push; each further one doubles it, with jitter. Env: VOLTAIC_OCPI_PUSH_BACKOFF. Default: 2")
+    var ocpiPushBackoff: Double?
+
+    @Option(name: .customLong("ocpi-push-backoff-max"), help: "The longest wait between two attempts of an OCPI push, in seconds. Env: VOLTAIC_OCPI_PUSH_BACKOFF_MAX. Default: 600")
+    var ocpiPushBackoffMax: Double?
+
     /// Every station holds a descriptor: the cap stays below the file limit (raised to its hard value).
     /// Default 15,000 or what the limit allows; `--max-connections` may go up to the limit.
     static func stationCap(_ flag: Int?, env: [String: String]) throws -> Int {
@@ -180,6 +189,21 @@ struct Serve: AsyncParsableCommand {
         if let s: Double = try setting(ocpiPartnerTimeout, "VOLTAIC_OCPI_PARTNER_TIMEOUT") {
             guard s >= 0.1, s <= 300 else { throw ValidationError("--ocpi-partner-timeout is at least 0.1 and at most 300 seconds") }
             config.ocpi.partnerTimeout = .milliseconds(Int(s * 1000))
+        }
+        if let n: Int = try setting(ocpiPushAttempts, "VOLTAIC_OCPI_PUSH_ATTEMPTS") {
+            guard (1...1000).contains(n) else { throw ValidationError("--ocpi-push-attempts is 1 to 1000") }
+            config.ocpi.pushAttempts = n
+        }
+        if let s: Double = try setting(ocpiPushBackoff, "VOLTAIC_OCPI_PUSH_BACKOFF") {
+            guard s >= 0.01, s <= 3600 else { throw ValidationError("--ocpi-push-backoff is at least 0.01 and at most 3600 seconds") }
+            config.ocpi.pushBackoff = .milliseconds(Int(s * 1000))
+        }
+        if let s: Double = try setting(ocpiPushBackoffMax, "VOLTAIC_OCPI_PUSH_BACKOFF_MAX") {
+            guard s >= 0.01, s <= 86_400 else { throw ValidationError("--ocpi-push-backoff-max is at least 0.01 and at most 86400 seconds") }
+            config.ocpi.pushBackoffMax = .milliseconds(Int(s * 1000))
+        }
+        guard config.ocpi.pushBackoffMax >= config.ocpi.pushBackoff else {
+            throw ValidationError("--ocpi-push-backoff-max must not be below --ocpi-push-backoff")
         }
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
 

@@ -74,6 +74,10 @@ public struct OCPIConfiguration: Sendable {
     public var pageLimit = 100
     /// How long a call to a partner (its versions, details, pushes) may take.
     public var partnerTimeout: Duration = .seconds(10)
+    /// Pushes: attempts before a dead letter, the first retry's wait (doubling, with jitter) and the longest wait.
+    public var pushAttempts = 15
+    public var pushBackoff: Duration = .seconds(2)
+    public var pushBackoffMax: Duration = .seconds(600)
 
     public init() {}
 }

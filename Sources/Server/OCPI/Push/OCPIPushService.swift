@@ -1,0 +1,157 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOHTTP1
+import OCPI
+import ServiceLifecycle
+import Storage
+
+/// Pushes the catalog's changes to OCPI partners. Two loops:
+/// - the relay turns outbox events into pushes (`PushRepository.relay`: one node at a time, exactly once);
+/// - the delivery claims due pushes under a lease (any node, `FOR UPDATE SKIP LOCKED`, one at a time per
+///   partner and object), reads each object's current state, sends it, and records the outcome: delivered,
+///   retried with backoff, or a dead letter the admin API lists and replays.
+/// A node killed mid-send loses nothing: the push's lease lapses and it is sent again, with the same
+/// X-Request-ID.
+struct OCPIPushService: Service {
+    let pushes: PushRepository
+    let catalog: CatalogRepository
+    let sender: PushSender
+    let policy: PushPolicy
+    /// Each database step is bounded by this; a database that is down stalls the loops, never hangs them.
+    let databaseTimeout: Duration
+    let logger: Logger
+    var idle: Duration = .milliseconds(200)
+    var batch = 32
+    /// How long relayed outbox events are kept.
+    var outboxRetention: Duration = .seconds(7 * 86_400)
+
+    /// A claim outlives both tries of a send and the reads around it.
+    var lease: Duration { sender.timeout * 2 + databaseTimeout * 2 }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await relayLoop() }
+                group.addTask { await deliveryLoop() }
+            }
+        }
+    }
+
+    func relayLoop() async {
+        var lastSweep = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            var relayed = 0
+            do {
+                relayed = try await Deadline.run(within: databaseTimeout) { try await pushes.relay() }
+                if relayed > 0 { logger.debug("outbox relayed", metadata: ["count": "\(relayed)"]) }
+                if ContinuousClock.now - lastSweep > .seconds(60) {
+                    lastSweep = .now
+                    let abandoned = try await Deadline.run(within: databaseTimeout) { try await pushes.abandonGonePartners() }
+                    if abandoned > 0 { logger.notice("pushes of unregistered partners abandoned", metadata: ["count": "\(abandoned)"]) }
+                    let cutoff = Date().addingTimeInterval(-outboxRetention.seconds)
+                    _ = try await Deadline.run(within: databaseTimeout) { try await pushes.purgeOutbox(before: cutoff) }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("outbox relay failed; retrying", metadata: ["error": "\(error)"])
+            }
+            if relayed == 0 { try? await Task.sleep(for: idle) }
+        }
+    }
+
+    func deliveryLoop() async {
+        while !Task.isCancelled {
+            let claimed: [PushRepository.Claimed]
+            do {
+                let (batch, lease) = (batch, lease)
+                claimed = try await Deadline.run(within: databaseTimeout) { try await pushes.claim(limit: batch, lease: lease) }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("push claim failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: idle)
+                continue
+            }
+            if claimed.isEmpty {
+                try? await Task.sleep(for: idle)
+                continue
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for c in claimed { group.addTask { await deliver(c) } }
+            }
+        }
+    }
+
+    func deliver(_ claimed: PushRepository.Claimed) async {
+        let push = claimed.push
+        let outcome: PushRepository.Outcome
+        do {
+            outcome = try await attempt(claimed)
+        } catch {
+            outcome = policy.outcome(of: .unreachable("its object could not be read: \(error)"), attempt: push.attempts, draw: .random(in: 0...1))
+        }
+        let metadata: Logger.Metadata = ["ocpi.partner.id": "\(push.partnerId)", "ocpi.push.id": "\(push.id)", "ocpi.push.target": "\(push.module) \(push.target)"]
+        switch outcome {
+        case .delivered: logger.debug("push delivered", metadata: metadata)
+        case .superseded(let why): logger.debug("push superseded: \(why)", metadata: metadata)
+        case .retry(let why, let after): logger.info("push failed, retried in \(after.seconds) s: \(why)", metadata: metadata)
+        case .dead(let why): logger.warning("push is a dead letter: \(why)", metadata: metadata)
+        }
+        do {
+            let recorded = try await Deadline.run(within: databaseTimeout) { try await pushes.finish(claimed, outcome) }
+            if !recorded { logger.notice("push outcome not recorded: its lease lapsed, another node has it", metadata: metadata) }
+        } catch {
+            logger.warning("push outcome not recorded; its lease lapses and it is sent again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// Reads the object as it is now and sends it.
+    func attempt(_ claimed: PushRepository.Claimed) async throws -> PushRepository.Outcome {
+        let push = claimed.push
+        guard let token = claimed.clientToken else { return .dead("no token to call the partner with") }
+        guard let module = ModuleID(rawValue: push.module), let base = claimed.partner.receiverURL(module) else {
+            return .dead("the partner lists no \(push.module) receiver endpoint")
+        }
+        var path = [push.countryCode, push.partyId]
+        let body: String?
+        switch module {
+        case .locations:
+            guard let locationId = push.locationId, let view = try await catalog.location(id: locationId) else {
+                return .superseded("the location no longer exists")
+            }
+            path.append(view.id)
+            if let uid = push.evseUID {
+                guard let evse = view.evses.first(where: { $0.uid.lowercased() == uid.lowercased() }) else {
+                    return .superseded("the EVSE is no longer at this location")
+                }
+                path.append(evse.uid)
+                body = LocationMapper.json(evse)
+            } else {
+                body = LocationMapper.json(view)
+            }
+        case .tariffs:
+            guard let tariffId = push.tariffId else { return .dead("a tariff push without a tariff id") }
+            path.append(tariffId)
+            if push.method == "DELETE" {
+                body = nil
+            } else {
+                guard let tariff = try await catalog.tariff(id: tariffId) else { return .superseded("the tariff was deleted since") }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.withoutEscapingSlashes]
+                body = String(decoding: try encoder.encode(tariff), as: UTF8.self)
+            }
+        default:
+            return .dead("\(push.module) is not pushed")
+        }
+        let url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/" + path.map(Self.escape).joined(separator: "/")
+        let answer = await sender.send(PushSender.Request(
+            method: push.method == "DELETE" ? .DELETE : .PUT, url: url, body: body, token: token, requestId: push.requestId, to: claimed.partnerParty
+        ))
+        return policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1))
+    }
+
+    /// OCPI ids are printable ASCII; anything a path segment cannot hold as it is gets percent-encoded.
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~*=:+@"))) ?? segment
+    }
+}

@@ -1,0 +1,440 @@
+public import Foundation
+public import Logging
+public import OCPI
+public import PostgresNIO
+
+/// The OCPI push queue (`ocpi_pushes`): the outbox relayed into one push per partner and object, claimed
+/// under a lease by whichever node is free, and finished as delivered, retried later, or a dead letter.
+/// See Migrations/0005_ocpi_push.sql for the rules the table keeps.
+public struct PushRepository: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public enum State: String, Sendable, Codable, CaseIterable {
+        case pending, delivered, dead, superseded
+    }
+
+    public struct Push: Sendable, Codable, Hashable {
+        public var id: Int64
+        public var partnerId: Int64
+        public var module: String
+        public var method: String
+        public var queueKey: String
+        public var target: String
+        public var countryCode: String
+        public var partyId: String
+        public var locationId: String?
+        public var evseUID: String?
+        public var tariffId: String?
+        public var requestId: String
+        public var state: State
+        public var attempts: Int
+        public var nextAttemptAt: Date
+        public var lastError: String?
+        public var createdAt: Date
+        public var deliveredAt: Date?
+    }
+
+    /// A push a node holds the lease of, with what sending it needs of its partner.
+    public struct Claimed: Sendable {
+        public var push: Push
+        public var lease: UUID
+        public var partner: PushRouting.Recipient
+        /// The token Voltaic calls the partner with.
+        public var clientToken: String?
+        /// The partner's own party (its first role), for the OCPI-to headers.
+        public var partnerParty: (countryCode: String, partyId: String)?
+    }
+
+    // MARK: Relay
+
+    /// Any constant both sides agree on; the first bytes of "voltaic-push".
+    static let relayLock: Int64 = 0x766F_6C74_6169_6370
+
+    /// Relays up to `limit` outbox events into pushes, in one transaction that marks them processed: an event is
+    /// relayed once whatever the number of nodes (one relays at a time), and a crash relays it again from the
+    /// start. Returns how many events it took; 0 when there were none or another node is relaying.
+    public func relay(limit: Int = 500) async throws -> Int {
+        try await client.withTransaction(logger: logger) { conn in
+            var locked = false
+            for try await l in try await conn.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger).decode(Bool.self) { locked = l }
+            guard locked else { return 0 }
+            var events: [(Int64, String, String)] = []
+            for try await row in try await conn.query(
+                "SELECT id, topic, payload::text FROM outbox WHERE processed_at IS NULL ORDER BY id LIMIT \(limit)", logger: logger
+            ).decode((Int64, String, String).self) { events.append(row) }
+            guard !events.isEmpty else { return 0 }
+
+            let intents = events.compactMap { PushIntent(outboxId: $0.0, topic: $0.1, payload: $0.2) }
+            let stationIds = Array(Set(intents.compactMap { if case .stationEVSEs(let s, _) = $0.kind { s } else { nil } })).sorted()
+            var evsesOfStation: [String: [(evse: Int, uid: String, location: String)]] = [:]
+            if !stationIds.isEmpty {
+                for try await (station, evse, uid, location) in try await conn.query(
+                    "SELECT station_id, evse_id::int8, uid, location_id FROM evses WHERE station_id = ANY(\(stationIds)) AND removed_at IS NULL ORDER BY uid",
+                    logger: logger
+                ).decode((String, Int64, String, String).self) { evsesOfStation[station, default: []].append((Int(evse), uid, location)) }
+            }
+            // Station-level events become the EVSEs they touch; then every intent is about a location or a tariff.
+            var targets: [PushTarget] = []
+            for intent in intents {
+                switch intent.kind {
+                case .location(let l): targets.append(.location(l, evse: nil, outboxId: intent.outboxId))
+                case .evse(let l, let uid): targets.append(.location(l, evse: uid, outboxId: intent.outboxId))
+                case .stationEVSEs(let s, let evse):
+                    for e in evsesOfStation[s] ?? [] where evse == 0 || e.evse == evse {
+                        targets.append(.location(e.location, evse: e.uid, outboxId: intent.outboxId))
+                    }
+                case .tariff(let method, let cc, let pid, let id): targets.append(.tariff(method, cc, pid, id, outboxId: intent.outboxId))
+                }
+            }
+            let locationIds = Array(Set(targets.compactMap { if case .location(let l, _, _) = $0 { l } else { nil } })).sorted()
+            var sites: [String: (cc: String, pid: String, publish: Bool)] = [:]
+            if !locationIds.isEmpty {
+                for try await (id, cc, pid, publish) in try await conn.query(
+                    "SELECT id, country_code, party_id, publish FROM locations WHERE id = ANY(\(locationIds))", logger: logger
+                ).decode((String, String, String, Bool).self) { sites[id] = (cc, pid, publish) }
+            }
+            var recipients: [PushRouting.Recipient] = []
+            for try await (id, version, roles, endpoints) in try await conn.query(
+                "SELECT id, version, roles::text, endpoints::text FROM ocpi_partners WHERE state IN ('registered', 'suspended') ORDER BY id", logger: logger
+            ).decode((Int64, String?, String, String).self) {
+                recipients.append(PushRouting.Recipient(
+                    id: id, version: version.flatMap(OCPIVersion.init(rawValue:)),
+                    roles: try JSONDecoder().decode([CredentialsRole].self, from: Data(roles.utf8)).map(\.role),
+                    endpoints: try JSONDecoder().decode([Endpoint].self, from: Data(endpoints.utf8))
+                ))
+            }
+            var sentBefore: Set<String> = []
+            if !locationIds.isEmpty && !recipients.isEmpty {
+                for try await (partner, key) in try await conn.query(
+                    "SELECT DISTINCT partner_id, queue_key FROM ocpi_pushes WHERE module = 'locations' AND queue_key = ANY(\(locationIds.map { "location:" + $0 }))",
+                    logger: logger
+                ).decode((Int64, String).self) { sentBefore.insert("\(partner) \(key)") }
+            }
+
+            var rows = PushRows()
+            for target in targets {
+                for r in recipients {
+                    switch target {
+                    case .location(let l, let evse, let outboxId):
+                        guard let site = sites[l] else { continue }
+                        let key = "location:" + l
+                        guard PushRouting.receivesLocation(r, published: site.publish, sentBefore: sentBefore.contains("\(r.id) \(key)")) else { continue }
+                        rows.add(partner: r.id, module: "locations", method: "PUT", key: key, target: evse.map { "\(l)/\($0)" } ?? l,
+                                 cc: site.cc, pid: site.pid, location: l, evse: evse, tariff: nil, outboxId: outboxId)
+                    case .tariff(let method, let cc, let pid, let id, let outboxId):
+                        guard PushRouting.receivesTariffs(r) else { continue }
+                        rows.add(partner: r.id, module: "tariffs", method: method, key: "tariff:" + id, target: id,
+                                 cc: cc, pid: pid, location: nil, evse: nil, tariff: id, outboxId: outboxId)
+                    }
+                }
+            }
+            if !rows.partner.isEmpty {
+                // A push that waits, unsent (no lease), already carries whatever changed since: its body is read when it
+                // goes. For locations (every push a PUT of current state) any such push of the same target will do; for
+                // tariffs only the queue's last, so that a PUT never folds into one that a DELETE follows.
+                try await conn.query(
+                    """
+                    INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, location_id, evse_uid, tariff_id, outbox_id)
+                    SELECT x.partner_id, x.module, x.method, x.queue_key, x.target, x.cc, x.pid, nullif(x.location_id, ''), nullif(x.evse_uid, ''), nullif(x.tariff_id, ''), x.outbox_id
+                    FROM unnest(\(rows.partner)::int8[], \(rows.module)::text[], \(rows.method)::text[], \(rows.key)::text[], \(rows.target)::text[],
+                                \(rows.cc)::text[], \(rows.pid)::text[], \(rows.location)::text[], \(rows.evse)::text[], \(rows.tariff)::text[], \(rows.outboxId)::int8[])
+                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, outbox_id, n)
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM ocpi_pushes p
+                        WHERE p.partner_id = x.partner_id AND p.queue_key = x.queue_key AND p.state = 'pending' AND p.lease_until IS NULL
+                          AND p.target = x.target AND p.method = x.method
+                          AND (x.module = 'locations' OR p.id = (
+                              SELECT max(q.id) FROM ocpi_pushes q WHERE q.partner_id = x.partner_id AND q.queue_key = x.queue_key AND q.state = 'pending'
+                          ))
+                    )
+                    ORDER BY x.n
+                    """,
+                    logger: logger
+                )
+            }
+            try await conn.query("UPDATE outbox SET processed_at = now() WHERE id = ANY(\(events.map(\.0)))", logger: logger)
+            return events.count
+        }
+    }
+
+    /// Pushes of partners that are gone (unregistered, removed) will never be sent: they become dead letters.
+    public func abandonGonePartners() async throws -> Int {
+        let rows = try await client.query(
+            """
+            UPDATE ocpi_pushes SET state = 'dead', lease_token = NULL, lease_until = NULL, last_error = 'the partner is no longer registered'
+            WHERE state = 'pending' AND partner_id IN (SELECT id FROM ocpi_partners WHERE state IN ('unregistered', 'removed'))
+            RETURNING id
+            """,
+            logger: logger
+        )
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+    }
+
+    /// Deletes up to `limit` outbox events relayed before `cutoff`; returns how many.
+    public func purgeOutbox(before cutoff: Date, limit: Int = 10_000) async throws -> Int {
+        let rows = try await client.query(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE processed_at < \(cutoff) LIMIT \(limit)) RETURNING id", logger: logger
+        )
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+    }
+
+    // MARK: Delivery
+
+    /// Leases up to `limit` pushes that are due: of each partner's queue key only the head (its lowest pending
+    /// id), so that pushes of one object go one at a time and in order, across all nodes. Only partners that
+    /// are registered (a suspended one's pushes wait). Each claim counts an attempt.
+    public func claim(limit: Int, lease: Duration) async throws -> [Claimed] {
+        let token = UUID()
+        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let rows = try await client.query(
+            """
+            WITH c AS (
+                SELECT q.id FROM ocpi_pushes q JOIN ocpi_partners pa ON pa.id = q.partner_id AND pa.state = 'registered'
+                WHERE q.state = 'pending' AND q.next_attempt_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())
+                  AND NOT EXISTS (
+                      SELECT 1 FROM ocpi_pushes e WHERE e.partner_id = q.partner_id AND e.queue_key = q.queue_key AND e.state = 'pending' AND e.id < q.id
+                  )
+                ORDER BY q.next_attempt_at, q.id
+                LIMIT \(limit)
+                FOR UPDATE OF q SKIP LOCKED
+            )
+            UPDATE ocpi_pushes p SET lease_token = \(token), lease_until = now() + \(seconds) * interval '1 second', attempts = p.attempts + 1
+            FROM c, ocpi_partners pa
+            WHERE p.id = c.id AND pa.id = p.partner_id
+            RETURNING \(unescaped: Self.columns("p")), pa.version, pa.roles::text, pa.endpoints::text, pa.client_token
+            """,
+            logger: logger
+        )
+        var out: [Claimed] = []
+        for try await row in rows {
+            let push = try Self.push(row)
+            let (version, roles, endpoints, clientToken) = try row.makeRandomAccess().decodeTail((String?, String, String, String?).self, from: Self.columnCount)
+            let decodedRoles = try JSONDecoder().decode([CredentialsRole].self, from: Data(roles.utf8))
+            out.append(Claimed(
+                push: push, lease: token,
+                partner: PushRouting.Recipient(
+                    id: push.partnerId, version: version.flatMap(OCPIVersion.init(rawValue:)), roles: decodedRoles.map(\.role),
+                    endpoints: try JSONDecoder().decode([Endpoint].self, from: Data(endpoints.utf8))
+                ),
+                clientToken: clientToken, partnerParty: decodedRoles.first.map { ($0.countryCode, $0.partyId) }
+            ))
+        }
+        return out.sorted { $0.push.id < $1.push.id }
+    }
+
+    /// How a claimed push ended.
+    public enum Outcome: Sendable, Equatable {
+        case delivered
+        /// Not sent: its object is gone.
+        case superseded(String)
+        /// Failed; tried again after `after`.
+        case retry(String, after: Duration)
+        case dead(String)
+    }
+
+    /// Records how a claimed push ended; false when the lease was lost (it lapsed and another node took it),
+    /// in which case nothing is written.
+    @discardableResult
+    public func finish(_ claimed: Claimed, _ outcome: Outcome) async throws -> Bool {
+        let id = claimed.push.id, lease = claimed.lease
+        let rows: PostgresRowSequence
+        switch outcome {
+        case .delivered:
+            rows = try await client.query(
+                """
+                UPDATE ocpi_pushes SET state = 'delivered', delivered_at = now(), lease_token = NULL, lease_until = NULL, last_error = NULL
+                WHERE id = \(id) AND lease_token = \(lease) AND state = 'pending' RETURNING id
+                """,
+                logger: logger
+            )
+        case .superseded(let why), .dead(let why):
+            let state = if case .dead = outcome { "dead" } else { "superseded" }
+            rows = try await client.query(
+                """
+                UPDATE ocpi_pushes SET state = \(state), lease_token = NULL, lease_until = NULL, last_error = \(String(why.prefix(500)))
+                WHERE id = \(id) AND lease_token = \(lease) AND state = 'pending' RETURNING id
+                """,
+                logger: logger
+            )
+        case .retry(let why, let after):
+            let seconds = Double(after.components.seconds) + Double(after.components.attoseconds) / 1e18
+            rows = try await client.query(
+                """
+                UPDATE ocpi_pushes SET next_attempt_at = now() + \(seconds) * interval '1 second', lease_token = NULL, lease_until = NULL,
+                    last_error = \(String(why.prefix(500)))
+                WHERE id = \(id) AND lease_token = \(lease) AND state = 'pending' RETURNING id
+                """,
+                logger: logger
+            )
+        }
+        for try await _ in rows { return true }
+        return false
+    }
+
+    // MARK: Admin
+
+    /// Pushes in id order, after `afterId`, filtered by state and partner.
+    public func list(state: State?, partnerId: Int64?, afterId: Int64 = 0, limit: Int = 100) async throws -> [Push] {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.columns("p")) FROM ocpi_pushes p
+            WHERE (\(state?.rawValue)::text IS NULL OR p.state = \(state?.rawValue)::text)
+              AND (\(partnerId)::int8 IS NULL OR p.partner_id = \(partnerId)::int8) AND p.id > \(afterId)
+            ORDER BY p.id LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var out: [Push] = []
+        for try await row in rows { out.append(try Self.push(row)) }
+        return out
+    }
+
+    public func push(id: Int64) async throws -> Push? {
+        for try await row in try await client.query("SELECT \(unescaped: Self.columns("p")) FROM ocpi_pushes p WHERE p.id = \(id)", logger: logger) {
+            return try Self.push(row)
+        }
+        return nil
+    }
+
+    public enum Replay: Sendable, Equatable {
+        case replayed(Push)
+        case notFound
+        /// Only a dead letter can be replayed; this is its state.
+        case notDead(State)
+    }
+
+    /// Puts a dead letter back in its queue, due now, with its attempts counted from zero. It keeps its id, so it
+    /// goes before later pushes of its object; its body is read afresh when it is sent.
+    public func replay(id: Int64) async throws -> Replay {
+        let rows = try await client.query(
+            """
+            UPDATE ocpi_pushes p SET state = 'pending', attempts = 0, next_attempt_at = now(), lease_token = NULL, lease_until = NULL
+            WHERE p.id = \(id) AND p.state = 'dead' RETURNING \(unescaped: Self.columns("p"))
+            """,
+            logger: logger
+        )
+        for try await row in rows { return .replayed(try Self.push(row)) }
+        guard let push = try await push(id: id) else { return .notFound }
+        return .notDead(push.state)
+    }
+
+    // MARK: Rows
+
+    static let columnCount = 18
+
+    static func columns(_ t: String) -> String {
+        ["id", "partner_id", "module", "method", "queue_key", "target", "country_code", "party_id", "location_id", "evse_uid", "tariff_id",
+         "request_id::text", "state", "attempts::int8", "next_attempt_at", "last_error", "created_at", "delivered_at"]
+            .map { "\(t).\($0)" }.joined(separator: ", ")
+    }
+
+    static func push(_ row: PostgresRow) throws -> Push {
+        let c = row.makeRandomAccess()
+        return Push(
+            id: try c[0].decode(Int64.self), partnerId: try c[1].decode(Int64.self), module: try c[2].decode(String.self),
+            method: try c[3].decode(String.self), queueKey: try c[4].decode(String.self), target: try c[5].decode(String.self),
+            countryCode: try c[6].decode(String.self), partyId: try c[7].decode(String.self), locationId: try c[8].decode(String?.self),
+            evseUID: try c[9].decode(String?.self), tariffId: try c[10].decode(String?.self), requestId: try c[11].decode(String.self),
+            state: State(rawValue: try c[12].decode(String.self)) ?? .dead, attempts: Int(try c[13].decode(Int64.self)),
+            nextAttemptAt: try c[14].decode(Date.self), lastError: try c[15].decode(String?.self), createdAt: try c[16].decode(Date.self),
+            deliveredAt: try c[17].decode(Date?.self)
+        )
+    }
+}
+
+extension PostgresRandomAccessRow {
+    /// The four columns that follow the first `from`.
+    fileprivate func decodeTail<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable, D: PostgresDecodable>(_: (A, B, C, D).Type, from start: Int) throws -> (A, B, C, D) {
+        (try self[start].decode(A.self), try self[start + 1].decode(B.self), try self[start + 2].decode(C.self), try self[start + 3].decode(D.self))
+    }
+}
+
+/// What an outbox event asks to push, before it is resolved to locations and partners.
+struct PushIntent {
+    enum Kind {
+        case location(String)
+        case evse(String, String)
+        /// The EVSEs of a station: one (its OCPP EVSE id), or all (0).
+        case stationEVSEs(String, Int)
+        case tariff(String, String, String, String)
+    }
+
+    var outboxId: Int64
+    var kind: Kind
+
+    private struct Payload: Decodable {
+        var stationId: String?
+        var evseId: Int?
+        var locationId: String?
+        var evseUID: String?
+        var countryCode: String?
+        var partyId: String?
+        var id: String?
+
+        enum CodingKeys: String, CodingKey {
+            case stationId, evseId, locationId = "location_id", evseUID = "evse_uid", countryCode = "country_code", partyId = "party_id", id
+        }
+    }
+
+    /// Nil for events that push nothing (boots, sessions: not pushed yet) and for payloads that do not parse.
+    init?(outboxId: Int64, topic: String, payload: String) {
+        self.outboxId = outboxId
+        guard ["location.updated", "evse.updated", "connector.status", "station.presence", "tariff.updated", "tariff.deleted"].contains(topic),
+              let p = try? JSONDecoder().decode(Payload.self, from: Data(payload.utf8))
+        else { return nil }
+        switch topic {
+        case "location.updated":
+            guard let l = p.locationId else { return nil }
+            kind = .location(l)
+        case "evse.updated":
+            guard let l = p.locationId, let uid = p.evseUID else { return nil }
+            kind = .evse(l, uid)
+        case "connector.status":
+            guard let s = p.stationId, let e = p.evseId else { return nil }
+            kind = .stationEVSEs(s, e)
+        case "station.presence":
+            guard let s = p.stationId else { return nil }
+            kind = .stationEVSEs(s, 0)
+        default:
+            guard let cc = p.countryCode, let pid = p.partyId, let id = p.id else { return nil }
+            kind = .tariff(topic == "tariff.deleted" ? "DELETE" : "PUT", cc, pid, id)
+        }
+    }
+}
+
+enum PushTarget {
+    case location(String, evse: String?, outboxId: Int64)
+    case tariff(String, String, String, String, outboxId: Int64)
+}
+
+/// The rows of one relay, as columns for one INSERT … unnest; a repeat of a row already in the batch is folded as
+/// the table folds it (locations: the same target anywhere before; tariffs: the same as the queue's last).
+struct PushRows {
+    var partner: [Int64] = [], module: [String] = [], method: [String] = [], key: [String] = [], target: [String] = []
+    var cc: [String] = [], pid: [String] = [], location: [String] = [], evse: [String] = [], tariff: [String] = [], outboxId: [Int64] = []
+    private var seen: Set<String> = []
+    private var lastOfQueue: [String: String] = [:]
+
+    mutating func add(partner p: Int64, module m: String, method me: String, key k: String, target t: String, cc c: String, pid pi: String,
+                      location l: String?, evse e: String?, tariff ta: String?, outboxId o: Int64) {
+        let queue = "\(p) \(k)", identity = "\(me) \(t)"
+        if m == "locations" {
+            guard seen.insert("\(queue) \(identity)").inserted else { return }
+        } else {
+            guard lastOfQueue[queue] != identity else { return }
+        }
+        lastOfQueue[queue] = identity
+        partner.append(p); module.append(m); method.append(me); key.append(k); target.append(t)
+        cc.append(c); pid.append(pi); location.append(l ?? ""); evse.append(e ?? ""); tariff.append(ta ?? ""); outboxId.append(o)
+    }
+}
