@@ -160,8 +160,8 @@ extension TariffCommand {
 
 struct PartnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "partner", abstract: "OCPI partners: issue a token A, list, suspend, resume and remove.",
-        subcommands: [Add.self, List.self, Suspend.self, Resume.self, Remove.self]
+        commandName: "partner", abstract: "OCPI partners: issue a token A, list, suspend, resume and remove; list pushes and replay dead letters.",
+        subcommands: [Add.self, List.self, Suspend.self, Resume.self, Remove.self, Pushes.self, Replay.self]
     )
 
     static func repository(_ client: PostgresClient) -> PartnerRepository { PartnerRepository(client: client, logger: makeLogger("warning")) }
@@ -243,6 +243,54 @@ struct PartnerCommand: AsyncParsableCommand {
         func run() async throws {
             let id = id
             try await change(database, refusal: "no partner \(id)", done: "Removed partner \(id).") { try await $0.remove(id: id) }
+        }
+    }
+
+    struct Pushes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List OCPI pushes: waiting, delivered, dead letters.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "pending, delivered, dead or superseded.") var state: String?
+        @Option(help: "Only this partner's.") var partner: Int64?
+        @Option(help: "At most this many (1 to 1000).") var limit = 100
+
+        func validate() throws {
+            if let state, PushRepository.State(rawValue: state) == nil {
+                throw ValidationError("--state: one of \(PushRepository.State.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit: 1 to 1000") }
+            if let partner, partner < 1 { throw ValidationError("--partner: a positive id") }
+        }
+
+        func run() async throws {
+            let (state, partner, limit) = (state.flatMap(PushRepository.State.init(rawValue:)), partner, limit)
+            let pushes = try await database.withDatabase(logger: makeLogger("warning"), migrate: false) {
+                try await PushRepository(client: $0, logger: makeLogger("warning")).list(state: state, partnerId: partner, limit: limit)
+            }
+            print("ID      PARTNER  STATE       TRIES  PUSH                                  LAST ERROR")
+            for p in pushes {
+                let what = "\(p.method) \(p.module) \(p.target)"
+                print(String(p.id).padding(toLength: 8, withPad: " ", startingAt: 0) + String(p.partnerId).padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + p.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + String(p.attempts).padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + what.padding(toLength: 38, withPad: " ", startingAt: 0) + (p.lastError ?? ""))
+            }
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put a dead-letter push back in its queue, due now.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The push's id (from `partner pushes --state dead`).") var id: Int64
+
+        func run() async throws {
+            let id = id
+            let result = try await database.withDatabase(logger: makeLogger("warning"), migrate: false) {
+                try await PushRepository(client: $0, logger: makeLogger("warning")).replay(id: id)
+            }
+            switch result {
+            case .replayed: print("Push \(id) is pending again.")
+            case .notFound: failUsage("no push \(id)")
+            case .notDead(let state): failUsage("push \(id) is \(state.rawValue); only a dead letter is replayed")
+            }
         }
     }
 }
