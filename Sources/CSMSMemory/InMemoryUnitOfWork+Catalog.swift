@@ -16,6 +16,10 @@ struct CatalogTables: Sendable {
     var locations: [String: LocationRow] = [:]
     var evses: [String: EVSERow] = [:]
     var tariffs: [String: TariffRow] = [:]
+    /// Roaming tokens by "CC PID lower(uid) TYPE".
+    var ocpiTokens: [String: StoredToken] = [:]
+
+    static func tokenKey(_ k: RoamingTokenService.Key) -> String { "\(k.countryCode) \(k.partyId) \(k.uid.lowercased()) \(k.type.rawValue)" }
 }
 
 extension InMemoryUnitOfWork {
@@ -108,6 +112,25 @@ extension InMemoryUnitOfWork {
             guard let row = c.tariffs[key], !row.deleted else { return nil }
             c.tariffs[key] = .init(tariff: row.tariff, deleted: true, lastUpdated: max(row.lastUpdated, at))
             return row.tariff
+        }
+    }
+
+    public func ocpiToken(_ key: RoamingTokenService.Key) async throws -> StoredToken? {
+        try catalog { c, _ throws(DatabaseRejection) in c.ocpiTokens[CatalogTables.tokenKey(key)] }
+    }
+
+    public func upsertOCPIToken(_ token: Token, partnerId: Int64) async throws -> CatalogWrite {
+        try catalog { c, _ throws(DatabaseRejection) in
+            let key = CatalogTables.tokenKey(RoamingTokenService.Key(countryCode: token.countryCode, partyId: token.partyId, uid: token.uid, type: token.type))
+            var token = token
+            if let stored = c.ocpiTokens[key] {
+                token.uid = stored.token.uid
+                guard stored.token != token else { return .unchanged }
+                c.ocpiTokens[key] = StoredToken(token: token, partnerId: stored.partnerId)
+                return .updated
+            }
+            c.ocpiTokens[key] = StoredToken(token: token, partnerId: partnerId)
+            return .created
         }
     }
 }

@@ -116,7 +116,7 @@ func buildRouter(
     CatalogController(catalog: catalog, runner: runner).addRoutes(to: api)
     let ocpiController = OCPIController(
         partners: partners, catalog: catalog, configuration: ocpi, baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL,
-        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout)
+        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout), runner: runner
     )
     PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
     PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)

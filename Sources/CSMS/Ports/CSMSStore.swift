@@ -71,6 +71,12 @@ public protocol UnitOfWork: Sendable {
     /// Marks a live tariff deleted, returning it; nil when there is no live tariff with this id (any case).
     func deleteTariff(id: String, at: Date) async throws -> Tariff?
 
+    // Roaming partners' tokens (OCPI tokens module)
+    /// The stored copy of a partner's token (uid in any case), locked for the rest of the transaction.
+    func ocpiToken(_ key: RoamingTokenService.Key) async throws -> StoredToken?
+    /// Creates or replaces a partner's token (the uid keeps the case first stored), unless it is stored exactly so.
+    func upsertOCPIToken(_ token: Token, partnerId: Int64) async throws -> CatalogWrite
+
     // Replies to CALLs that are not idempotent by content
     /// The reply committed for this exact CALL (station, id, action and payload) within `window`, if any.
     func committedReply(stationId: String, messageId: String, action: String, payload: JSONValue, within window: Duration) async throws -> JSONValue?

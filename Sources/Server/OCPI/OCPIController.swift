@@ -1,3 +1,4 @@
+import CSMS
 import Crypto
 import Foundation
 import HTTPTypes
@@ -15,6 +16,9 @@ struct OCPIController: Sendable {
     /// `http://host:port`, without a trailing slash.
     let baseURL: String
     let client: PartnerClient
+    /// The domain's transaction runner: every change a partner makes goes through a service inside it.
+    let runner: any TransactionRunner
+    let tokens = RoamingTokenService()
 
     var versionsURL: String { "\(baseURL)/ocpi/versions" }
     func moduleURL(_ version: OCPIVersion, _ path: String) -> String { "\(baseURL)/ocpi/\(version.rawValue)\(path.isEmpty ? "" : "/" + path)" }
@@ -32,6 +36,7 @@ struct OCPIController: Sendable {
         ocpi.get("2.2.1/locations/{location}/{evse}", use: getEVSE)
         ocpi.get("2.2.1/locations/{location}/{evse}/{connector}", use: getConnector)
         ocpi.get("2.2.1/tariffs", use: listTariffs)
+        addTokenRoutes(to: ocpi)
     }
 
     // MARK: Authentication
@@ -72,6 +77,7 @@ struct OCPIController: Sendable {
             Endpoint(identifier: ModuleID.credentials.rawValue, role: .sender, url: moduleURL(.v221, "credentials")),
             Endpoint(identifier: ModuleID.locations.rawValue, role: .sender, url: moduleURL(.v221, "locations")),
             Endpoint(identifier: ModuleID.tariffs.rawValue, role: .sender, url: moduleURL(.v221, "tariffs")),
+            Endpoint(identifier: ModuleID.tokens.rawValue, role: .receiver, url: moduleURL(.v221, "tokens")),
         ]
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v221.rawValue, endpoints: endpoints), request: request)
     }

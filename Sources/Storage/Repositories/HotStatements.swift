@@ -68,8 +68,19 @@ enum HotSQLs {
             """
     }
 
+    /// A token of Voltaic's own (id_tokens), or else a roaming partner's (ocpi_tokens, by uid in any case; the valid
+    /// and newest first when two eMSPs issued the same uid): one valid that may be authorized from the copy is
+    /// Accepted, one that is not valid Blocked, one whose eMSP wants to be asked each time (NEVER) Invalid.
     enum Token: HotSQL {
-        static let sql = "SELECT \(TokenRows.columns) FROM id_tokens WHERE value = $1::text"
+        static let sql = """
+            SELECT \(TokenRows.columns) FROM (
+                SELECT \(TokenRows.columns), 0 AS rank FROM id_tokens WHERE value = $1::text
+                UNION ALL
+                (SELECT uid, 'OCPI ' || type, CASE WHEN NOT valid THEN 'Blocked' WHEN whitelist = 'NEVER' THEN 'Invalid' ELSE 'Accepted' END,
+                        NULL::timestamptz, group_id, created_at, last_updated, 1
+                 FROM ocpi_tokens WHERE lower(uid) = lower($1::text) ORDER BY valid DESC, last_updated DESC LIMIT 1)
+            ) t ORDER BY rank LIMIT 1
+            """
     }
 
     enum TokenCharging: HotSQL {

@@ -147,6 +147,45 @@ extension PostgresUnitOfWork {
 }
 
 /// The catalog's jsonb columns: OCPI objects as their own encoders write them.
+extension PostgresUnitOfWork {
+    func ocpiToken(_ key: RoamingTokenService.Key) async throws -> StoredToken? {
+        let rows = try await connection.query(
+            """
+            SELECT body::text, partner_id FROM ocpi_tokens
+            WHERE country_code = \(key.countryCode) AND party_id = \(key.partyId) AND lower(uid) = lower(\(key.uid)) AND type = \(key.type.rawValue)
+            FOR UPDATE
+            """,
+            logger: logger
+        )
+        for try await (body, partner) in rows.decode((String, Int64).self) {
+            return StoredToken(token: try CatalogJSON.decode(Token.self, body), partnerId: partner)
+        }
+        return nil
+    }
+
+    func upsertOCPIToken(_ t: Token, partnerId: Int64) async throws -> CatalogWrite {
+        var t = t
+        if let stored = try await ocpiToken(RoamingTokenService.Key(countryCode: t.countryCode, partyId: t.partyId, uid: t.uid, type: t.type)) {
+            t.uid = stored.token.uid
+        }
+        let body = try CatalogJSON.text(t)
+        let rows = try await connection.query(
+            """
+            INSERT INTO ocpi_tokens (country_code, party_id, uid, type, partner_id, valid, whitelist, group_id, body, last_updated)
+            VALUES (\(t.countryCode), \(t.partyId), \(t.uid), \(t.type.rawValue), \(partnerId), \(t.valid), \(t.whitelist.rawValue), \(t.groupId),
+                    \(body)::jsonb, \(t.lastUpdated.date))
+            ON CONFLICT (country_code, party_id, lower(uid), type) DO UPDATE SET valid = EXCLUDED.valid, whitelist = EXCLUDED.whitelist,
+                group_id = EXCLUDED.group_id, body = EXCLUDED.body, last_updated = EXCLUDED.last_updated
+            WHERE ocpi_tokens.body IS DISTINCT FROM EXCLUDED.body
+            RETURNING xmax = 0
+            """,
+            logger: logger
+        )
+        for try await created in rows.decode(Bool.self) { return created ? .created : .updated }
+        return .unchanged
+    }
+}
+
 enum CatalogJSON {
     static func text(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
