@@ -46,7 +46,6 @@ extension PricingEngine {
         var cuts = Set<Int64>([0, plan.chargingSeconds])
         let restrictions = tariff.elements.compactMap(\.restrictions)
         for r in restrictions {
-            for d in [r.minDuration, r.maxDuration].compactMap({ $0 }) { cuts.insert(Int64(d)) }
             if plan.energy > 0 {
                 for kWh in [r.minKWh, r.maxKWh].compactMap({ $0 }) where kWh < plan.energy {
                     // The first whole second at which the energy so far has reached the threshold.
@@ -55,18 +54,7 @@ extension PricingEngine {
                 }
             }
         }
-        // Local midnights and every restriction's times of day, on each local day the session touches.
-        let minutes = Set([0] + restrictions.flatMap { [$0.startTime, $0.endTime].compactMap { $0 } })
-        let firstDay = LocalClock(plan.start, in: timeZone).day - 1
-        let lastDay = LocalClock(OCPIDateTime(seconds: plan.start.seconds + total), in: timeZone).day + 1
-        for day in firstDay...lastDay {
-            for minute in minutes {
-                let local = Int64(day) * 86_400 + Int64(minute) * 60
-                let guess = local - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local))))
-                let utc = local - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(guess))))
-                cuts.insert(utc - plan.start.seconds)
-            }
-        }
+        cuts.formUnion(clockCuts(tariff: tariff, start: plan.start.seconds, seconds: total, timeZone: timeZone))
         let offsets = cuts.filter { $0 >= 0 && $0 < total }.sorted()
 
         var periods: [ChargingPeriod] = []
@@ -95,5 +83,27 @@ extension PricingEngine {
         let usage = CDRUsage(startDateTime: plan.start, endDateTime: OCPIDateTime(seconds: plan.start.seconds + total),
                              currency: tariff.currency, chargingPeriods: periods)
         return try price(usage, tariff: tariff, timeZone: timeZone)
+    }
+
+    /// The offsets from `start` (whole seconds) at which a restriction of the tariff can change within `seconds`:
+    /// local midnights and every restriction's times of day on each local day touched, and its durations.
+    static func clockCuts(tariff: Tariff, start: Int64, seconds total: Int64, timeZone: TimeZone) -> Set<Int64> {
+        var cuts = Set<Int64>()
+        let restrictions = tariff.elements.compactMap(\.restrictions)
+        for r in restrictions {
+            for d in [r.minDuration, r.maxDuration].compactMap({ $0 }) { cuts.insert(Int64(d)) }
+        }
+        let minutes = Set([0] + restrictions.flatMap { [$0.startTime, $0.endTime].compactMap { $0 } })
+        let firstDay = LocalClock(OCPIDateTime(seconds: start), in: timeZone).day - 1
+        let lastDay = LocalClock(OCPIDateTime(seconds: start + total), in: timeZone).day + 1
+        for day in firstDay...lastDay {
+            for minute in minutes {
+                let local = Int64(day) * 86_400 + Int64(minute) * 60
+                let guess = local - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local))))
+                let utc = local - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(guess))))
+                cuts.insert(utc - start)
+            }
+        }
+        return cuts.filter { $0 > 0 && $0 < total }
     }
 }
