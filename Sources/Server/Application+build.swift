@@ -33,11 +33,12 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         runner: committer, service: service, staleAfter: config.staleTransactionAfter, replyWindow: dispatcher.replayWindow,
         interval: .seconds(60), logger: logger
     )
+    let schemaReady = StartupGate()
     let pushService = OCPIPushService(
         pushes: PushRepository(client: client, logger: logger), catalog: CatalogRepository(client: client, logger: logger),
         sender: PushSender(http: .shared, timeout: config.ocpi.partnerTimeout, countryCode: config.ocpi.countryCode, partyId: config.ocpi.partyId),
         policy: PushPolicy(maxAttempts: config.ocpi.pushAttempts, backoff: config.ocpi.pushBackoff, maxBackoff: config.ocpi.pushBackoffMax),
-        databaseTimeout: config.databaseTimeout, logger: logger
+        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
     )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
 
@@ -79,6 +80,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             }
         }
         try await repository.markOffline(node: config.nodeId)
+        schemaReady.open()
     }
     return app
 }

@@ -27,6 +27,23 @@ struct PushController: Sendable {
         var nextAttemptAt: Date
         var deliveredAt: Date?
 
+        /// Every key, `null` when empty: a client sees the same shape for every push.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(partnerId, forKey: .partnerId)
+            try c.encode(module, forKey: .module)
+            try c.encode(method, forKey: .method)
+            try c.encode(target, forKey: .target)
+            try c.encode(state, forKey: .state)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(lastError, forKey: .lastError)
+            try c.encode(requestId, forKey: .requestId)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(nextAttemptAt, forKey: .nextAttemptAt)
+            try c.encode(deliveredAt, forKey: .deliveredAt)
+        }
+
         init(_ p: PushRepository.Push) {
             id = p.id
             partnerId = p.partnerId

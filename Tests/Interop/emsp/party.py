@@ -1,20 +1,34 @@
 """The eMSP's own side of OCPI: an HTTP server for its versions, details and receiver modules, and a client
 that calls a CPO the way an eMSP does (Base64 tokens by default, raw on request)."""
 import base64
+import copy
 import json
 import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import validate
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def instant(stamp):
+    """An OCPI DateTime as an aware datetime (a missing zone is UTC), to order stamps of any precision."""
+    value = stamp[:-1] if stamp.endswith("Z") else stamp
+    if "." in value:
+        head, frac = value.split(".", 1)
+        value = f"{head}.{frac[:6].ljust(6, '0')}"
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
 
 def envelope(data=None, status_code=1000, message=None):
@@ -32,13 +46,27 @@ class EMSP:
     - "details_as_list": its version details `data` is a list of one object;
     - "raw_only": it accepts only raw (not Base64) tokens;
     - "no_credentials": its version details list no credentials endpoint;
-    - "down": it answers nothing (the port is closed)."""
+    - "down": it answers nothing (the port is closed);
+    - "push_down": its locations and tariffs receivers answer HTTP 503 (the sender is to retry);
+    - "refuse_tariffs": its tariffs receiver answers HTTP 400 with OCPI 2001 (the sender is to give up).
+
+    As a receiver of pushes it records every request to its locations and tariffs endpoints in `pushes`, in the
+    order they were handled (refused ones too, with the HTTP status it answered), and keeps what it accepted:
+    `locations[(cc, pid, location_id)]` (with its EVSEs in `evses`) and `tariffs[(cc, pid, tariff_id)]`, keyed
+    upper-case since ids are CiStrings."""
+
+    PUSH_PREFIX = "/ocpi/emsp/2.2.1/"
 
     def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP"):
         self.country_code, self.party_id, self.name = country_code, party_id, name
         self.token_b = "emsp-B-" + uuid.uuid4().hex
         self.misbehave = set()
         self.calls = []
+        # Receiver state: guarded by `lock` (the HTTP server handles requests on many threads).
+        self.lock = threading.Lock()
+        self.pushes = []
+        self.locations = {}
+        self.tariffs = {}
         self.port = free_port()
         emsp = self
 
@@ -57,6 +85,9 @@ class EMSP:
 
             def do_PATCH(self):
                 emsp._handle(self, "PATCH")
+
+            def do_DELETE(self):
+                emsp._handle(self, "DELETE")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -84,17 +115,21 @@ class EMSP:
     # Server side ---------------------------------------------------------------------------------------------
 
     def _authorized(self, header):
+        return self._token_form(header) is not None
+
+    def _token_form(self, header):
+        """"raw" or "base64" for a header that carries token B the way this eMSP accepts it, else None."""
         if not header or not header.startswith("Token "):
-            return False
+            return None
         value = header[len("Token "):]
         if value == self.token_b:
-            return True
+            return "raw"
         if "raw_only" in self.misbehave:
-            return False
+            return None
         try:
-            return base64.b64decode(value, validate=True).decode() == self.token_b
+            return "base64" if base64.b64decode(value, validate=True).decode() == self.token_b else None
         except Exception:
-            return False
+            return None
 
     def _reply(self, handler, status, body, headers=()):
         raw = json.dumps(body).encode()
@@ -111,6 +146,8 @@ class EMSP:
         body = handler.rfile.read(length) if length else b""
         self.calls.append((method, handler.path, dict(handler.headers), body))
         path = handler.path.split("?")[0].rstrip("/")
+        if path.startswith(self.PUSH_PREFIX + "locations/") or path.startswith(self.PUSH_PREFIX + "tariffs/"):
+            return self._receive_push(handler, method, path, body)
         if path == "/ocpi/versions-moved" or (path == "/ocpi/versions" and "redirect" not in self.misbehave):
             if not self._authorized(handler.headers.get("Authorization")):
                 return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
@@ -130,6 +167,154 @@ class EMSP:
                 details["endpoints"] = [e for e in details["endpoints"] if e["identifier"] != "credentials"]
             return self._reply(handler, 200, envelope([details] if "details_as_list" in self.misbehave else details))
         self._reply(handler, 404, envelope(status_code=2000, message="no such endpoint"))
+
+    # Receiver of pushes (locations and tariffs) -------------------------------------------------------------
+
+    def _receive_push(self, handler, method, path, raw):
+        module, _, rest = path[len(self.PUSH_PREFIX):].partition("/")
+        parts = [urllib.parse.unquote(p) for p in rest.split("/")]
+        h = handler.headers
+        push = {
+            "method": method, "module": module, "path": path, "parts": parts,
+            "country_code": parts[0] if len(parts) > 0 else None, "party_id": parts[1] if len(parts) > 1 else None,
+            "object_id": parts[2] if len(parts) > 2 else None,
+            "evse_uid": parts[3] if module == "locations" and len(parts) > 3 else None,
+            "connector_id": parts[4] if module == "locations" and len(parts) > 4 else None,
+            "kind": None,
+            "request_id": h.get("X-Request-ID"), "correlation_id": h.get("X-Correlation-ID"),
+            "from": (h.get("OCPI-from-country-code"), h.get("OCPI-from-party-id")),
+            "to": (h.get("OCPI-to-country-code"), h.get("OCPI-to-party-id")),
+            # "base64" or "raw" (token B as sent), "invalid" (another token, or not "Token …"), None (no header).
+            "authorization": (self._token_form(h.get("Authorization")) or "invalid") if h.get("Authorization") else None,
+            "content_type": h.get("Content-Type"),
+            "body": None, "problems": [], "status": None, "accepted": False, "received_at": time.time(),
+        }
+        with self.lock:
+            self.pushes.append(push)
+            status, answer = self._apply_push(push, raw)
+            push["status"], push["accepted"] = status, 200 <= status < 300 and answer["status_code"] < 2000
+        # The answer echoes the message ids and swaps the routing headers (transport_and_format).
+        echo = [(k, h.get(k)) for k in ("X-Request-ID", "X-Correlation-ID") if h.get(k)]
+        echo += [("OCPI-from-country-code", self.country_code), ("OCPI-from-party-id", self.party_id)]
+        echo += [(f"OCPI-to-{k}", v) for k, v in zip(("country-code", "party-id"), push["from"]) if v]
+        return self._reply(handler, status, answer, headers=echo)
+
+    def _apply_push(self, push, raw):
+        """Checks and stores one push (the caller holds the lock); returns (HTTP status, envelope)."""
+        module, parts, problems = push["module"], push["parts"], push["problems"]
+        if "push_down" in self.misbehave:
+            return 503, envelope(status_code=3000, message="temporarily unavailable")
+        if push["authorization"] in (None, "invalid"):
+            return 401, envelope(status_code=2000, message="unknown token")
+        shape = {"locations": (3, 5), "tariffs": (3, 3)}.get(module)
+        if shape is None or not (shape[0] <= len(parts) <= shape[1]) or not all(parts):
+            problems.append(f"{push['path']}: not a {module} receiver object URL")
+            return 404, envelope(status_code=2000, message="no such endpoint")
+        push["kind"] = "tariff" if module == "tariffs" else ("location", "evse", "connector")[len(parts) - 3]
+        if push["kind"] == "tariff" and "refuse_tariffs" in self.misbehave:
+            return 400, envelope(status_code=2001, message="tariffs refused")
+        if method_problem := self._method_problem(push):
+            problems.append(method_problem)
+            return 405, envelope(status_code=2000, message=method_problem)
+        key = (parts[0].upper(), parts[1].upper(), parts[2].upper())
+        if push["method"] == "DELETE":
+            if raw:
+                problems.append("DELETE: carries a body")
+            self.tariffs.pop(key, None)
+            return 200, envelope()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            problems.append("body: not JSON")
+            return 400, envelope(status_code=2001, message="body is not JSON")
+        push["body"] = body
+        if not isinstance(body, dict):
+            problems.append("body: must be a JSON object")
+            return 400, envelope(status_code=2001, message="body must be an object")
+        if not (push["content_type"] or "").startswith("application/json"):
+            problems.append(f"Content-Type: must be application/json ({push['content_type']!r})")
+        kind = push["kind"]
+        if kind == "tariff":
+            problems += validate.tariff(body)
+            self._same_ids(body, parts, problems, ("country_code", "party_id", "id"))
+            self.tariffs[key] = copy.deepcopy(body)
+            return 200, envelope()
+        if kind == "location":
+            problems += validate.location(body)
+            self._same_ids(body, parts, problems, ("country_code", "party_id", "id"))
+            self.locations[key] = copy.deepcopy(body)
+            return 200, envelope()
+        location = self.locations.get(key)
+        if location is None:
+            # An EVSE or connector of a location never pushed: the sender broke its order.
+            problems.append(f"{'/'.join(parts)}: pushed before its location {parts[2]!r}")
+            return 404, envelope(status_code=2003, message="unknown location")
+        evses = location.setdefault("evses", [])
+        if kind == "evse":
+            problems += validate.evse(body)
+            if str(body.get("uid", "")).upper() != parts[3].upper():
+                problems.append(f"evse.uid: {body.get('uid')!r} is not the URL's {parts[3]!r}")
+            i = next((i for i, e in enumerate(evses) if str(e.get("uid", "")).upper() == parts[3].upper()), None)
+            if i is None:
+                evses.append(copy.deepcopy(body))
+            else:
+                evses[i] = copy.deepcopy(body)
+            self._bump(location, body.get("last_updated"))
+            return 200, envelope()
+        problems += validate.connector(body)
+        if str(body.get("id", "")).upper() != parts[4].upper():
+            problems.append(f"connector.id: {body.get('id')!r} is not the URL's {parts[4]!r}")
+        evse = next((e for e in evses if str(e.get("uid", "")).upper() == parts[3].upper()), None)
+        if evse is None:
+            problems.append(f"{'/'.join(parts)}: pushed before its EVSE {parts[3]!r}")
+            return 404, envelope(status_code=2003, message="unknown EVSE")
+        connectors = evse.setdefault("connectors", [])
+        i = next((i for i, k in enumerate(connectors) if str(k.get("id", "")).upper() == parts[4].upper()), None)
+        if i is None:
+            connectors.append(copy.deepcopy(body))
+        else:
+            connectors[i] = copy.deepcopy(body)
+        self._bump(evse, body.get("last_updated"))
+        self._bump(location, body.get("last_updated"))
+        return 200, envelope()
+
+    @staticmethod
+    def _method_problem(push):
+        if push["method"] == "PUT":
+            return None
+        if push["method"] == "DELETE" and push["kind"] == "tariff":
+            return None
+        return f"{push['method']} {push['path']}: not a method of the {push['kind']} receiver"
+
+    @staticmethod
+    def _same_ids(body, parts, problems, fields):
+        for field, value in zip(fields, parts):
+            if str(body.get(field, "")).upper() != value.upper():
+                problems.append(f"{field}: {body.get(field)!r} is not the URL's {value!r}")
+
+    @staticmethod
+    def _bump(obj, stamp):
+        """A PUT of an EVSE or connector moves its parents' last_updated up to its own (mod_locations)."""
+        if isinstance(stamp, str) and (not isinstance(obj.get("last_updated"), str) or instant(stamp) > instant(obj["last_updated"])):
+            obj["last_updated"] = stamp
+
+    # What was received, as copies taken under the lock.
+
+    def received(self):
+        with self.lock:
+            return copy.deepcopy(self.pushes)
+
+    def stored_location(self, country_code, party_id, location_id):
+        with self.lock:
+            return copy.deepcopy(self.locations.get((country_code.upper(), party_id.upper(), location_id.upper())))
+
+    def stored_tariff(self, country_code, party_id, tariff_id):
+        with self.lock:
+            return copy.deepcopy(self.tariffs.get((country_code.upper(), party_id.upper(), tariff_id.upper())))
+
+    def stored_tariff_ids(self):
+        with self.lock:
+            return {k[2] for k in self.tariffs}
 
     # Client side ---------------------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ struct OCPIPushService: Service {
     /// Each database step is bounded by this; a database that is down stalls the loops, never hangs them.
     let databaseTimeout: Duration
     let logger: Logger
+    /// Opens when the schema is ready.
+    let ready: StartupGate
     var idle: Duration = .milliseconds(200)
     var batch = 32
     /// How long relayed outbox events are kept.
@@ -31,6 +33,7 @@ struct OCPIPushService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            await ready.wait()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await relayLoop() }
                 group.addTask { await deliveryLoop() }
