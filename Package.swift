@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "CSMS", "OCPI",
+                "CSMS", "OCPI", "Settlement",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "OCPP", "OCPI", "CSMS", "Storage",
+                "OCPP", "OCPI", "CSMS", "Storage", "Settlement",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

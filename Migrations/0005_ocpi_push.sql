@@ -14,11 +14,12 @@
 CREATE TABLE ocpi_pushes (
     id              bigserial PRIMARY KEY,
     partner_id      bigint NOT NULL REFERENCES ocpi_partners (id) ON DELETE RESTRICT,
-    module          text NOT NULL CHECK (module IN ('locations', 'tariffs')),
-    method          text NOT NULL CHECK (method IN ('PUT', 'DELETE')),
-    -- The order key: 'location:<id>' for a location and its EVSEs, 'tariff:<id>'.
+    module          text NOT NULL CHECK (module IN ('locations', 'tariffs', 'sessions', 'cdrs')),
+    method          text NOT NULL CHECK (method IN ('PUT', 'DELETE', 'POST')),
+    -- The order key: 'location:<id>' for a location and its EVSEs, 'tariff:<id>', 'session:<id>' for a session and
+    -- its CDR.
     queue_key       text NOT NULL,
-    -- What is sent, for the API: <location>, <location>/<evse uid>, or <tariff>.
+    -- What is sent, for the API: <location>, <location>/<evse uid>, <tariff>, <session> or <cdr>.
     target          text NOT NULL,
     -- The CPO party of the object (the URL's {country_code}/{party_id}).
     country_code    text NOT NULL,
@@ -26,6 +27,10 @@ CREATE TABLE ocpi_pushes (
     location_id     text,
     evse_uid        text,
     tariff_id       text,
+    session_id      text,
+    cdr_id          text,
+    -- What a partner answered a CDR POST with: the URL of its copy.
+    response_location text,
     -- The outbox event that asked for it (the first one, when later ones were coalesced into it).
     outbox_id       bigint NOT NULL,
     -- Sent as X-Request-ID and X-Correlation-ID on every attempt: a partner can tell a retry from a new push.

@@ -36,6 +36,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     let schemaReady = StartupGate()
     let pushService = OCPIPushService(
         pushes: PushRepository(client: client, logger: logger), catalog: CatalogRepository(client: client, logger: logger),
+        sessions: SessionRepository(client: client, logger: logger),
         sender: PushSender(http: .shared, timeout: config.ocpi.partnerTimeout, countryCode: config.ocpi.countryCode, partyId: config.ocpi.partyId),
         policy: PushPolicy(maxAttempts: config.ocpi.pushAttempts, backoff: config.ocpi.pushBackoff, maxBackoff: config.ocpi.pushBackoffMax),
         databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
@@ -118,7 +119,7 @@ func buildRouter(
     CatalogController(catalog: catalog, runner: runner).addRoutes(to: api)
     let ocpiController = OCPIController(
         partners: partners, catalog: catalog, configuration: ocpi, baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL,
-        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout), runner: runner
+        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout), runner: runner, sessions: SessionRepository(client: client, logger: logger)
     )
     PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
     PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)

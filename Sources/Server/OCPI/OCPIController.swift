@@ -19,6 +19,7 @@ struct OCPIController: Sendable {
     /// The domain's transaction runner: every change a partner makes goes through a service inside it.
     let runner: any TransactionRunner
     let tokens = RoamingTokenService()
+    let sessions: SessionRepository
 
     var versionsURL: String { "\(baseURL)/ocpi/versions" }
     func moduleURL(_ version: OCPIVersion, _ path: String) -> String { "\(baseURL)/ocpi/\(version.rawValue)\(path.isEmpty ? "" : "/" + path)" }
@@ -37,6 +38,7 @@ struct OCPIController: Sendable {
         ocpi.get("2.2.1/locations/{location}/{evse}/{connector}", use: getConnector)
         ocpi.get("2.2.1/tariffs", use: listTariffs)
         addTokenRoutes(to: ocpi)
+        addSessionRoutes(to: ocpi)
     }
 
     // MARK: Authentication
@@ -78,6 +80,8 @@ struct OCPIController: Sendable {
             Endpoint(identifier: ModuleID.locations.rawValue, role: .sender, url: moduleURL(.v221, "locations")),
             Endpoint(identifier: ModuleID.tariffs.rawValue, role: .sender, url: moduleURL(.v221, "tariffs")),
             Endpoint(identifier: ModuleID.tokens.rawValue, role: .receiver, url: moduleURL(.v221, "tokens")),
+            Endpoint(identifier: ModuleID.sessions.rawValue, role: .sender, url: moduleURL(.v221, "sessions")),
+            Endpoint(identifier: ModuleID.cdrs.rawValue, role: .sender, url: moduleURL(.v221, "cdrs")),
         ]
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v221.rawValue, endpoints: endpoints), request: request)
     }

@@ -31,6 +31,8 @@ public struct PushRepository: Sendable {
         public var locationId: String?
         public var evseUID: String?
         public var tariffId: String?
+        public var sessionId: String?
+        public var cdrId: String?
         public var requestId: String
         public var state: State
         public var attempts: Int
@@ -90,6 +92,7 @@ public struct PushRepository: Sendable {
                         targets.append(.location(e.location, evse: e.uid, outboxId: intent.outboxId))
                     }
                 case .tariff(let method, let cc, let pid, let id): targets.append(.tariff(method, cc, pid, id, outboxId: intent.outboxId))
+                case .session: break
                 }
             }
             let locationIds = Array(Set(targets.compactMap { if case .location(let l, _, _) = $0 { l } else { nil } })).sorted()
@@ -118,6 +121,24 @@ public struct PushRepository: Sendable {
             }
 
             var rows = PushRows()
+            // Sessions: a roaming token's transaction is an OCPI session from its start, and has its CDR from its end,
+            // made here whether or not the eMSP takes pushes (it can pull them). Each goes to that eMSP alone.
+            let byId = Dictionary(uniqueKeysWithValues: recipients.map { ($0.id, $0) })
+            for intent in intents {
+                guard case .session(let transactionId, let ended) = intent.kind,
+                      let made = try await SessionRepository.ensure(conn, transactionId: transactionId, logger: logger)
+                else { continue }
+                let key = "session:" + made.id
+                let r = byId[made.partnerId]
+                if let r, r.receiverURL(.sessions) != nil {
+                    rows.add(partner: r.id, module: "sessions", method: "PUT", key: key, target: made.id, cc: made.countryCode, pid: made.partyId,
+                             location: nil, evse: nil, tariff: nil, session: made.id, cdr: nil, outboxId: intent.outboxId)
+                }
+                if ended, let cdr = try await SessionRepository.makeCDR(conn, session: made, logger: logger), let r, r.receiverURL(.cdrs) != nil {
+                    rows.add(partner: r.id, module: "cdrs", method: "POST", key: key, target: cdr, cc: made.countryCode, pid: made.partyId,
+                             location: nil, evse: nil, tariff: nil, session: made.id, cdr: cdr, outboxId: intent.outboxId)
+                }
+            }
             for target in targets {
                 for r in recipients {
                     switch target {
@@ -126,30 +147,33 @@ public struct PushRepository: Sendable {
                         let key = "location:" + l
                         guard PushRouting.receivesLocation(r, published: site.publish, sentBefore: sentBefore.contains("\(r.id) \(key)")) else { continue }
                         rows.add(partner: r.id, module: "locations", method: "PUT", key: key, target: evse.map { "\(l)/\($0)" } ?? l,
-                                 cc: site.cc, pid: site.pid, location: l, evse: evse, tariff: nil, outboxId: outboxId)
+                                 cc: site.cc, pid: site.pid, location: l, evse: evse, tariff: nil, session: nil, cdr: nil, outboxId: outboxId)
                     case .tariff(let method, let cc, let pid, let id, let outboxId):
                         guard PushRouting.receivesTariffs(r) else { continue }
                         rows.add(partner: r.id, module: "tariffs", method: method, key: "tariff:" + id, target: id,
-                                 cc: cc, pid: pid, location: nil, evse: nil, tariff: id, outboxId: outboxId)
+                                 cc: cc, pid: pid, location: nil, evse: nil, tariff: id, session: nil, cdr: nil, outboxId: outboxId)
                     }
                 }
             }
             if !rows.partner.isEmpty {
                 // A push that waits, unsent (no lease), already carries whatever changed since: its body is read when it
-                // goes. For locations (every push a PUT of current state) any such push of the same target will do; for
-                // tariffs only the queue's last, so that a PUT never folds into one that a DELETE follows.
+                // goes. For locations and sessions (every push a PUT of current state) any such push of the same target
+                // will do; for tariffs only the queue's last, so that a PUT never folds into one that a DELETE follows.
                 try await conn.query(
                     """
-                    INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, location_id, evse_uid, tariff_id, outbox_id)
-                    SELECT x.partner_id, x.module, x.method, x.queue_key, x.target, x.cc, x.pid, nullif(x.location_id, ''), nullif(x.evse_uid, ''), nullif(x.tariff_id, ''), x.outbox_id
+                    INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, location_id, evse_uid, tariff_id,
+                                             session_id, cdr_id, outbox_id)
+                    SELECT x.partner_id, x.module, x.method, x.queue_key, x.target, x.cc, x.pid, nullif(x.location_id, ''), nullif(x.evse_uid, ''),
+                           nullif(x.tariff_id, ''), nullif(x.session_id, ''), nullif(x.cdr_id, ''), x.outbox_id
                     FROM unnest(\(rows.partner)::int8[], \(rows.module)::text[], \(rows.method)::text[], \(rows.key)::text[], \(rows.target)::text[],
-                                \(rows.cc)::text[], \(rows.pid)::text[], \(rows.location)::text[], \(rows.evse)::text[], \(rows.tariff)::text[], \(rows.outboxId)::int8[])
-                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, outbox_id, n)
+                                \(rows.cc)::text[], \(rows.pid)::text[], \(rows.location)::text[], \(rows.evse)::text[], \(rows.tariff)::text[],
+                                \(rows.session)::text[], \(rows.cdr)::text[], \(rows.outboxId)::int8[])
+                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, session_id, cdr_id, outbox_id, n)
                     WHERE NOT EXISTS (
                         SELECT 1 FROM ocpi_pushes p
                         WHERE p.partner_id = x.partner_id AND p.queue_key = x.queue_key AND p.state = 'pending' AND p.lease_until IS NULL
                           AND p.target = x.target AND p.method = x.method
-                          AND (x.module = 'locations' OR p.id = (
+                          AND (x.module IN ('locations', 'sessions') OR p.id = (
                               SELECT max(q.id) FROM ocpi_pushes q WHERE q.partner_id = x.partner_id AND q.queue_key = x.queue_key AND q.state = 'pending'
                           ))
                     )
@@ -245,14 +269,15 @@ public struct PushRepository: Sendable {
     /// Records how a claimed push ended; false when the lease was lost (it lapsed and another node took it),
     /// in which case nothing is written.
     @discardableResult
-    public func finish(_ claimed: Claimed, _ outcome: Outcome) async throws -> Bool {
+    public func finish(_ claimed: Claimed, _ outcome: Outcome, responseLocation: String? = nil) async throws -> Bool {
         let id = claimed.push.id, lease = claimed.lease
         let rows: PostgresRowSequence
         switch outcome {
         case .delivered:
             rows = try await client.query(
                 """
-                UPDATE ocpi_pushes SET state = 'delivered', delivered_at = now(), lease_token = NULL, lease_until = NULL, last_error = NULL
+                UPDATE ocpi_pushes SET state = 'delivered', delivered_at = now(), lease_token = NULL, lease_until = NULL, last_error = NULL,
+                    response_location = coalesce(\(responseLocation), response_location)
                 WHERE id = \(id) AND lease_token = \(lease) AND state = 'pending' RETURNING id
                 """,
                 logger: logger
@@ -282,6 +307,15 @@ public struct PushRepository: Sendable {
     }
 
     // MARK: Admin
+
+    /// Where the partner keeps its copy of a delivered CDR (its answer's `Location`), if it said.
+    public func cdrLocation(cdrId: String) async throws -> String? {
+        for try await l in try await client.query(
+            "SELECT response_location FROM ocpi_pushes WHERE cdr_id = \(cdrId) AND state = 'delivered' AND response_location IS NOT NULL ORDER BY id DESC LIMIT 1",
+            logger: logger
+        ).decode(String.self) { return l }
+        return nil
+    }
 
     /// Pushes in id order, after `afterId`, filtered by state and partner.
     public func list(state: State?, partnerId: Int64?, afterId: Int64 = 0, limit: Int = 100) async throws -> [Push] {
@@ -330,11 +364,11 @@ public struct PushRepository: Sendable {
 
     // MARK: Rows
 
-    static let columnCount = 18
+    static let columnCount = 20
 
     static func columns(_ t: String) -> String {
         ["id", "partner_id", "module", "method", "queue_key", "target", "country_code", "party_id", "location_id", "evse_uid", "tariff_id",
-         "request_id::text", "state", "attempts::int8", "next_attempt_at", "last_error", "created_at", "delivered_at"]
+         "session_id", "cdr_id", "request_id::text", "state", "attempts::int8", "next_attempt_at", "last_error", "created_at", "delivered_at"]
             .map { "\(t).\($0)" }.joined(separator: ", ")
     }
 
@@ -344,10 +378,11 @@ public struct PushRepository: Sendable {
             id: try c[0].decode(Int64.self), partnerId: try c[1].decode(Int64.self), module: try c[2].decode(String.self),
             method: try c[3].decode(String.self), queueKey: try c[4].decode(String.self), target: try c[5].decode(String.self),
             countryCode: try c[6].decode(String.self), partyId: try c[7].decode(String.self), locationId: try c[8].decode(String?.self),
-            evseUID: try c[9].decode(String?.self), tariffId: try c[10].decode(String?.self), requestId: try c[11].decode(String.self),
-            state: State(rawValue: try c[12].decode(String.self)) ?? .dead, attempts: Int(try c[13].decode(Int64.self)),
-            nextAttemptAt: try c[14].decode(Date.self), lastError: try c[15].decode(String?.self), createdAt: try c[16].decode(Date.self),
-            deliveredAt: try c[17].decode(Date?.self)
+            evseUID: try c[9].decode(String?.self), tariffId: try c[10].decode(String?.self), sessionId: try c[11].decode(String?.self),
+            cdrId: try c[12].decode(String?.self), requestId: try c[13].decode(String.self),
+            state: State(rawValue: try c[14].decode(String.self)) ?? .dead, attempts: Int(try c[15].decode(Int64.self)),
+            nextAttemptAt: try c[16].decode(Date.self), lastError: try c[17].decode(String?.self), createdAt: try c[18].decode(Date.self),
+            deliveredAt: try c[19].decode(Date?.self)
         )
     }
 }
@@ -367,6 +402,8 @@ struct PushIntent {
         /// The EVSEs of a station: one (its OCPP EVSE id), or all (0).
         case stationEVSEs(String, Int)
         case tariff(String, String, String, String)
+        /// A transaction started or ended: its OCPI session (and CDR) if it is a roaming token's.
+        case session(Int64, ended: Bool)
     }
 
     var outboxId: Int64
@@ -380,16 +417,18 @@ struct PushIntent {
         var countryCode: String?
         var partyId: String?
         var id: String?
+        var transactionId: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case stationId, evseId, locationId = "location_id", evseUID = "evse_uid", countryCode = "country_code", partyId = "party_id", id
+            case stationId, evseId, transactionId, locationId = "location_id", evseUID = "evse_uid", countryCode = "country_code", partyId = "party_id", id
         }
     }
 
     /// Nil for events that push nothing (boots, sessions: not pushed yet) and for payloads that do not parse.
     init?(outboxId: Int64, topic: String, payload: String) {
         self.outboxId = outboxId
-        guard ["location.updated", "evse.updated", "connector.status", "station.presence", "tariff.updated", "tariff.deleted"].contains(topic),
+        guard ["location.updated", "evse.updated", "connector.status", "station.presence", "tariff.updated", "tariff.deleted",
+               "session.started", "session.ended"].contains(topic),
               let p = try? JSONDecoder().decode(Payload.self, from: Data(payload.utf8))
         else { return nil }
         switch topic {
@@ -405,6 +444,9 @@ struct PushIntent {
         case "station.presence":
             guard let s = p.stationId else { return nil }
             kind = .stationEVSEs(s, 0)
+        case "session.started", "session.ended":
+            guard let t = p.transactionId else { return nil }
+            kind = .session(t, ended: topic == "session.ended")
         default:
             guard let cc = p.countryCode, let pid = p.partyId, let id = p.id else { return nil }
             kind = .tariff(topic == "tariff.deleted" ? "DELETE" : "PUT", cc, pid, id)
@@ -418,23 +460,26 @@ enum PushTarget {
 }
 
 /// The rows of one relay, as columns for one INSERT … unnest; a repeat of a row already in the batch is folded as
-/// the table folds it (locations: the same target anywhere before; tariffs: the same as the queue's last).
+/// the table folds it (locations and sessions: the same target anywhere before; tariffs and CDRs: the same as the
+/// queue's last).
 struct PushRows {
     var partner: [Int64] = [], module: [String] = [], method: [String] = [], key: [String] = [], target: [String] = []
-    var cc: [String] = [], pid: [String] = [], location: [String] = [], evse: [String] = [], tariff: [String] = [], outboxId: [Int64] = []
+    var cc: [String] = [], pid: [String] = [], location: [String] = [], evse: [String] = [], tariff: [String] = []
+    var session: [String] = [], cdr: [String] = [], outboxId: [Int64] = []
     private var seen: Set<String> = []
     private var lastOfQueue: [String: String] = [:]
 
     mutating func add(partner p: Int64, module m: String, method me: String, key k: String, target t: String, cc c: String, pid pi: String,
-                      location l: String?, evse e: String?, tariff ta: String?, outboxId o: Int64) {
+                      location l: String?, evse e: String?, tariff ta: String?, session se: String?, cdr cd: String?, outboxId o: Int64) {
         let queue = "\(p) \(k)", identity = "\(me) \(t)"
-        if m == "locations" {
+        if m == "locations" || m == "sessions" {
             guard seen.insert("\(queue) \(identity)").inserted else { return }
         } else {
             guard lastOfQueue[queue] != identity else { return }
         }
         lastOfQueue[queue] = identity
         partner.append(p); module.append(m); method.append(me); key.append(k); target.append(t)
-        cc.append(c); pid.append(pi); location.append(l ?? ""); evse.append(e ?? ""); tariff.append(ta ?? ""); outboxId.append(o)
+        cc.append(c); pid.append(pi); location.append(l ?? ""); evse.append(e ?? ""); tariff.append(ta ?? "")
+        session.append(se ?? ""); cdr.append(cd ?? ""); outboxId.append(o)
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOHTTP1
 import OCPI
 import ServiceLifecycle
+import Settlement
 import Storage
 
 /// Pushes the catalog's changes to OCPI partners. Two loops:
@@ -16,6 +17,7 @@ import Storage
 struct OCPIPushService: Service {
     let pushes: PushRepository
     let catalog: CatalogRepository
+    let sessions: SessionRepository
     let sender: PushSender
     let policy: PushPolicy
     /// Each database step is bounded by this; a database that is down stalls the loops, never hangs them.
@@ -88,8 +90,9 @@ struct OCPIPushService: Service {
     func deliver(_ claimed: PushRepository.Claimed) async {
         let push = claimed.push
         let outcome: PushRepository.Outcome
+        var location: String?
         do {
-            outcome = try await attempt(claimed)
+            (outcome, location) = try await attempt(claimed)
         } catch {
             outcome = policy.outcome(of: .unreachable("its object could not be read: \(error)"), attempt: push.attempts, draw: .random(in: 0...1))
         }
@@ -101,31 +104,33 @@ struct OCPIPushService: Service {
         case .dead(let why): logger.warning("push is a dead letter: \(why)", metadata: metadata)
         }
         do {
-            let recorded = try await Deadline.run(within: databaseTimeout) { try await pushes.finish(claimed, outcome) }
+            let recorded = try await Deadline.run(within: databaseTimeout) { [location] in try await pushes.finish(claimed, outcome, responseLocation: location) }
             if !recorded { logger.notice("push outcome not recorded: its lease lapsed, another node has it", metadata: metadata) }
         } catch {
             logger.warning("push outcome not recorded; its lease lapses and it is sent again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
     }
 
-    /// Reads the object as it is now and sends it.
-    func attempt(_ claimed: PushRepository.Claimed) async throws -> PushRepository.Outcome {
+    /// Reads the object as it is now and sends it; with the answer's `Location`, if any.
+    func attempt(_ claimed: PushRepository.Claimed) async throws -> (PushRepository.Outcome, String?) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
         let push = claimed.push
-        guard let token = claimed.clientToken else { return .dead("no token to call the partner with") }
+        guard let token = claimed.clientToken else { return (.dead("no token to call the partner with"), nil) }
         guard let module = ModuleID(rawValue: push.module), let base = claimed.partner.receiverURL(module) else {
-            return .dead("the partner lists no \(push.module) receiver endpoint")
+            return (.dead("the partner lists no \(push.module) receiver endpoint"), nil)
         }
         var path = [push.countryCode, push.partyId]
         let body: String?
         switch module {
         case .locations:
             guard let locationId = push.locationId, let view = try await catalog.location(id: locationId) else {
-                return .superseded("the location no longer exists")
+                return (.superseded("the location no longer exists"), nil)
             }
             path.append(view.id)
             if let uid = push.evseUID {
                 guard let evse = view.evses.first(where: { $0.uid.lowercased() == uid.lowercased() }) else {
-                    return .superseded("the EVSE is no longer at this location")
+                    return (.superseded("the EVSE is no longer at this location"), nil)
                 }
                 path.append(evse.uid)
                 body = LocationMapper.json(evse)
@@ -133,24 +138,33 @@ struct OCPIPushService: Service {
                 body = LocationMapper.json(view)
             }
         case .tariffs:
-            guard let tariffId = push.tariffId else { return .dead("a tariff push without a tariff id") }
+            guard let tariffId = push.tariffId else { return (.dead("a tariff push without a tariff id"), nil) }
             path.append(tariffId)
             if push.method == "DELETE" {
                 body = nil
             } else {
-                guard let tariff = try await catalog.tariff(id: tariffId) else { return .superseded("the tariff was deleted since") }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.withoutEscapingSlashes]
+                guard let tariff = try await catalog.tariff(id: tariffId) else { return (.superseded("the tariff was deleted since"), nil) }
                 body = String(decoding: try encoder.encode(tariff), as: UTF8.self)
             }
+        case .sessions:
+            guard let sessionId = push.sessionId, let facts = try await sessions.facts(id: sessionId) else {
+                return (.superseded("the session no longer exists"), nil)
+            }
+            path.append(sessionId)
+            body = String(decoding: try encoder.encode(try facts.session(now: OCPIDateTime(Date()))), as: UTF8.self)
+        case .cdrs:
+            // A CDR is POSTed to the module's URL itself.
+            path = []
+            guard let cdrId = push.cdrId, let stored = try await sessions.cdr(id: cdrId) else { return (.superseded("the CDR no longer exists"), nil) }
+            body = stored
         default:
-            return .dead("\(push.module) is not pushed")
+            return (.dead("\(push.module) is not pushed"), nil)
         }
-        let url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/" + path.map(Self.escape).joined(separator: "/")
-        let answer = await sender.send(PushSender.Request(
-            method: push.method == "DELETE" ? .DELETE : .PUT, url: url, body: body, token: token, requestId: push.requestId, to: claimed.partnerParty
-        ))
-        return policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1))
+        let root = base.hasSuffix("/") ? String(base.dropLast()) : base
+        let url = path.isEmpty ? root : root + "/" + path.map(Self.escape).joined(separator: "/")
+        let method: HTTPMethod = switch push.method { case "DELETE": .DELETE; case "POST": .POST; default: .PUT }
+        let answer = await sender.send(PushSender.Request(method: method, url: url, body: body, token: token, requestId: push.requestId, to: claimed.partnerParty))
+        return (policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1)), answer.location)
     }
 
     /// OCPI ids are printable ASCII; anything a path segment cannot hold as it is gets percent-encoded.

@@ -42,6 +42,8 @@ struct PushAnswer: Sendable, Equatable {
     }
 
     var verdict: Verdict
+    /// The `Location` header of the answer (a CDR POST's: where the partner keeps its copy).
+    var location: String? = nil
 
     /// From an HTTP status and the envelope's `status_code`, if the body had one. OCPI's 1xxx is success;
     /// 2xxx is the partner refusing what was sent; 3xxx is the partner's own failure (a server error, or a

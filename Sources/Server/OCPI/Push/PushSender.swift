@@ -59,7 +59,9 @@ struct PushSender: Sendable {
             let code = Int(response.status.code)
             let body = try await response.body.collect(upTo: 1 << 20)
             let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body.readableBytesView))
-            return (code, PushAnswer.from(http: code, ocpiStatus: envelope?.statusCode, message: envelope?.statusMessage))
+            var answer = PushAnswer.from(http: code, ocpiStatus: envelope?.statusCode, message: envelope?.statusMessage)
+            answer.location = response.headers.first(name: "Location").map { String($0.prefix(512)) }
+            return (code, answer)
         } catch {
             // What failed on the network, for the dead-letter list; never the token.
             return (0, .unreachable("could not be reached (\(String(describing: error).prefix(120)))"))
