@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "OCPI", "CSMSMemory"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "CSMS", "OCPP", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["Storage", "CSMS", "OCPP", "OCPI", "Settlement", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

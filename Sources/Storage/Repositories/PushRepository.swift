@@ -125,16 +125,30 @@ public struct PushRepository: Sendable {
             // made here whether or not the eMSP takes pushes (it can pull them). Each goes to that eMSP alone.
             let byId = Dictionary(uniqueKeysWithValues: recipients.map { ($0.id, $0) })
             for intent in intents {
-                guard case .session(let transactionId, let ended) = intent.kind,
-                      let made = try await SessionRepository.ensure(conn, transactionId: transactionId, logger: logger)
-                else { continue }
+                guard case .session(let transactionId, let ended) = intent.kind else { continue }
+                // One transaction's session is made under a savepoint: one that cannot be made (data the rules refuse
+                // since) is logged and skipped, and never holds up the outbox behind it.
+                let made: SessionRepository.Made?, cdr: String?
+                do {
+                    try await conn.query("SAVEPOINT roaming_session", logger: logger)
+                    made = try await SessionRepository.ensure(conn, transactionId: transactionId, logger: logger)
+                    cdr = if ended, let made { try await SessionRepository.makeCDR(conn, session: made, logger: logger) } else { nil }
+                    try await conn.query("RELEASE SAVEPOINT roaming_session", logger: logger)
+                } catch {
+                    try await conn.query("ROLLBACK TO SAVEPOINT roaming_session", logger: logger)
+                    logger.error("the OCPI session or CDR of a transaction could not be made; skipped", metadata: [
+                        "transaction.id": "\(transactionId)", "error": "\(String(reflecting: error).prefix(300))",
+                    ])
+                    continue
+                }
+                guard let made else { continue }
                 let key = "session:" + made.id
                 let r = byId[made.partnerId]
                 if let r, r.receiverURL(.sessions) != nil {
                     rows.add(partner: r.id, module: "sessions", method: "PUT", key: key, target: made.id, cc: made.countryCode, pid: made.partyId,
                              location: nil, evse: nil, tariff: nil, session: made.id, cdr: nil, outboxId: intent.outboxId)
                 }
-                if ended, let cdr = try await SessionRepository.makeCDR(conn, session: made, logger: logger), let r, r.receiverURL(.cdrs) != nil {
+                if let cdr, let r, r.receiverURL(.cdrs) != nil {
                     rows.add(partner: r.id, module: "cdrs", method: "POST", key: key, target: cdr, cc: made.countryCode, pid: made.partyId,
                              location: nil, evse: nil, tariff: nil, session: made.id, cdr: cdr, outboxId: intent.outboxId)
                 }
