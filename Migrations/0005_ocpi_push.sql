@@ -14,7 +14,7 @@
 CREATE TABLE ocpi_pushes (
     id              bigserial PRIMARY KEY,
     partner_id      bigint NOT NULL REFERENCES ocpi_partners (id) ON DELETE RESTRICT,
-    module          text NOT NULL CHECK (module IN ('locations', 'tariffs', 'sessions', 'cdrs')),
+    module          text NOT NULL CHECK (module IN ('locations', 'tariffs', 'sessions', 'cdrs', 'commands')),
     method          text NOT NULL CHECK (method IN ('PUT', 'DELETE', 'POST')),
     -- The order key: 'location:<id>' for a location and its EVSEs, 'tariff:<id>', 'session:<id>' for a session and
     -- its CDR.
@@ -29,6 +29,9 @@ CREATE TABLE ocpi_pushes (
     tariff_id       text,
     session_id      text,
     cdr_id          text,
+    command_id      uuid,
+    -- Where it goes when that is not the partner's module endpoint (a command's response_url).
+    url             text,
     -- What a partner answered a CDR POST with: the URL of its copy.
     response_location text,
     -- The outbox event that asked for it (the first one, when later ones were coalesced into it).

@@ -14,6 +14,8 @@ CREATE TABLE ocpi_sessions (
     token_party_id      text NOT NULL,
     cdr_token           jsonb NOT NULL,
     auth_method         text NOT NULL CHECK (auth_method IN ('AUTH_REQUEST', 'COMMAND', 'WHITELIST')),
+    -- The eMSP's reference, from the START_SESSION that started it.
+    authorization_reference text,
     -- The CPO party (the location's).
     country_code        text NOT NULL,
     party_id            text NOT NULL,

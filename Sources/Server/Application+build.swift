@@ -36,13 +36,17 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     let schemaReady = StartupGate()
     let pushService = OCPIPushService(
         pushes: PushRepository(client: client, logger: logger), catalog: CatalogRepository(client: client, logger: logger),
-        sessions: SessionRepository(client: client, logger: logger),
+        sessions: SessionRepository(client: client, logger: logger), commands: CommandRepository(client: client, logger: logger),
         sender: PushSender(http: .shared, timeout: config.ocpi.partnerTimeout, countryCode: config.ocpi.countryCode, partyId: config.ocpi.partyId),
         policy: PushPolicy(maxAttempts: config.ocpi.pushAttempts, backoff: config.ocpi.pushBackoff, maxBackoff: config.ocpi.pushBackoffMax),
         databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
     )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
 
+    let commandService = OCPICommandService(
+        store: CommandRepository(client: client, logger: logger), registry: registry, dispatcher: commands,
+        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
+    )
     let router = buildRouter(
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
         adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness),
@@ -66,7 +70,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer, liveness, maintenance, pushService],
+        services: [client, committer, liveness, maintenance, pushService, commandService],
         logger: logger
     )
     app.beforeServerStarts {
@@ -119,7 +123,8 @@ func buildRouter(
     CatalogController(catalog: catalog, runner: runner).addRoutes(to: api)
     let ocpiController = OCPIController(
         partners: partners, catalog: catalog, configuration: ocpi, baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL,
-        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout), runner: runner, sessions: SessionRepository(client: client, logger: logger)
+        client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout), runner: runner, sessions: SessionRepository(client: client, logger: logger),
+        commandStore: CommandRepository(client: client, logger: logger), commandTimeout: commands.callTimeout
     )
     PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
     PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)

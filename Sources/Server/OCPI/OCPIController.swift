@@ -20,6 +20,9 @@ struct OCPIController: Sendable {
     let runner: any TransactionRunner
     let tokens = RoamingTokenService()
     let sessions: SessionRepository
+    let commandStore: CommandRepository
+    /// How long a station may take to answer a command's CALL.
+    let commandTimeout: Duration
 
     var versionsURL: String { "\(baseURL)/ocpi/versions" }
     func moduleURL(_ version: OCPIVersion, _ path: String) -> String { "\(baseURL)/ocpi/\(version.rawValue)\(path.isEmpty ? "" : "/" + path)" }
@@ -39,6 +42,7 @@ struct OCPIController: Sendable {
         ocpi.get("2.2.1/tariffs", use: listTariffs)
         addTokenRoutes(to: ocpi)
         addSessionRoutes(to: ocpi)
+        addCommandRoutes(to: ocpi)
     }
 
     // MARK: Authentication
@@ -82,6 +86,7 @@ struct OCPIController: Sendable {
             Endpoint(identifier: ModuleID.tokens.rawValue, role: .receiver, url: moduleURL(.v221, "tokens")),
             Endpoint(identifier: ModuleID.sessions.rawValue, role: .sender, url: moduleURL(.v221, "sessions")),
             Endpoint(identifier: ModuleID.cdrs.rawValue, role: .sender, url: moduleURL(.v221, "cdrs")),
+            Endpoint(identifier: ModuleID.commands.rawValue, role: .receiver, url: moduleURL(.v221, "commands")),
         ]
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v221.rawValue, endpoints: endpoints), request: request)
     }

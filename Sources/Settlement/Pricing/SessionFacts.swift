@@ -27,10 +27,13 @@ public struct SessionFacts: Sendable {
     /// The energy register's readings (absolute Wh).
     public var readings: [(OCPIDateTime, Int64)]
     public var lastUpdated: OCPIDateTime
+    /// The eMSP's reference of the START_SESSION (or authorization) that started it.
+    public var authorizationReference: String?
 
     public init(countryCode: String, partyId: String, id: String, cdrToken: CdrToken, authMethod: AuthMethod, locationId: String, evseUID: String,
                 connectorId: String, currency: String, tariff: Tariff?, timeZone: TimeZone, start: OCPIDateTime, end: OCPIDateTime?,
-                meterStartWh: Int64?, meterStopWh: Int64?, energyWh: Int64?, readings: [(OCPIDateTime, Int64)], lastUpdated: OCPIDateTime) {
+                meterStartWh: Int64?, meterStopWh: Int64?, energyWh: Int64?, readings: [(OCPIDateTime, Int64)], lastUpdated: OCPIDateTime,
+                authorizationReference: String? = nil) {
         self.countryCode = countryCode
         self.partyId = partyId
         self.id = id
@@ -49,6 +52,7 @@ public struct SessionFacts: Sendable {
         self.energyWh = energyWh
         self.readings = readings
         self.lastUpdated = lastUpdated
+        self.authorizationReference = authorizationReference
     }
 
     /// The meter's view up to the end, or up to `now` while charging.
@@ -76,7 +80,8 @@ public struct SessionFacts: Sendable {
         let (usage, totals) = try priced(now: now)
         return Session(
             countryCode: countryCode, partyId: partyId, id: id, startDateTime: start, endDateTime: end,
-            kwh: Decimal(metered(now: now).energyWh) / 1000, cdrToken: cdrToken, authMethod: authMethod, locationId: locationId,
+            kwh: Decimal(metered(now: now).energyWh) / 1000, cdrToken: cdrToken, authMethod: authMethod,
+            authorizationReference: authorizationReference, locationId: locationId,
             evseUID: evseUID, connectorId: connectorId, currency: currency, chargingPeriods: usage.chargingPeriods,
             totalCost: totals?.totalCost, status: end == nil ? .active : .completed, lastUpdated: lastUpdated
         )
@@ -89,7 +94,7 @@ public struct SessionFacts: Sendable {
         let totals = priced ?? Self.unpriced(usage)
         return CDR(
             countryCode: countryCode, partyId: partyId, id: id, startDateTime: start, endDateTime: end, sessionId: self.id,
-            cdrToken: cdrToken, authMethod: authMethod, cdrLocation: location, currency: currency, tariffs: tariff.map { [$0] } ?? [],
+            cdrToken: cdrToken, authMethod: authMethod, authorizationReference: authorizationReference, cdrLocation: location, currency: currency, tariffs: tariff.map { [$0] } ?? [],
             chargingPeriods: usage.chargingPeriods, totals: totals, lastUpdated: now
         )
     }

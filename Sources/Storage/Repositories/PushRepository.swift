@@ -33,6 +33,9 @@ public struct PushRepository: Sendable {
         public var tariffId: String?
         public var sessionId: String?
         public var cdrId: String?
+        public var commandId: UUID?
+        /// Where it goes when not to the partner's module endpoint (a command result's response_url).
+        public var url: String?
         public var requestId: String
         public var state: State
         public var attempts: Int
@@ -378,11 +381,11 @@ public struct PushRepository: Sendable {
 
     // MARK: Rows
 
-    static let columnCount = 20
+    static let columnCount = 22
 
     static func columns(_ t: String) -> String {
         ["id", "partner_id", "module", "method", "queue_key", "target", "country_code", "party_id", "location_id", "evse_uid", "tariff_id",
-         "session_id", "cdr_id", "request_id::text", "state", "attempts::int8", "next_attempt_at", "last_error", "created_at", "delivered_at"]
+         "session_id", "cdr_id", "command_id", "url", "request_id::text", "state", "attempts::int8", "next_attempt_at", "last_error", "created_at", "delivered_at"]
             .map { "\(t).\($0)" }.joined(separator: ", ")
     }
 
@@ -393,10 +396,11 @@ public struct PushRepository: Sendable {
             method: try c[3].decode(String.self), queueKey: try c[4].decode(String.self), target: try c[5].decode(String.self),
             countryCode: try c[6].decode(String.self), partyId: try c[7].decode(String.self), locationId: try c[8].decode(String?.self),
             evseUID: try c[9].decode(String?.self), tariffId: try c[10].decode(String?.self), sessionId: try c[11].decode(String?.self),
-            cdrId: try c[12].decode(String?.self), requestId: try c[13].decode(String.self),
-            state: State(rawValue: try c[14].decode(String.self)) ?? .dead, attempts: Int(try c[15].decode(Int64.self)),
-            nextAttemptAt: try c[16].decode(Date.self), lastError: try c[17].decode(String?.self), createdAt: try c[18].decode(Date.self),
-            deliveredAt: try c[19].decode(Date?.self)
+            cdrId: try c[12].decode(String?.self), commandId: try c[13].decode(UUID?.self), url: try c[14].decode(String?.self),
+            requestId: try c[15].decode(String.self),
+            state: State(rawValue: try c[16].decode(String.self)) ?? .dead, attempts: Int(try c[17].decode(Int64.self)),
+            nextAttemptAt: try c[18].decode(Date.self), lastError: try c[19].decode(String?.self), createdAt: try c[20].decode(Date.self),
+            deliveredAt: try c[21].decode(Date?.self)
         )
     }
 }

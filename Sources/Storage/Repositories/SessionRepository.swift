@@ -60,13 +60,31 @@ public struct SessionRepository: Sendable {
             let cdrToken = CdrToken(countryCode: token.countryCode, partyId: token.partyId, uid: token.uid, type: token.type, contractId: token.contractId)
             let location = CdrLocation(site: site, evseUID: uid, evseId: evse.evseId ?? uid, connectorId: String(connectorId), connector: connector)
             let id = String(transactionId)
+            // Started by the eMSP's START_SESSION: the accepted command of this station for this token (2.0.1: with the
+            // transaction's remoteStartId), not yet claimed by another transaction.
+            var authMethod = "WHITELIST", reference: String?
+            for try await ref in try await conn.query(
+                """
+                UPDATE ocpi_commands SET transaction_id = \(transactionId) WHERE id = (
+                    SELECT c.id FROM ocpi_commands c, transactions t
+                    WHERE t.id = \(transactionId) AND c.command = 'START_SESSION' AND c.result = 'ACCEPTED' AND c.transaction_id IS NULL
+                      AND c.station_id = t.station_id AND c.created_at > now() - interval '1 hour'
+                      AND (c.remote_start_id = t.remote_start_id OR (t.remote_start_id IS NULL AND lower(c.token_uid) = lower(t.id_token)))
+                    ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE
+                ) RETURNING authorization_reference
+                """,
+                logger: logger
+            ).decode(String?.self) {
+                authMethod = "COMMAND"
+                reference = ref
+            }
             // Without a tariff the session is not priced; its currency is then the CPO's usual one.
             let currency = tariff?.currency ?? "EUR"
             try await conn.query(
                 """
-                INSERT INTO ocpi_sessions (id, transaction_id, partner_id, token_country_code, token_party_id, cdr_token, auth_method, country_code, party_id,
-                    location_id, evse_uid, connector_id, cdr_location, time_zone, currency, tariff, last_updated)
-                VALUES (\(id), \(transactionId), \(partner), \(token.countryCode), \(token.partyId), \(try CatalogJSON.text(cdrToken))::jsonb, 'WHITELIST',
+                INSERT INTO ocpi_sessions (id, transaction_id, partner_id, token_country_code, token_party_id, cdr_token, auth_method, authorization_reference,
+                    country_code, party_id, location_id, evse_uid, connector_id, cdr_location, time_zone, currency, tariff, last_updated)
+                VALUES (\(id), \(transactionId), \(partner), \(token.countryCode), \(token.partyId), \(try CatalogJSON.text(cdrToken))::jsonb, \(authMethod), \(reference),
                     \(site.countryCode.uppercased()), \(site.partyId.uppercased()), \(site.id), \(uid), \(String(connectorId)), \(try CatalogJSON.text(location))::jsonb,
                     \(site.timeZone), \(currency), \(try tariff.map { try CatalogJSON.text($0) })::jsonb, clock_timestamp())
                 """,
@@ -99,7 +117,7 @@ public struct SessionRepository: Sendable {
     static let factColumns = """
         s.id, s.country_code, s.party_id, s.cdr_token::text, s.auth_method, s.location_id, s.evse_uid, s.connector_id, s.cdr_location::text,
         s.time_zone, s.currency, s.tariff::text, t.id, t.started_at, t.stopped_at, t.state, t.meter_start_wh, t.meter_stop_wh, t.energy_wh,
-        greatest(s.last_updated, t.updated_at)
+        greatest(s.last_updated, t.updated_at), s.authorization_reference
         """
 
     /// What is known of a session now: its row, its transaction and its energy readings.
@@ -138,7 +156,8 @@ public struct SessionRepository: Sendable {
             authMethod: AuthMethod(rawValue: try c[4].decode(String.self)) ?? .whitelist, locationId: try c[5].decode(String.self),
             evseUID: try c[6].decode(String.self), connectorId: try c[7].decode(String.self), currency: try c[10].decode(String.self), tariff: tariff,
             timeZone: zone, start: start, end: ended ? max(OCPIDateTime(stopped ?? updated), start) : nil, meterStartWh: try c[16].decode(Int64?.self),
-            meterStopWh: try c[17].decode(Int64?.self), energyWh: ended ? try c[18].decode(Int64?.self) : nil, readings: [], lastUpdated: OCPIDateTime(updated)
+            meterStopWh: try c[17].decode(Int64?.self), energyWh: ended ? try c[18].decode(Int64?.self) : nil, readings: [], lastUpdated: OCPIDateTime(updated),
+            authorizationReference: try c[20].decode(String?.self)
         )
         return (facts, location, try c[12].decode(Int64.self))
     }
@@ -183,7 +202,7 @@ public struct SessionRepository: Sendable {
             var items: [(SessionFacts, PageRequest.Cursor)] = []
             for try await row in rows {
                 let (facts, _, _) = try Self.facts(row)
-                let created = try row.makeRandomAccess()[20].decode(Int64.self)
+                let created = try row.makeRandomAccess()[21].decode(Int64.self)
                 items.append((facts, PageRequest.Cursor(createdAt: CatalogRepository.time(created), id: facts.id)))
             }
             let more = items.count > page.limit

@@ -18,6 +18,7 @@ struct OCPIPushService: Service {
     let pushes: PushRepository
     let catalog: CatalogRepository
     let sessions: SessionRepository
+    let commands: CommandRepository
     let sender: PushSender
     let policy: PushPolicy
     /// Each database step is bounded by this; a database that is down stalls the loops, never hangs them.
@@ -117,7 +118,19 @@ struct OCPIPushService: Service {
         encoder.outputFormatting = [.withoutEscapingSlashes]
         let push = claimed.push
         guard let token = claimed.clientToken else { return (.dead("no token to call the partner with"), nil) }
-        guard let module = ModuleID(rawValue: push.module), let base = claimed.partner.receiverURL(module) else {
+        guard let module = ModuleID(rawValue: push.module) else { return (.dead("\(push.module) is not pushed"), nil) }
+        if module == .commands {
+            // A command's result goes to the response_url the partner gave with it.
+            guard let url = push.url, let id = push.commandId, let result = try await commands.result(id: id) else {
+                return (.superseded("the command has no result to send"), nil)
+            }
+            let answer = await sender.send(PushSender.Request(
+                method: .POST, url: url, body: String(decoding: try encoder.encode(result), as: UTF8.self), token: token, requestId: push.requestId,
+                to: claimed.partnerParty
+            ))
+            return (policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1)), nil)
+        }
+        guard let base = claimed.partner.receiverURL(module) else {
             return (.dead("the partner lists no \(push.module) receiver endpoint"), nil)
         }
         var path = [push.countryCode, push.partyId]

@@ -1,0 +1,74 @@
+import Foundation
+import HTTPTypes
+import Logging
+import OCPI
+import OCPP
+import ServiceLifecycle
+import Storage
+
+/// Sends the OCPI commands whose stations this node holds, each once, and records their results (which the push
+/// queue POSTs to the partner's `response_url`). Any node expires commands nobody could send in time (TIMEOUT).
+struct OCPICommandService: Service {
+    let store: CommandRepository
+    let registry: StationRegistry
+    let dispatcher: CommandDispatcher
+    let databaseTimeout: Duration
+    let logger: Logger
+    let ready: StartupGate
+    var idle: Duration = .milliseconds(200)
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await ready.wait()
+            while !Task.isCancelled {
+                await runOnce()
+                try? await Task.sleep(for: idle)
+            }
+        }
+    }
+
+    func runOnce() async {
+        do {
+            let expired = try await Deadline.run(within: databaseTimeout) { try await store.expire() }
+            if expired > 0 { logger.notice("OCPI commands timed out unanswered", metadata: ["count": "\(expired)"]) }
+            let pending = try await Deadline.run(within: databaseTimeout) { try await store.pending() }
+            let mine = pending.filter { registry.session($0.stationId) != nil }
+            await withTaskGroup(of: Void.self) { group in
+                for command in mine { group.addTask { await send(command) } }
+            }
+        } catch {
+            if Task.isCancelled { return }
+            logger.warning("OCPI command pass failed; retrying", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func send(_ command: CommandRepository.Pending) async {
+        let metadata: Logger.Metadata = ["ocpp.station.id": "\(command.stationId)", "ocpi.command": "\(command.command.rawValue)", "ocpi.command.id": "\(command.id)"]
+        do {
+            // Marked sent before the CALL goes: whatever happens next, it never goes twice.
+            guard try await Deadline.run(within: databaseTimeout, { try await store.claim(id: command.id) }) else { return }
+        } catch {
+            logger.warning("OCPI command not claimed; retried on the next pass", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            return
+        }
+        let result: CommandResult
+        do {
+            let answer = try await dispatcher.send(stationId: command.stationId, action: command.action, payload: command.payload)
+            switch answer.answer {
+            case .result(let payload): result = CommandTranslation.result(command.command, answer: payload)
+            case .error(let code, _, _): result = CommandTranslation.result(callError: code)
+            }
+        } catch let problem {
+            result = problem.status == .gatewayTimeout
+                ? CommandResult(result: .timeout, message: "the charger did not answer in time")
+                : CommandResult(result: .failed, message: problem.detail ?? problem.title)
+        }
+        logger.info("OCPI command answered", metadata: metadata.merging(["ocpi.command.result": "\(result.result.rawValue)"]) { $1 })
+        do {
+            try await Deadline.run(within: databaseTimeout) { try await store.complete(id: command.id, result) }
+        } catch {
+            // The deadline turns it into TIMEOUT; the station's answer is in the command log.
+            logger.warning("OCPI command result not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+}

@@ -1,0 +1,209 @@
+public import Foundation
+public import Logging
+public import OCPI
+public import OCPP
+public import PostgresNIO
+
+/// OCPI commands (Migrations/0008): kept when a partner sends them, claimed by the node that holds the station,
+/// completed with their result, which goes to the partner's `response_url` through the push queue.
+public struct CommandRepository: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// An EVSE a command can act on: its station as the database knows it.
+    public struct Place: Sendable, Hashable {
+        public var stationId: String
+        public var evseId: Int
+        public var evseUID: String
+        /// The OCPP connector ids of its connectors.
+        public var connectorIds: [Int]
+        public var version: String?
+        public var online: Bool
+        public var decommissioned: Bool
+    }
+
+    /// The EVSEs of a location (one, when `evseUID` is given), placed now.
+    public func places(locationId: String, evseUID: String?) async throws -> [Place] {
+        let rows = try await client.query(
+            """
+            SELECT s.id, e.evse_id::int8, e.uid, coalesce((SELECT array_agg(c.connector_id::int8 ORDER BY c.connector_id) FROM evse_connectors c WHERE c.evse_uid = e.uid), '{}'),
+                   s.ocpp_version, s.online, s.decommissioned_at IS NOT NULL
+            FROM evses e JOIN stations s ON s.id = e.station_id
+            WHERE lower(e.location_id) = lower(\(locationId)) AND e.removed_at IS NULL
+              AND (\(evseUID)::text IS NULL OR lower(e.uid) = lower(\(evseUID)::text))
+            ORDER BY e.uid
+            """,
+            logger: logger
+        )
+        var out: [Place] = []
+        for try await (station, evse, uid, connectors, version, online, gone) in rows.decode((String, Int64, String, [Int64], String?, Bool, Bool).self) {
+            out.append(Place(stationId: station, evseId: Int(evse), evseUID: uid, connectorIds: connectors.map(Int.init), version: version, online: online, decommissioned: gone))
+        }
+        return out
+    }
+
+    /// A session of this partner's, with its transaction and station.
+    public struct SessionPlace: Sendable {
+        public var stationId: String
+        public var transactionId: Int64
+        public var transactionUID: String
+        public var active: Bool
+        public var version: String?
+        public var online: Bool
+    }
+
+    public func session(id: String, partnerId: Int64) async throws -> SessionPlace? {
+        let rows = try await client.query(
+            """
+            SELECT t.station_id, t.id, t.uid, t.state = 'Active', st.ocpp_version, st.online
+            FROM ocpi_sessions s JOIN transactions t ON t.id = s.transaction_id JOIN stations st ON st.id = t.station_id
+            WHERE s.id = \(id) AND s.partner_id = \(partnerId)
+            """,
+            logger: logger
+        )
+        for try await (station, tx, uid, active, version, online) in rows.decode((String, Int64, String, Bool, String?, Bool).self) {
+            return SessionPlace(stationId: station, transactionId: tx, transactionUID: uid, active: active, version: version, online: online)
+        }
+        return nil
+    }
+
+    /// A fresh OCPP 2.0.1 remoteStartId.
+    public func nextRemoteStartId() async throws -> Int {
+        for try await n in try await client.query("SELECT nextval('ocpi_remote_start_ids')::int8", logger: logger).decode(Int64.self) { return Int(n) }
+        throw MissingRow("a remote start id")
+    }
+
+    public struct NewCommand: Sendable {
+        public var partnerId: Int64
+        public var command: CommandType
+        public var stationId: String
+        public var action: String
+        public var payload: JSONValue
+        public var responseURL: String
+        public var tokenUID: String?
+        public var authorizationReference: String?
+        public var remoteStartId: Int?
+        /// By when the station must have been sent it and answered; past it, TIMEOUT.
+        public var within: Duration
+
+        public init(partnerId: Int64, command: CommandType, stationId: String, action: String, payload: JSONValue, responseURL: String,
+                    tokenUID: String? = nil, authorizationReference: String? = nil, remoteStartId: Int? = nil, within: Duration) {
+            self.partnerId = partnerId
+            self.command = command
+            self.stationId = stationId
+            self.action = action
+            self.payload = payload
+            self.responseURL = responseURL
+            self.tokenUID = tokenUID
+            self.authorizationReference = authorizationReference
+            self.remoteStartId = remoteStartId
+            self.within = within
+        }
+    }
+
+    /// Keeps a command for the node that holds its station; returns its id.
+    public func record(_ c: NewCommand) async throws -> UUID {
+        let seconds = Double(c.within.components.seconds) + Double(c.within.components.attoseconds) / 1e18
+        let rows = try await client.query(
+            """
+            INSERT INTO ocpi_commands (partner_id, command, station_id, action, payload, response_url, token_uid, authorization_reference, remote_start_id, deadline)
+            VALUES (\(c.partnerId), \(c.command.rawValue), \(c.stationId), \(c.action), \(c.payload.serialized)::jsonb, \(c.responseURL), \(c.tokenUID),
+                    \(c.authorizationReference), \(c.remoteStartId), now() + \(seconds) * interval '1 second')
+            RETURNING id
+            """,
+            logger: logger
+        )
+        for try await id in rows.decode(UUID.self) { return id }
+        throw MissingRow("the command insert")
+    }
+
+    public struct Pending: Sendable {
+        public var id: UUID
+        public var command: CommandType
+        public var stationId: String
+        public var action: String
+        public var payload: JSONValue
+    }
+
+    /// Commands not sent yet, oldest first.
+    public func pending(limit: Int = 100) async throws -> [Pending] {
+        let rows = try await client.query(
+            "SELECT id, command, station_id, action, payload::text FROM ocpi_commands WHERE state = 'pending' AND deadline > now() ORDER BY created_at LIMIT \(limit)",
+            logger: logger
+        )
+        var out: [Pending] = []
+        for try await (id, command, station, action, payload) in rows.decode((UUID, String, String, String, String).self) {
+            guard let type = CommandType(rawValue: command), let value = try? JSONParser.parse(payload) else { continue }
+            out.append(Pending(id: id, command: type, stationId: station, action: action, payload: value))
+        }
+        return out
+    }
+
+    /// Takes a pending command to send it now: true for the one node that gets it. Once taken it is never sent again.
+    public func claim(id: UUID) async throws -> Bool {
+        try await !client.query(
+            "UPDATE ocpi_commands SET state = 'sent' WHERE id = \(id) AND state = 'pending' AND deadline > now() RETURNING id", logger: logger
+        ).collect().isEmpty
+    }
+
+    /// Records a command's result and queues it for the partner's response_url, in one transaction.
+    @discardableResult
+    public func complete(id: UUID, _ result: CommandResult) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { conn in
+            try await Self.complete(conn, id: id, result, from: ["pending", "sent"], logger: logger)
+        }
+    }
+
+    static func complete(_ conn: PostgresConnection, id: UUID, _ result: CommandResult, from states: [String], logger: Logger) async throws -> Bool {
+        let message = result.message.first?.text
+        let rows = try await conn.query(
+            """
+            UPDATE ocpi_commands SET state = 'done', result = \(result.result.rawValue), message = \(message), completed_at = now()
+            WHERE id = \(id) AND state = ANY(\(states)::text[]) RETURNING partner_id, response_url
+            """,
+            logger: logger
+        )
+        for try await (partner, url) in rows.decode((Int64, String).self) {
+            try await conn.query(
+                """
+                INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, command_id, url, outbox_id)
+                VALUES (\(partner), 'commands', 'POST', \("command:" + id.uuidString.lowercased()), \(id.uuidString.lowercased()), '', '', \(id), \(url), 0)
+                """,
+                logger: logger
+            )
+            return true
+        }
+        return false
+    }
+
+    /// Commands whose deadline passed unanswered (their station never took them, or their node died mid-call):
+    /// TIMEOUT, sent to the partner like any result. Returns how many.
+    public func expire() async throws -> Int {
+        try await client.withTransaction(logger: logger) { conn in
+            var ids: [UUID] = []
+            for try await id in try await conn.query(
+                "SELECT id FROM ocpi_commands WHERE state <> 'done' AND deadline <= now() ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED", logger: logger
+            ).decode(UUID.self) { ids.append(id) }
+            for id in ids {
+                _ = try await Self.complete(conn, id: id, CommandResult(result: .timeout, message: "the charger did not answer in time"), from: ["pending", "sent"], logger: logger)
+            }
+            return ids.count
+        }
+    }
+
+    /// The result to POST for a command, once it has one.
+    public func result(id: UUID) async throws -> CommandResult? {
+        for try await (result, message) in try await client.query(
+            "SELECT result, message FROM ocpi_commands WHERE id = \(id) AND state = 'done'", logger: logger
+        ).decode((String?, String?).self) {
+            guard let result, let type = CommandResultType(rawValue: result) else { return nil }
+            return CommandResult(result: type, message: message)
+        }
+        return nil
+    }
+}
