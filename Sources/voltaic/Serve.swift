@@ -88,6 +88,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("ocpi-push-backoff-max"), help: "The longest wait between two attempts of an OCPI push, in seconds. Env: VOLTAIC_OCPI_PUSH_BACKOFF_MAX. Default: 600")
     var ocpiPushBackoffMax: Double?
 
+    @Option(name: .customLong("ocpi-session-updates"), help: "Seconds between two pushes of a charging session's progress (energy, periods, cost so far) to its eMSP. Env: VOLTAIC_OCPI_SESSION_UPDATES. Default: 60")
+    var ocpiSessionUpdates: Double?
+
     /// Every station holds a descriptor: the cap stays below the file limit (raised to its hard value).
     /// Default 15,000 or what the limit allows; `--max-connections` may go up to the limit.
     static func stationCap(_ flag: Int?, env: [String: String]) throws -> Int {
@@ -201,6 +204,10 @@ struct Serve: AsyncParsableCommand {
         if let s: Double = try setting(ocpiPushBackoffMax, "VOLTAIC_OCPI_PUSH_BACKOFF_MAX") {
             guard s >= 0.01, s <= 86_400 else { throw ValidationError("--ocpi-push-backoff-max is at least 0.01 and at most 86400 seconds") }
             config.ocpi.pushBackoffMax = .milliseconds(Int(s * 1000))
+        }
+        if let s: Double = try setting(ocpiSessionUpdates, "VOLTAIC_OCPI_SESSION_UPDATES") {
+            guard s >= 0.5, s <= 86_400 else { throw ValidationError("--ocpi-session-updates is at least 0.5 and at most 86400 seconds") }
+            config.ocpi.sessionUpdateInterval = .milliseconds(Int(s * 1000))
         }
         guard config.ocpi.pushBackoffMax >= config.ocpi.pushBackoff else {
             throw ValidationError("--ocpi-push-backoff-max must not be below --ocpi-push-backoff")

@@ -94,6 +94,28 @@ import TestSupport
         }
     }
 
+    @Test func aChargingSessionsProgressIsPushedWhenItMoves() async throws {
+        try await Harness.with { h in
+            let partner = try await setUp(h)
+            let start = try await h.call(.v16, "CPS", "StartTransaction", #"{"connectorId":1,"idTag":"CARD1","meterStart":0,"timestamp":"2026-12-01T10:00:00Z"}"#)
+            guard case .object(let o) = start.result, case .number(let n) = o["transactionId"] else { Issue.record("no start"); return }
+            let pushes = PushRepository(client: h.client, logger: TestPostgres.shared.logger)
+            while try await pushes.relay() > 0 {}
+            #expect(try await pushes.refreshActiveSessions(interval: .zero) == 0, "the start's push still waits")
+            func deliverAll() async throws {
+                for c in try await pushes.claim(limit: 10, lease: .seconds(60)) { try await pushes.finish(c, .delivered) }
+            }
+            try await deliverAll()
+            #expect(try await pushes.refreshActiveSessions(interval: .zero) == 0, "nothing moved since")
+            let mv = #"{"connectorId":1,"transactionId":\#(n.text),"meterValue":[{"timestamp":"2026-12-01T10:05:00Z","sampledValue":[{"value":"900","measurand":"Energy.Active.Import.Register","unit":"Wh"}]}]}"#
+            #expect(try await h.call(.v16, "CPS", "MeterValues", mv).isResult)
+            #expect(try await pushes.refreshActiveSessions(interval: .seconds(3600)) == 0, "not within the interval")
+            #expect(try await pushes.refreshActiveSessions(interval: .zero) == 1)
+            #expect(try await pushes.refreshActiveSessions(interval: .zero) == 0, "one waits already")
+            #expect(try await pushes.list(state: .pending, partnerId: partner).map(\.module) == ["sessions"])
+        }
+    }
+
     @Test func voltaicsOwnTokensMakeNoRoamingSession() async throws {
         try await Harness.with { h in
             _ = try await setUp(h)

@@ -78,6 +78,8 @@ public struct OCPIConfiguration: Sendable {
     public var pushAttempts = 15
     public var pushBackoff: Duration = .seconds(2)
     public var pushBackoffMax: Duration = .seconds(600)
+    /// How often a charging session's progress is pushed to its eMSP.
+    public var sessionUpdateInterval: Duration = .seconds(60)
 
     public init() {}
 }

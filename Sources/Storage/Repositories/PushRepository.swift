@@ -204,6 +204,36 @@ public struct PushRepository: Sendable {
         }
     }
 
+    /// Queues a Session PUT for every active roaming session whose meter or transaction moved since its last push
+    /// was queued, at most one per `interval`: the eMSP sees the energy, periods and cost so far while it charges.
+    /// Nothing is queued for a session that has a push waiting. Returns how many.
+    public func refreshActiveSessions(interval: Duration) async throws -> Int {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let rows = try await client.query(
+            """
+            INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, session_id, outbox_id)
+            SELECT s.partner_id, 'sessions', 'PUT', 'session:' || s.id, s.id, s.country_code, s.party_id, s.id, 0
+            FROM ocpi_sessions s
+            JOIN transactions t ON t.id = s.transaction_id AND t.state = 'Active'
+            JOIN ocpi_partners pa ON pa.id = s.partner_id AND pa.state = 'registered' AND pa.version = '2.2.1'
+            CROSS JOIN LATERAL (
+                SELECT max(q.created_at) AS at, bool_or(q.state = 'pending') AS waiting
+                FROM ocpi_pushes q WHERE q.partner_id = s.partner_id AND q.queue_key = 'session:' || s.id
+            ) last
+            WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(pa.endpoints) e WHERE e->>'identifier' = 'sessions' AND e->>'role' = 'RECEIVER')
+              AND NOT coalesce(last.waiting, false)
+              AND (last.at IS NULL OR last.at < now() - \(seconds) * interval '1 second')
+              AND (last.at IS NULL OR t.updated_at > last.at
+                   OR EXISTS (SELECT 1 FROM meter_values mv WHERE mv.transaction_id = t.id AND mv.received_at > last.at))
+            RETURNING id
+            """,
+            logger: logger
+        )
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+    }
+
     /// Pushes of partners that are gone (unregistered, removed) will never be sent: they become dead letters.
     public func abandonGonePartners() async throws -> Int {
         let rows = try await client.query(

@@ -28,6 +28,8 @@ struct OCPIPushService: Service {
     let ready: StartupGate
     var idle: Duration = .milliseconds(200)
     var batch = 32
+    /// How often an active session's progress is pushed (when it moved).
+    var sessionUpdates: Duration = .seconds(60)
     /// How long relayed outbox events are kept.
     var outboxRetention: Duration = .seconds(7 * 86_400)
 
@@ -46,11 +48,18 @@ struct OCPIPushService: Service {
 
     func relayLoop() async {
         var lastSweep = ContinuousClock.now - .seconds(3600)
+        var lastRefresh = ContinuousClock.now
         while !Task.isCancelled {
             var relayed = 0
             do {
                 relayed = try await Deadline.run(within: databaseTimeout) { try await pushes.relay() }
                 if relayed > 0 { logger.debug("outbox relayed", metadata: ["count": "\(relayed)"]) }
+                if ContinuousClock.now - lastRefresh >= min(sessionUpdates, .seconds(60)) {
+                    lastRefresh = .now
+                    let interval = sessionUpdates
+                    let queued = try await Deadline.run(within: databaseTimeout) { try await pushes.refreshActiveSessions(interval: interval) }
+                    if queued > 0 { logger.debug("session progress queued", metadata: ["count": "\(queued)"]) }
+                }
                 if ContinuousClock.now - lastSweep > .seconds(60) {
                     lastSweep = .now
                     let abandoned = try await Deadline.run(within: databaseTimeout) { try await pushes.abandonGonePartners() }
