@@ -88,6 +88,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("ocpi-push-backoff-max"), help: "The longest wait between two attempts of an OCPI push, in seconds. Env: VOLTAIC_OCPI_PUSH_BACKOFF_MAX. Default: 600")
     var ocpiPushBackoffMax: Double?
 
+    @Flag(name: .customLong("no-open-data"), help: "Do not serve the published locations without a token at /ocpi/open/locations. Env: VOLTAIC_OPEN_DATA=0")
+    var noOpenData = false
+
     @Option(name: .customLong("ocpi-session-updates"), help: "Seconds between two pushes of a charging session's progress (energy, periods, cost so far) to its eMSP. Env: VOLTAIC_OCPI_SESSION_UPDATES. Default: 60")
     var ocpiSessionUpdates: Double?
 
@@ -205,6 +208,7 @@ struct Serve: AsyncParsableCommand {
             guard s >= 0.01, s <= 86_400 else { throw ValidationError("--ocpi-push-backoff-max is at least 0.01 and at most 86400 seconds") }
             config.ocpi.pushBackoffMax = .milliseconds(Int(s * 1000))
         }
+        if noOpenData || env["VOLTAIC_OPEN_DATA"] == "0" { config.ocpi.openData = false }
         if let s: Double = try setting(ocpiSessionUpdates, "VOLTAIC_OCPI_SESSION_UPDATES") {
             guard s >= 0.5, s <= 86_400 else { throw ValidationError("--ocpi-session-updates is at least 0.5 and at most 86400 seconds") }
             config.ocpi.sessionUpdateInterval = .milliseconds(Int(s * 1000))

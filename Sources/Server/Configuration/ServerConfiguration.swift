@@ -78,6 +78,8 @@ public struct OCPIConfiguration: Sendable {
     public var pushAttempts = 15
     public var pushBackoff: Duration = .seconds(2)
     public var pushBackoffMax: Duration = .seconds(600)
+    /// Whether `/ocpi/open/locations` serves the published locations to anyone, without a token.
+    public var openData = true
     /// How often a charging session's progress is pushed to its eMSP.
     public var sessionUpdateInterval: Duration = .seconds(60)
 

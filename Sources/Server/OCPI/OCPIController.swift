@@ -43,6 +43,7 @@ struct OCPIController: Sendable {
         addTokenRoutes(to: ocpi)
         addSessionRoutes(to: ocpi)
         addCommandRoutes(to: ocpi)
+        if configuration.openData { addOpenDataRoutes(to: ocpi) }
     }
 
     // MARK: Authentication
@@ -240,10 +241,11 @@ struct OCPIController: Sendable {
 
     /// `X-Total-Count`, `X-Limit`, and a `Link` to the next page unless this is the last: the same filters,
     /// the next offset, and the keyset cursor after this page's last object.
-    func pageHeaders<T>(_ page: PageRequest, _ result: CatalogRepository.Page<T>, path: String) -> HTTPFields {
+    func pageHeaders<T>(_ page: PageRequest, _ result: CatalogRepository.Page<T>, path: String, root: String? = nil) -> HTTPFields {
         var headers: HTTPFields = [.totalCount: String(result.total), .limit: String(configuration.pageLimit)]
         if result.more {
-            headers[.link] = "<\(moduleURL(.v221, path))?\(page.nextQuery(returned: result.items.count, last: result.last))>; rel=\"next\""
+            let url = root.map { "\($0)/\(path)" } ?? moduleURL(.v221, path)
+            headers[.link] = "<\(url)?\(page.nextQuery(returned: result.items.count, last: result.last))>; rel=\"next\""
         }
         return headers
     }
