@@ -47,13 +47,16 @@ class EMSP:
     - "raw_only": it accepts only raw (not Base64) tokens;
     - "no_credentials": its version details list no credentials endpoint;
     - "down": it answers nothing (the port is closed);
-    - "push_down": its locations and tariffs receivers answer HTTP 503 (the sender is to retry);
+    - "push_down": its locations, tariffs, sessions and cdrs receivers answer HTTP 503 (the sender is to retry);
     - "refuse_tariffs": its tariffs receiver answers HTTP 400 with OCPI 2001 (the sender is to give up).
 
-    As a receiver of pushes it records every request to its locations and tariffs endpoints in `pushes`, in the
-    order they were handled (refused ones too, with the HTTP status it answered), and keeps what it accepted:
-    `locations[(cc, pid, location_id)]` (with its EVSEs in `evses`) and `tariffs[(cc, pid, tariff_id)]`, keyed
-    upper-case since ids are CiStrings."""
+    As a receiver of pushes it records every request to its locations, tariffs, sessions and cdrs endpoints in
+    `pushes`, in the order they were handled (refused ones too, with the HTTP status it answered), and keeps what
+    it accepted: `locations[(cc, pid, location_id)]` (with its EVSEs in `evses`), `tariffs[(cc, pid, tariff_id)]`,
+    `sessions[(cc, pid, session_id)]` and `cdrs[(cc, pid, cdr_id)]`, keyed upper-case since ids are CiStrings.
+    A session is PUT whole or PATCHed (fields replaced, `charging_periods` appended); a CDR is POSTed to the
+    module URL once, answered with a `Location` where it can be read back (GET), and never changed: a second POST
+    of the same CDR is recorded as a problem."""
 
     PUSH_PREFIX = "/ocpi/emsp/2.2.1/"
 
@@ -67,6 +70,8 @@ class EMSP:
         self.pushes = []
         self.locations = {}
         self.tariffs = {}
+        self.sessions = {}
+        self.cdrs = {}
         self.port = free_port()
         emsp = self
 
@@ -146,7 +151,10 @@ class EMSP:
         body = handler.rfile.read(length) if length else b""
         self.calls.append((method, handler.path, dict(handler.headers), body))
         path = handler.path.split("?")[0].rstrip("/")
-        if path.startswith(self.PUSH_PREFIX + "locations/") or path.startswith(self.PUSH_PREFIX + "tariffs/"):
+        if method == "GET" and (path.startswith(self.PUSH_PREFIX + "sessions/") or path.startswith(self.PUSH_PREFIX + "cdrs/")):
+            return self._read_back(handler, path)
+        if (any(path.startswith(self.PUSH_PREFIX + m + "/") for m in ("locations", "tariffs", "sessions", "cdrs"))
+                or path == self.PUSH_PREFIX + "cdrs"):
             return self._receive_push(handler, method, path, body)
         if path == "/ocpi/versions-moved" or (path == "/ocpi/versions" and "redirect" not in self.misbehave):
             if not self._authorized(handler.headers.get("Authorization")):
@@ -162,22 +170,26 @@ class EMSP:
                 {"identifier": "locations", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/locations"},
                 {"identifier": "tariffs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/tariffs"},
                 {"identifier": "tokens", "role": "SENDER", "url": self.base + "/emsp/2.2.1/tokens"},
+                {"identifier": "sessions", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/sessions"},
+                {"identifier": "cdrs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/cdrs"},
             ]}
             if "no_credentials" in self.misbehave:
                 details["endpoints"] = [e for e in details["endpoints"] if e["identifier"] != "credentials"]
             return self._reply(handler, 200, envelope([details] if "details_as_list" in self.misbehave else details))
         self._reply(handler, 404, envelope(status_code=2000, message="no such endpoint"))
 
-    # Receiver of pushes (locations and tariffs) -------------------------------------------------------------
+    # Receiver of pushes (locations, tariffs, sessions, cdrs) ------------------------------------------------
 
     def _receive_push(self, handler, method, path, raw):
         module, _, rest = path[len(self.PUSH_PREFIX):].partition("/")
-        parts = [urllib.parse.unquote(p) for p in rest.split("/")]
+        parts = [urllib.parse.unquote(p) for p in rest.split("/")] if rest else []
         h = handler.headers
         push = {
             "method": method, "module": module, "path": path, "parts": parts,
-            "country_code": parts[0] if len(parts) > 0 else None, "party_id": parts[1] if len(parts) > 1 else None,
-            "object_id": parts[2] if len(parts) > 2 else None,
+            # A CDR is POSTed to the module URL: its ids are read from the body.
+            "country_code": parts[0] if len(parts) > 0 and module != "cdrs" else None,
+            "party_id": parts[1] if len(parts) > 1 and module != "cdrs" else None,
+            "object_id": parts[2] if len(parts) > 2 and module != "cdrs" else None,
             "evse_uid": parts[3] if module == "locations" and len(parts) > 3 else None,
             "connector_id": parts[4] if module == "locations" and len(parts) > 4 else None,
             "kind": None,
@@ -188,6 +200,7 @@ class EMSP:
             "authorization": (self._token_form(h.get("Authorization")) or "invalid") if h.get("Authorization") else None,
             "content_type": h.get("Content-Type"),
             "body": None, "problems": [], "status": None, "accepted": False, "received_at": time.time(),
+            "answer_headers": [],
         }
         with self.lock:
             self.pushes.append(push)
@@ -197,7 +210,7 @@ class EMSP:
         echo = [(k, h.get(k)) for k in ("X-Request-ID", "X-Correlation-ID") if h.get(k)]
         echo += [("OCPI-from-country-code", self.country_code), ("OCPI-from-party-id", self.party_id)]
         echo += [(f"OCPI-to-{k}", v) for k, v in zip(("country-code", "party-id"), push["from"]) if v]
-        return self._reply(handler, status, answer, headers=echo)
+        return self._reply(handler, status, answer, headers=echo + push["answer_headers"])
 
     def _apply_push(self, push, raw):
         """Checks and stores one push (the caller holds the lock); returns (HTTP status, envelope)."""
@@ -206,17 +219,20 @@ class EMSP:
             return 503, envelope(status_code=3000, message="temporarily unavailable")
         if push["authorization"] in (None, "invalid"):
             return 401, envelope(status_code=2000, message="unknown token")
-        shape = {"locations": (3, 5), "tariffs": (3, 3)}.get(module)
+        shape = {"locations": (3, 5), "tariffs": (3, 3), "sessions": (3, 3), "cdrs": (0, 0)}.get(module)
         if shape is None or not (shape[0] <= len(parts) <= shape[1]) or not all(parts):
-            problems.append(f"{push['path']}: not a {module} receiver object URL")
+            problems.append(f"{push['path']}: not a {module} receiver {'module' if module == 'cdrs' else 'object'} URL")
             return 404, envelope(status_code=2000, message="no such endpoint")
-        push["kind"] = "tariff" if module == "tariffs" else ("location", "evse", "connector")[len(parts) - 3]
+        if module in ("tariffs", "sessions", "cdrs"):
+            push["kind"] = {"tariffs": "tariff", "sessions": "session", "cdrs": "cdr"}[module]
+        else:
+            push["kind"] = ("location", "evse", "connector")[len(parts) - 3]
         if push["kind"] == "tariff" and "refuse_tariffs" in self.misbehave:
             return 400, envelope(status_code=2001, message="tariffs refused")
         if method_problem := self._method_problem(push):
             problems.append(method_problem)
             return 405, envelope(status_code=2000, message=method_problem)
-        key = (parts[0].upper(), parts[1].upper(), parts[2].upper())
+        key = (parts[0].upper(), parts[1].upper(), parts[2].upper()) if parts else None
         if push["method"] == "DELETE":
             if raw:
                 problems.append("DELETE: carries a body")
@@ -234,6 +250,10 @@ class EMSP:
         if not (push["content_type"] or "").startswith("application/json"):
             problems.append(f"Content-Type: must be application/json ({push['content_type']!r})")
         kind = push["kind"]
+        if kind == "session":
+            return self._apply_session(push, body, key)
+        if kind == "cdr":
+            return self._apply_cdr(push, body)
         if kind == "tariff":
             problems += validate.tariff(body)
             self._same_ids(body, parts, problems, ("country_code", "party_id", "id"))
@@ -278,9 +298,83 @@ class EMSP:
         self._bump(location, body.get("last_updated"))
         return 200, envelope()
 
+    def _apply_session(self, push, body, key):
+        """PUT replaces the session (its charging_periods too); PATCH replaces the fields it carries, appends its
+        charging_periods, and must carry last_updated (mod_sessions, transport_and_format)."""
+        problems = push["problems"]
+        if push["method"] == "PUT":
+            problems += validate.session(body)
+            self._same_ids(body, push["parts"], problems, ("country_code", "party_id", "id"))
+            self.sessions[key] = copy.deepcopy(body)
+            return 200, envelope()
+        stored = self.sessions.get(key)
+        if stored is None:
+            problems.append(f"PATCH {push['path']}: a session never PUT")
+            return 404, envelope(status_code=2001, message="unknown session")
+        if body.get("last_updated") is None:
+            problems.append("PATCH: last_updated is required in a PATCH")
+        for field in ("country_code", "party_id", "id"):
+            if field in body and str(body[field]).upper() != str(stored.get(field, "")).upper():
+                problems.append(f"PATCH: {field} {body[field]!r} changes the session's key")
+        merged = copy.deepcopy(stored)
+        for field, value in body.items():
+            if field == "charging_periods":
+                if value:
+                    merged["charging_periods"] = (merged.get("charging_periods") or []) + copy.deepcopy(value)
+            else:
+                merged[field] = copy.deepcopy(value)
+        problems += validate.session(merged)
+        if isinstance(body.get("last_updated"), str) and isinstance(stored.get("last_updated"), str):
+            try:
+                if instant(body["last_updated"]) < instant(stored["last_updated"]):
+                    problems.append("PATCH: last_updated goes back")
+            except ValueError:
+                pass
+        self.sessions[key] = merged
+        return 200, envelope()
+
+    def _apply_cdr(self, push, body):
+        """A CDR POSTed to the module URL: stored once, answered with its Location."""
+        problems = push["problems"]
+        problems += validate.cdr(body)
+        ids = [body.get(k) for k in ("country_code", "party_id", "id")]
+        if not all(isinstance(v, str) and v for v in ids):
+            return 400, envelope(status_code=2001, message="country_code, party_id and id are required")
+        push["country_code"], push["party_id"], push["object_id"] = ids
+        key = tuple(v.upper() for v in ids)
+        if key in self.cdrs:
+            same = "the same" if self.cdrs[key] == body else "a different"
+            problems.append(f"CDR {ids[2]!r} POSTed again ({same} body): a CDR is sent once and never changed")
+        else:
+            self.cdrs[key] = copy.deepcopy(body)
+        push["answer_headers"].append(("Location", f"{self.base}/emsp/2.2.1/cdrs/{urllib.parse.quote(ids[2], safe='')}"))
+        return 200, envelope()
+
+    def _read_back(self, handler, path):
+        """GET of a session ({cc}/{pid}/{id}) or of a CDR at the Location this eMSP answered ({id})."""
+        if not self._authorized(handler.headers.get("Authorization")):
+            return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
+        module, _, rest = path[len(self.PUSH_PREFIX):].partition("/")
+        parts = [urllib.parse.unquote(p).upper() for p in rest.split("/")]
+        with self.lock:
+            if module == "sessions" and len(parts) == 3:
+                found = self.sessions.get(tuple(parts))
+            elif module == "cdrs" and len(parts) == 1:
+                found = next((c for k, c in self.cdrs.items() if k[2] == parts[0]), None)
+            else:
+                found = None
+            found = copy.deepcopy(found)
+        if found is None:
+            return self._reply(handler, 404, envelope(status_code=2001, message=f"no such {module[:-1]}"))
+        return self._reply(handler, 200, envelope(found))
+
     @staticmethod
     def _method_problem(push):
-        if push["method"] == "PUT":
+        if push["method"] == "PUT" and push["kind"] != "cdr":
+            return None
+        if push["method"] == "PATCH" and push["kind"] == "session":
+            return None
+        if push["method"] == "POST" and push["kind"] == "cdr":
             return None
         if push["method"] == "DELETE" and push["kind"] == "tariff":
             return None
@@ -316,6 +410,18 @@ class EMSP:
         with self.lock:
             return {k[2] for k in self.tariffs}
 
+    def stored_session(self, country_code, party_id, session_id):
+        with self.lock:
+            return copy.deepcopy(self.sessions.get((country_code.upper(), party_id.upper(), session_id.upper())))
+
+    def stored_cdr(self, country_code, party_id, cdr_id):
+        with self.lock:
+            return copy.deepcopy(self.cdrs.get((country_code.upper(), party_id.upper(), cdr_id.upper())))
+
+    def stored_cdrs(self):
+        with self.lock:
+            return copy.deepcopy(list(self.cdrs.values()))
+
     # Client side ---------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -340,6 +446,42 @@ class EMSP:
             except ValueError:
                 parsed = raw
             return e.code, {k.lower(): v for k, v in e.headers.items()}, parsed
+
+    # Tokens at the CPO (this eMSP is the tokens module's Sender) -------------------------------------------------
+
+    def token(self, uid, type="RFID", **fields):
+        """A full OCPI 2.2.1 Token of this eMSP's party; `fields` replace or add members (None removes one)."""
+        body = {
+            "country_code": self.country_code, "party_id": self.party_id, "uid": uid, "type": type,
+            "contract_id": f"{self.country_code}-{self.party_id}-C{uid}"[:36], "visual_number": f"{uid[:8]}-VIS",
+            "issuer": self.name, "valid": True, "whitelist": "ALLOWED", "language": "de",
+            "last_updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        for k, v in fields.items():
+            if v is None:
+                body.pop(k, None)
+            else:
+                body[k] = v
+        return body
+
+    def token_url(self, tokens_url, uid, type=None, country_code=None, party_id=None):
+        """{tokens_url}/{country_code}/{party_id}/{uid}[?type=…], this eMSP's party unless told otherwise."""
+        segments = [country_code or self.country_code, party_id or self.party_id, uid]
+        url = tokens_url.rstrip("/") + "/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
+        return url + (f"?type={type}" if type else "")
+
+    def put_token(self, tokens_url, token_c, body, uid=None, type=None, country_code=None, party_id=None):
+        """PUTs a Token at the CPO, at the URL of its own key unless told otherwise (no `?type=` for an RFID token,
+        the default); (status, headers, body)."""
+        type = type or (body.get("type") if body.get("type") != "RFID" else None)
+        url = self.token_url(tokens_url, uid or body["uid"], type, country_code or body.get("country_code"), party_id or body.get("party_id"))
+        return self.call("PUT", url, token_c, body)
+
+    def patch_token(self, tokens_url, token_c, uid, fields, type=None, country_code=None, party_id=None):
+        return self.call("PATCH", self.token_url(tokens_url, uid, type, country_code, party_id), token_c, fields)
+
+    def get_token(self, tokens_url, token_c, uid, type=None, country_code=None, party_id=None):
+        return self.call("GET", self.token_url(tokens_url, uid, type, country_code, party_id), token_c)
 
     def pull_all(self, url, token, limit):
         """Follows `Link: <…>; rel="next"` from the first page to the last; returns (objects, pages, totals)."""

@@ -1,6 +1,9 @@
-"""Field checks of OCPI 2.2.1 objects, from the specification's tables (mod_locations, mod_tariffs, types).
-Each check returns a list of problems, as "path: reason"; an empty list means the object is valid."""
+"""Field checks of OCPI 2.2.1 objects, from the specification's tables (mod_locations, mod_tariffs, mod_tokens,
+mod_sessions, mod_cdrs, types). Each check returns a list of problems, as "path: reason"; an empty list means the
+object is valid."""
 import re
+from datetime import datetime, timezone
+from decimal import Decimal
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 LATITUDE = re.compile(r"^-?[0-9]{1,2}\.[0-9]{5,7}$")
@@ -29,6 +32,15 @@ FACILITIES = {
 DIMENSIONS = {"ENERGY", "FLAT", "PARKING_TIME", "TIME"}
 TARIFF_TYPES = {"AD_HOC_PAYMENT", "PROFILE_CHEAP", "PROFILE_FAST", "PROFILE_GREEN", "REGULAR"}
 DAYS = {"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"}
+TOKEN_TYPES = {"AD_HOC_USER", "APP_USER", "OTHER", "RFID"}
+WHITELIST_TYPES = {"ALWAYS", "ALLOWED", "ALLOWED_OFFLINE", "NEVER"}
+PROFILE_TYPES = {"CHEAP", "FAST", "GREEN", "REGULAR"}
+SESSION_STATUS = {"ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"}
+AUTH_METHODS = {"AUTH_REQUEST", "COMMAND", "WHITELIST"}
+# CdrDimensionType: every value may appear in a Session; these five are "Session only" and never in a CDR.
+SESSION_ONLY_DIMENSIONS = {"CURRENT", "ENERGY_EXPORT", "ENERGY_IMPORT", "POWER", "STATE_OF_CHARGE"}
+CDR_DIMENSIONS = {"ENERGY", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER", "PARKING_TIME", "RESERVATION_TIME", "TIME"}
+SESSION_DIMENSIONS = CDR_DIMENSIONS | SESSION_ONLY_DIMENSIONS
 
 
 class Checker:
@@ -229,4 +241,270 @@ def tariff(t, path="tariff"):
     c.datetime(t, "start_date_time", path, required=False)
     c.datetime(t, "end_date_time", path, required=False)
     c.datetime(t, "last_updated", path)
+    return c.problems
+
+
+# Tokens, Sessions and CDRs -------------------------------------------------------------------------------------
+
+
+def _instant(stamp):
+    """A DateTime that matched DATETIME, as an aware datetime (to order stamps of any precision)."""
+    head, _, frac = stamp[:-1].partition(".")
+    return datetime.fromisoformat(f"{head}.{frac[:6].ljust(6, '0')}").replace(tzinfo=timezone.utc)
+
+
+def _four_decimals(c, obj, key, path):
+    """types.asciidoc, number: "Unless mentioned otherwise, numbers use 4 decimals"."""
+    v = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and -Decimal(str(v)).as_tuple().exponent > 4:
+        c.fail(f"{path}.{key}", f"has more than 4 decimals ({v!r})")
+
+
+def _stamp(obj, key):
+    v = obj.get(key) if isinstance(obj, dict) else None
+    return _instant(v) if isinstance(v, str) and DATETIME.match(v) else None
+
+
+def _object(c, obj, key, path, required=True):
+    """The member `key` of `obj` when it is a JSON object; records a problem when it is required and missing, or
+    present and not an object."""
+    if obj.get(key) is None:
+        if required:
+            c.fail(f"{path}.{key}", "is required")
+        return None
+    if not isinstance(obj[key], dict):
+        c.fail(f"{path}.{key}", "must be an object")
+        return None
+    return obj[key]
+
+
+def _currency(c, obj, path):
+    if c.required(obj, "currency", path) and not re.match(r"^[A-Z]{3}$", str(obj["currency"])):
+        c.fail(f"{path}.currency", "must be ISO 4217")
+
+
+def _signed_price(c, obj, key, path, required, negative_allowed):
+    """A Price: excl_vat required, incl_vat optional, non-negative unless this is a credit CDR."""
+    p = _object(c, obj, key, path, required)
+    if p is None:
+        return
+    for field, needed in (("excl_vat", True), ("incl_vat", False)):
+        if not needed and p.get(field) is None:
+            continue
+        if not c.required(p, field, f"{path}.{key}"):
+            continue
+        v = p[field]
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            c.fail(f"{path}.{key}.{field}", "must be a number")
+        elif v < 0 and not negative_allowed:
+            c.fail(f"{path}.{key}.{field}", "must be a non-negative number")
+        else:
+            _four_decimals(c, p, field, f"{path}.{key}")
+
+
+def _cdr_token(c, obj, path):
+    t = _object(c, obj, "cdr_token", path)
+    if t is None:
+        return
+    p = f"{path}.cdr_token"
+    c.cistring(t, "country_code", p, 2)
+    c.cistring(t, "party_id", p, 3)
+    c.cistring(t, "uid", p, 36)
+    c.enum(t, "type", p, TOKEN_TYPES)
+    c.cistring(t, "contract_id", p, 36)
+
+
+def _charging_periods(c, obj, path, allowed, at_least_one):
+    """ChargingPeriods: each with a start, one or more dimensions of the allowed types with a non-negative volume;
+    in order, and within the object's start and end (a period ends where the next one starts)."""
+    periods = obj.get("charging_periods")
+    if periods is None:
+        periods = []
+    if not isinstance(periods, list):
+        c.fail(f"{path}.charging_periods", "must be a list")
+        return
+    if at_least_one and not periods:
+        c.fail(f"{path}.charging_periods", "must hold at least one period")
+    start, end, previous = _stamp(obj, "start_date_time"), _stamp(obj, "end_date_time"), None
+    for i, period in enumerate(periods):
+        p = f"{path}.charging_periods[{i}]"
+        if not isinstance(period, dict):
+            c.fail(p, "must be an object")
+            continue
+        c.datetime(period, "start_date_time", p)
+        c.cistring(period, "tariff_id", p, 36, required=False)
+        dims = period.get("dimensions")
+        if not isinstance(dims, list) or not dims:
+            c.fail(f"{p}.dimensions", "must hold at least one dimension")
+        for j, d in enumerate(dims or []):
+            q = f"{p}.dimensions[{j}]"
+            if not isinstance(d, dict):
+                c.fail(q, "must be an object")
+                continue
+            if d.get("type") in SESSION_ONLY_DIMENSIONS and allowed is CDR_DIMENSIONS:
+                c.fail(f"{q}.type", f"{d['type']} is a Session-only dimension, not allowed in a CDR")
+            else:
+                c.enum(d, "type", q, allowed)
+            c.number(d, "volume", q)
+            _four_decimals(c, d, "volume", q)
+            if d.get("type") == "STATE_OF_CHARGE" and isinstance(d.get("volume"), (int, float)) and d["volume"] > 100:
+                c.fail(f"{q}.volume", "a state of charge is 0 to 100 %")
+        at = _stamp(period, "start_date_time")
+        if at is None:
+            continue
+        if start is not None and at < start:
+            c.fail(f"{p}.start_date_time", "is before the start_date_time")
+        if end is not None and at > end:
+            c.fail(f"{p}.start_date_time", "is after the end_date_time")
+        if previous is not None and at < previous:
+            c.fail(f"{p}.start_date_time", "is before the previous period's start")
+        previous = at
+
+
+def _ends_after_start(c, obj, path):
+    start, end = _stamp(obj, "start_date_time"), _stamp(obj, "end_date_time")
+    if start is not None and end is not None and end < start:
+        c.fail(f"{path}.end_date_time", "is before the start_date_time")
+
+
+def token(t, path="token"):
+    """An OCPI 2.2.1 Token (mod_tokens)."""
+    c = Checker()
+    c.cistring(t, "country_code", path, 2)
+    c.cistring(t, "party_id", path, 3)
+    c.cistring(t, "uid", path, 36)
+    c.enum(t, "type", path, TOKEN_TYPES)
+    c.cistring(t, "contract_id", path, 36)
+    c.string(t, "visual_number", path, 64, required=False)
+    c.string(t, "issuer", path, 64)
+    c.cistring(t, "group_id", path, 36, required=False)
+    if not isinstance(t.get("valid"), bool):
+        c.fail(f"{path}.valid", "is a required boolean")
+    c.enum(t, "whitelist", path, WHITELIST_TYPES)
+    c.string(t, "language", path, 2, required=False)
+    c.enum(t, "default_profile_type", path, PROFILE_TYPES, required=False)
+    contract = _object(c, t, "energy_contract", path, required=False)
+    if contract is not None:
+        c.string(contract, "supplier_name", f"{path}.energy_contract", 64)
+        c.string(contract, "contract_id", f"{path}.energy_contract", 64, required=False)
+    c.datetime(t, "last_updated", path)
+    return c.problems
+
+
+def session(s, path="session"):
+    """An OCPI 2.2.1 Session (mod_sessions): the CPO's party, the token as a CdrToken, where, and what so far."""
+    c = Checker()
+    c.cistring(s, "country_code", path, 2)
+    c.cistring(s, "party_id", path, 3)
+    c.cistring(s, "id", path, 36)
+    c.datetime(s, "start_date_time", path)
+    c.datetime(s, "end_date_time", path, required=False)
+    _ends_after_start(c, s, path)
+    c.number(s, "kwh", path)
+    _four_decimals(c, s, "kwh", path)
+    _cdr_token(c, s, path)
+    c.enum(s, "auth_method", path, AUTH_METHODS)
+    c.cistring(s, "authorization_reference", path, 36, required=False)
+    c.cistring(s, "location_id", path, 36)
+    c.cistring(s, "evse_uid", path, 36)
+    c.cistring(s, "connector_id", path, 36)
+    c.string(s, "meter_id", path, 255, required=False)
+    _currency(c, s, path)
+    _charging_periods(c, s, path, SESSION_DIMENSIONS, at_least_one=False)
+    _signed_price(c, s, "total_cost", path, required=False, negative_allowed=False)
+    c.enum(s, "status", path, SESSION_STATUS)
+    c.datetime(s, "last_updated", path)
+    return c.problems
+
+
+def cdr_location(loc, path="cdr.cdr_location"):
+    c = Checker()
+    c.cistring(loc, "id", path, 36)
+    c.string(loc, "name", path, 255, required=False)
+    # string(45) in the table, widened to 255 by the errata (as Location.address is).
+    c.string(loc, "address", path, 255)
+    c.string(loc, "city", path, 45)
+    c.string(loc, "postal_code", path, 10, required=False)
+    c.string(loc, "state", path, 45, required=False)
+    if c.required(loc, "country", path) and not re.match(r"^[A-Z]{3}$", str(loc["country"])):
+        c.fail(f"{path}.country", "must be ISO 3166-1 alpha-3")
+    co = _object(c, loc, "coordinates", path)
+    if co is not None:
+        if not LATITUDE.match(str(co.get("latitude"))):
+            c.fail(f"{path}.coordinates.latitude", "must match -?[0-9]{1,2}\\.[0-9]{5,7}")
+        if not LONGITUDE.match(str(co.get("longitude"))):
+            c.fail(f"{path}.coordinates.longitude", "must match -?[0-9]{1,3}\\.[0-9]{5,7}")
+    c.cistring(loc, "evse_uid", path, 36)
+    c.cistring(loc, "evse_id", path, 48)
+    c.cistring(loc, "connector_id", path, 36)
+    c.enum(loc, "connector_standard", path, CONNECTOR_TYPES)
+    c.enum(loc, "connector_format", path, FORMATS)
+    c.enum(loc, "connector_power_type", path, POWER_TYPES)
+    return c.problems
+
+
+def cdr(r, path="cdr"):
+    """An OCPI 2.2.1 CDR (mod_cdrs): immutable, complete, with the tariffs as they were and its totals."""
+    c = Checker()
+    credit = r.get("credit")
+    if credit is not None and not isinstance(credit, bool):
+        c.fail(f"{path}.credit", "must be a boolean")
+    credit = credit is True
+    c.cistring(r, "country_code", path, 2)
+    c.cistring(r, "party_id", path, 3)
+    c.cistring(r, "id", path, 39)
+    if not credit and isinstance(r.get("id"), str) and len(r["id"]) > 36:
+        c.fail(f"{path}.id", "is at most 36 characters unless the CDR is a credit CDR")
+    c.datetime(r, "start_date_time", path)
+    c.datetime(r, "end_date_time", path)
+    _ends_after_start(c, r, path)
+    c.cistring(r, "session_id", path, 36, required=False)
+    _cdr_token(c, r, path)
+    c.enum(r, "auth_method", path, AUTH_METHODS)
+    c.cistring(r, "authorization_reference", path, 36, required=False)
+    loc = _object(c, r, "cdr_location", path)
+    if loc is not None:
+        c.problems += cdr_location(loc, f"{path}.cdr_location")
+    c.string(r, "meter_id", path, 255, required=False)
+    _currency(c, r, path)
+    tariffs = r.get("tariffs")
+    if tariffs is not None and not isinstance(tariffs, list):
+        c.fail(f"{path}.tariffs", "must be a list")
+    for i, t in enumerate(tariffs or []):
+        c.problems += tariff(t, f"{path}.tariffs[{i}]") if isinstance(t, dict) else [f"{path}.tariffs[{i}]: must be an object"]
+    _charging_periods(c, r, path, CDR_DIMENSIONS, at_least_one=True)
+    signed = _object(c, r, "signed_data", path, required=False)
+    if signed is not None:
+        p = f"{path}.signed_data"
+        c.cistring(signed, "encoding_method", p, 36)
+        c.integer(signed, "encoding_method_version", p, required=False)
+        c.string(signed, "public_key", p, 512, required=False)
+        c.string(signed, "url", p, 512, required=False)
+        values = signed.get("signed_values")
+        if not isinstance(values, list) or not values:
+            c.fail(f"{p}.signed_values", "must hold at least one value")
+        for i, v in enumerate(values or []):
+            c.cistring(v, "nature", f"{p}.signed_values[{i}]", 32)
+            c.string(v, "plain_data", f"{p}.signed_values[{i}]", 5000)
+            c.string(v, "signed_data", f"{p}.signed_values[{i}]", 5000)
+    _signed_price(c, r, "total_cost", path, required=True, negative_allowed=credit)
+    for key in ("total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost", "total_reservation_cost"):
+        _signed_price(c, r, key, path, required=False, negative_allowed=credit)
+    c.number(r, "total_energy", path)
+    c.number(r, "total_time", path)
+    c.number(r, "total_parking_time", path, required=False)
+    for key in ("total_energy", "total_time", "total_parking_time"):
+        _four_decimals(c, r, key, path)
+    total_time, parking = r.get("total_time"), r.get("total_parking_time")
+    if isinstance(total_time, (int, float)) and isinstance(parking, (int, float)) and parking > total_time:
+        c.fail(f"{path}.total_parking_time", "is more than the total_time")
+    c.string(r, "remark", path, 255, required=False)
+    c.cistring(r, "invoice_reference_id", path, 39, required=False)
+    if credit:
+        c.cistring(r, "credit_reference_id", path, 39)
+    else:
+        c.cistring(r, "credit_reference_id", path, 39, required=False)
+    if r.get("home_charging_compensation") is not None and not isinstance(r["home_charging_compensation"], bool):
+        c.fail(f"{path}.home_charging_compensation", "must be a boolean")
+    c.datetime(r, "last_updated", path)
     return c.problems
