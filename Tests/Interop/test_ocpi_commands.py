@@ -2,6 +2,7 @@
 third-party `ocpp` package: each command becomes the station's OCPP call, the answer comes at once, and the
 result reaches the eMSP's response_url; sessions started so carry the command's reference."""
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -69,6 +70,20 @@ def token(uid):
             "valid": True, "whitelist": "ALLOWED", "last_updated": "2026-12-01T00:00:00Z"}
 
 
+@contextlib.contextmanager
+def scene():
+    """A server with an eMSP registered and one 1.6 and one 2.0.1 station placed; the server log on failure."""
+    server, emsp, results, token_c, stations = setup()
+    try:
+        yield server, emsp, results, token_c, stations
+    except BaseException:
+        print(server.tail(8000))
+        raise
+    finally:
+        server.destroy()
+        emsp.close()
+
+
 def setup():
     server = VoltaicServer(extra_args=["--ocpi-push-backoff", "0.2", "--ocpi-push-backoff-max", "1"]).start()
     emsp, results = EMSP(), Results()
@@ -110,9 +125,9 @@ async def wait_for(predicate, timeout=20):
 
 
 def test_start_stop_and_unlock_over_ocpp16():
-    server, emsp, results, token_c, stations = setup()
-    sid, loc, evse = stations["1.6"]
-    try:
+    with scene() as (server, emsp, results, token_c, stations):
+        sid, loc, evse = stations["1.6"]
+
         async def scenario():
             async with connected(server, sid, "1.6") as cp:
                 await cp.call(c16.BootNotification(charge_point_vendor="Cmd", charge_point_model="Test"))
@@ -161,18 +176,12 @@ def test_start_stop_and_unlock_over_ocpp16():
         status, body = server.api("GET", "/ocpi/pushes?limit=1000")
         commands = [p for p in body["items"] if p["module"] == "commands"]
         assert len(commands) == 3 and all(p["state"] == "delivered" and p["method"] == "POST" for p in commands), commands
-    except BaseException:
-        print(server.tail(8000))
-        raise
-    finally:
-        server.destroy()
-        emsp.close()
 
 
 def test_start_over_ocpp201_is_matched_by_remote_start_id():
-    server, emsp, results, token_c, stations = setup()
-    sid, loc, evse = stations["2.0.1"]
-    try:
+    with scene() as (server, emsp, results, token_c, stations):
+        sid, loc, evse = stations["2.0.1"]
+
         async def scenario():
             async with connected(server, sid, "2.0.1") as cp:
                 await cp.call(c201.BootNotification(charging_station={"vendor_name": "Cmd", "model": "Test"}, reason="PowerUp"))
@@ -198,18 +207,11 @@ def test_start_over_ocpp201_is_matched_by_remote_start_id():
                 await wait_for(made)
 
         asyncio.run(scenario())
-    except BaseException:
-        print(server.tail(8000))
-        raise
-    finally:
-        server.destroy()
-        emsp.close()
 
 
 def test_refusals_are_honest_and_a_silent_charger_times_out():
-    server, emsp, results, token_c, stations = setup()
-    sid, loc, evse = stations["1.6"]
-    try:
+    with scene() as (server, emsp, results, token_c, stations):
+        sid, loc, evse = stations["1.6"]
         # The charger is offline: REJECTED at once, nothing to wait for.
         _, answer = command(server, token_c, "START_SESSION", {"response_url": results.url("offline"), "token": token("OFF1"), "location_id": loc})
         assert answer["data"]["result"] == "REJECTED" and answer["data"]["timeout"] == 0, answer
@@ -245,9 +247,3 @@ def test_refusals_are_honest_and_a_silent_charger_times_out():
                 task.cancel()
 
         asyncio.run(silent())
-    except BaseException:
-        print(server.tail(8000))
-        raise
-    finally:
-        server.destroy()
-        emsp.close()

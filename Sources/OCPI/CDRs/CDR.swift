@@ -105,16 +105,7 @@ public struct CDR: Hashable, Sendable, Encodable {
         if !tariffs.isEmpty { try c.encode(tariffs, forKey: .tariffs) }
         try c.encode(chargingPeriods, forKey: .chargingPeriods)
         // The costs a dimension never had are left out, not written null.
-        var t = encoder.container(keyedBy: CDRTotals.CodingKeys.self)
-        try t.encode(totals.totalCost, forKey: .totalCost)
-        try t.encodeIfPresent(totals.totalFixedCost, forKey: .totalFixedCost)
-        try t.encodeIfPresent(totals.totalEnergyCost, forKey: .totalEnergyCost)
-        try t.encodeIfPresent(totals.totalTimeCost, forKey: .totalTimeCost)
-        try t.encodeIfPresent(totals.totalParkingCost, forKey: .totalParkingCost)
-        try t.encodeIfPresent(totals.totalReservationCost, forKey: .totalReservationCost)
-        try t.encode(totals.totalEnergy, forKey: .totalEnergy)
-        try t.encode(totals.totalTime, forKey: .totalTime)
-        try t.encode(totals.totalParkingTime, forKey: .totalParkingTime)
+        try totals.encode(to: encoder, absentAsNull: false)
         try c.encode(lastUpdated, forKey: .lastUpdated)
     }
 }

@@ -40,14 +40,16 @@ public struct CDRTotals: Hashable, Sendable, Codable {
     }
 
     /// Every field, the absent costs as null, so that a reader sees which dimensions were never billed.
-    public func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws { try encode(to: encoder, absentAsNull: true) }
+
+    /// The fields into `encoder`'s keyed container; absent costs as null, or left out (as a CDR carries them).
+    public func encode(to encoder: any Encoder, absentAsNull: Bool) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(totalCost, forKey: .totalCost)
-        try c.encode(totalFixedCost, forKey: .totalFixedCost)
-        try c.encode(totalEnergyCost, forKey: .totalEnergyCost)
-        try c.encode(totalTimeCost, forKey: .totalTimeCost)
-        try c.encode(totalParkingCost, forKey: .totalParkingCost)
-        try c.encode(totalReservationCost, forKey: .totalReservationCost)
+        for (key, cost) in [(CodingKeys.totalFixedCost, totalFixedCost), (.totalEnergyCost, totalEnergyCost), (.totalTimeCost, totalTimeCost),
+                            (.totalParkingCost, totalParkingCost), (.totalReservationCost, totalReservationCost)] {
+            if absentAsNull { try c.encode(cost, forKey: key) } else { try c.encodeIfPresent(cost, forKey: key) }
+        }
         try c.encode(totalEnergy, forKey: .totalEnergy)
         try c.encode(totalTime, forKey: .totalTime)
         try c.encode(totalParkingTime, forKey: .totalParkingTime)
