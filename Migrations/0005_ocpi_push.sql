@@ -53,6 +53,8 @@ CREATE TABLE ocpi_pushes (
 CREATE INDEX ocpi_pushes_queue ON ocpi_pushes (partner_id, queue_key, id) WHERE state = 'pending';
 CREATE INDEX ocpi_pushes_due ON ocpi_pushes (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX ocpi_pushes_state ON ocpi_pushes (state, id);
+-- Every push of a queue, whatever its state: was a partner ever sent this object, when was it last queued.
+CREATE INDEX ocpi_pushes_key ON ocpi_pushes (queue_key, partner_id, created_at);
 
 -- A station going online or offline, or decommissioned, changes the status of its EVSEs: the trigger that stamps
 -- their last_updated also writes the outbox event that pushes them, in the same transaction, whoever wrote the

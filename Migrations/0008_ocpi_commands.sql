@@ -28,5 +28,5 @@ CREATE TABLE ocpi_commands (
     completed_at            timestamptz
 );
 CREATE INDEX ocpi_commands_open ON ocpi_commands (created_at) WHERE state <> 'done';
-CREATE INDEX ocpi_commands_started ON ocpi_commands (station_id, created_at) WHERE command = 'START_SESSION' AND result = 'ACCEPTED' AND transaction_id IS NULL;
+CREATE INDEX ocpi_commands_started ON ocpi_commands (station_id, created_at) WHERE command = 'START_SESSION' AND transaction_id IS NULL;
 CREATE SEQUENCE ocpi_remote_start_ids MAXVALUE 2147483647 CYCLE;

@@ -39,7 +39,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         sessions: SessionRepository(client: client, logger: logger), commands: CommandRepository(client: client, logger: logger),
         sender: PushSender(http: .shared, timeout: config.ocpi.partnerTimeout, countryCode: config.ocpi.countryCode, partyId: config.ocpi.partyId),
         policy: PushPolicy(maxAttempts: config.ocpi.pushAttempts, backoff: config.ocpi.pushBackoff, maxBackoff: config.ocpi.pushBackoffMax),
-        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
+        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady, sessionUpdates: config.ocpi.sessionUpdateInterval
     )
     let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
 

@@ -31,8 +31,8 @@ import Testing
         )
         let periods = s.chargingPeriods(tariff: nil, timeZone: Self.utc)
         #expect(periods.map(\.startDateTime) == ["10:00", "10:20", "10:40"].map { Self.at("2026-12-01T\($0):00Z") })
-        #expect(periods[0].dimensions == [CdrDimension(type: .energy, volume: 2.5), CdrDimension(type: .time, volume: Decimal(string: "0.333333")!)])
-        #expect(periods[2].dimensions == [CdrDimension(type: .parkingTime, volume: Decimal(string: "0.333333")!)], "no energy: the car is parked")
+        #expect(periods[0].dimensions == [CdrDimension(type: .energy, volume: 2.5), CdrDimension(type: .time, volume: Decimal(string: "0.3333")!)])
+        #expect(periods[2].dimensions == [CdrDimension(type: .parkingTime, volume: Decimal(string: "0.3333")!)], "no energy: the car is parked")
         #expect(sums(periods).energy == 7.5)
     }
 
@@ -85,10 +85,33 @@ import Testing
         let periods = s.chargingPeriods(tariff: nil, timeZone: Self.utc)
         #expect(sums(periods).energy == 2, "the meter's total, whatever the readings say")
         #expect(periods.allSatisfy { $0.dimensions.allSatisfy { $0.volume >= 0 } })
-        // Hours are written to 6 decimals per period (the engine reads them back as whole seconds).
+        // Hours are written to OCPI's 4 decimals per period (the engine reads them back as whole seconds).
         let hours = sums(periods).time + sums(periods).parking
-        #expect(abs(hours - Decimal(string: "0.5")!) <= Decimal(periods.count) * Decimal(string: "0.0000005")!)
+        #expect(abs(hours - Decimal(string: "0.5")!) <= Decimal(periods.count) * Decimal(string: "0.00005")!)
         let empty = MeteredSession(start: Self.at("2026-12-01T10:00:00Z"), end: Self.at("2026-12-01T10:00:00Z"), readings: [], energyWh: 0)
         #expect(empty.chargingPeriods(tariff: nil, timeZone: Self.utc).count == 1)
+    }
+
+    @Test func registersAtTheirLimitsAndTimestampsFarAwayAreSafe() throws {
+        // A tariff with times of day: cuts at every local midnight and 18:00 of the days the session spans.
+        let tariff = try JSONDecoder().decode(Tariff.self, from: Data("""
+            {"country_code":"NL","party_id":"VOL","id":"TOD","currency":"EUR","last_updated":"2026-01-01T00:00:00Z","elements":[
+             {"price_components":[{"type":"ENERGY","price":0.30,"vat":21,"step_size":1}],"restrictions":{"start_time":"18:00","end_time":"23:59"}},
+             {"price_components":[{"type":"ENERGY","price":0.20,"vat":21,"step_size":1}]}]}
+            """.utf8))
+        // 10^15 Wh (the largest register the wire admits) over 3 days: Wh × seconds would pass Int64 in integers.
+        let big: Int64 = 1_000_000_000_000_000
+        let s = MeteredSession(
+            start: Self.at("2026-12-01T10:00:00Z"), end: Self.at("2026-12-04T10:00:00Z"),
+            readings: [(Self.at("2026-12-02T10:00:00Z"), big / 2)], energyWh: big
+        )
+        let periods = s.chargingPeriods(tariff: tariff, timeZone: Self.utc)
+        #expect(periods.count > 6, "midnights and 18:00s cut it")
+        #expect(sums(periods).energy == Decimal(big) / 1000)
+        // A stop stamped in the year 9999: clock cuts stop after 31 days instead of running through 8,000 years.
+        let far = MeteredSession(start: Self.at("2026-12-01T10:00:00Z"), end: Self.at("9999-12-31T00:00:00Z"), readings: [], energyWh: 1000)
+        let farPeriods = far.chargingPeriods(tariff: tariff, timeZone: Self.utc)
+        #expect(farPeriods.count <= 3 * 32 + 2, "three cuts a day (00:00, 18:00, 23:59) for 31 days")
+        #expect(sums(farPeriods).energy == 1)
     }
 }

@@ -202,6 +202,25 @@ import TestSupport
         }
     }
 
+    @Test func aBatchFoldsOnlyItsFirstTariffPushIntoOneWaiting() async throws {
+        try await Harness.with { h in
+            let p = try await Self.partner(h, "emsp", receives: [.tariffs])
+            let service = catalogService
+            let repo = pushes(h)
+            let tariff = try CatalogTests.tariff("T"), again = try CatalogTests.tariff("T", price: "0.30")
+            _ = try await h.committer.perform { try await service.putTariff($0, tariff, now: Date()) }
+            _ = try await repo.relay()
+            // The first PUT waits unsent (the partner is down); then PUT, DELETE, PUT in one batch.
+            let changed = try CatalogTests.tariff("T", price: "0.27")
+            _ = try await h.committer.perform { try await service.putTariff($0, changed, now: Date()) }
+            _ = try await h.committer.perform { try await service.deleteTariff($0, id: "T", now: Date()) }
+            _ = try await h.committer.perform { try await service.putTariff($0, again, now: Date()) }
+            _ = try await repo.relay()
+            // The batch's first PUT folds into the waiting one; its last must not (a DELETE is between them).
+            #expect(try await rows(h) == ["\(p) PUT T", "\(p) DELETE T", "\(p) PUT T"])
+        }
+    }
+
     @Test func aLapsedLeaseIsClaimedAgainWithTheSameRequestId() async throws {
         try await Harness.with { h in
             _ = try await Self.partner(h, "emsp", receives: [.locations])

@@ -113,6 +113,15 @@ import TestSupport
             #expect(try await pushes.refreshActiveSessions(interval: .zero) == 1)
             #expect(try await pushes.refreshActiveSessions(interval: .zero) == 0, "one waits already")
             #expect(try await pushes.list(state: .pending, partnerId: partner).map(\.module) == ["sessions"])
+            // Many nodes refreshing at once queue one push, not one each.
+            try await deliverAll()
+            let mv2 = mv.replacingOccurrences(of: "10:05:00", with: "10:06:00").replacingOccurrences(of: "\"900\"", with: "\"1900\"")
+            #expect(try await h.call(.v16, "CPS", "MeterValues", mv2).isResult)
+            let queued = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<6 { group.addTask { try await pushes.refreshActiveSessions(interval: .zero) } }
+                return try await group.reduce(0, +)
+            }
+            #expect(queued == 1)
         }
     }
 

@@ -319,9 +319,13 @@ public struct ChargingService: Sendable {
             return auth
         }
         _ = flag(&tx, samples: e.samples, corrections: corrections, afterEnd: false)
+        // A 2.0.1 transaction often starts on the cable with neither token nor EVSE; the event that first gives them
+        // is when the session becomes someone's, for whoever follows sessions (OCPI).
+        let wasAnonymous = tx.idToken == nil || tx.evseId == 0
         if let token = e.idToken, tx.idToken == nil { tx.idToken = token }
         if let state = e.chargingState { tx.chargingState = state }
         if tx.evseId == 0, let evse = e.evse { tx.evseId = evse.evseId; tx.connectorId = evse.connectorId }
+        let identified = !created && wasAnonymous && tx.idToken != nil && tx.evseId != 0
         if e.eventType == "Started", let startedAt = tx.startedAt, e.timestamp < startedAt { tx.startedAt = e.timestamp }
         if let reservationId = e.reservationId, let token = tx.idToken {
             tx.reservationId = reservationId
@@ -346,7 +350,7 @@ public struct ChargingService: Sendable {
         }
         tx.suspect = !tx.suspectReasons.isEmpty
         try await uow.updateTransaction(tx)
-        if created { try await uow.appendOutbox(topic: "session.started", payload: Self.eventPayload(tx)) }
+        if created || identified { try await uow.appendOutbox(topic: "session.started", payload: Self.eventPayload(tx)) }
         if ending { try await uow.appendOutbox(topic: "session.ended", payload: Self.eventPayload(tx)) }
         return auth
     }

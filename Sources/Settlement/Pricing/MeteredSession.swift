@@ -7,10 +7,14 @@ public import OCPI
 public struct MeteredSession: Hashable, Sendable {
     public var start: OCPIDateTime
     public var end: OCPIDateTime
-    /// (time, Wh delivered since the start); need not be sorted, may be empty. The total at `end` is `energyWh`.
+    /// (time, Wh delivered since the start); need not be sorted, may be empty. The total at `end` is `energyWh`. Callers
+    /// keep every value within ±`WireLimits.maxRegisterWh` (10^15).
     public var readings: [(OCPIDateTime, Int64)]
     /// The energy of the whole session, Wh.
     public var energyWh: Int64
+
+    /// The span over which the tariff's clock cuts are made.
+    public static let maximumCutSpan: Int64 = 31 * 86_400
 
     public init(start: OCPIDateTime, end: OCPIDateTime, readings: [(OCPIDateTime, Int64)], energyWh: Int64) {
         self.start = start
@@ -48,23 +52,26 @@ public struct MeteredSession: Hashable, Sendable {
             if curve.last!.0 == offset { curve[curve.count - 1].1 = value } else { curve.append((offset, value)) }
         }
         curve.append((total, energy))
+        // In Decimal: a register's Wh times a stretch's seconds can pass Int64's range.
         func deliveredBy(_ offset: Int64) -> Int64 {
             guard let i = curve.firstIndex(where: { $0.0 >= offset }) else { return energy }
             if curve[i].0 == offset || i == 0 { return curve[i].1 }
             let (a, b) = (curve[i - 1], curve[i])
-            return a.1 + (b.1 - a.1) * (offset - a.0) / (b.0 - a.0)
+            let share = (Decimal(b.1 - a.1) * Decimal(offset - a.0) / Decimal(b.0 - a.0)).rounded(0, .down)
+            return a.1 + NSDecimalNumber(decimal: share).int64Value
         }
         var cuts = Set(curve.map(\.0))
         if let tariff {
-            cuts.formUnion(PricingEngine.clockCuts(tariff: tariff, start: start, seconds: total, timeZone: timeZone))
+            // Clock cuts over at most the first 31 days: a timestamp from the wire far in the future must not make millions.
+            cuts.formUnion(PricingEngine.clockCuts(tariff: tariff, start: start, seconds: min(total, Self.maximumCutSpan), timeZone: timeZone))
             for r in tariff.elements.compactMap(\.restrictions) {
                 for kWh in [r.minKWh, r.maxKWh].compactMap({ $0 }) {
                     let wh = NSDecimalNumber(decimal: (kWh * 1000).rounded(0, .up)).int64Value
                     // The first second at which the energy so far reaches the threshold.
                     if wh > 0, wh < energy, let i = curve.firstIndex(where: { $0.1 >= wh }), i > 0 {
                         let (a, b) = (curve[i - 1], curve[i])
-                        let offset = a.0 + ((wh - a.1) * (b.0 - a.0) + (b.1 - a.1) - 1) / (b.1 - a.1)
-                        cuts.insert(offset)
+                        let after = (Decimal(wh - a.1) * Decimal(b.0 - a.0) / Decimal(b.1 - a.1)).rounded(0, .up)
+                        cuts.insert(a.0 + NSDecimalNumber(decimal: after).int64Value)
                     }
                 }
             }
@@ -76,7 +83,8 @@ public struct MeteredSession: Hashable, Sendable {
         for (i, offset) in offsets.enumerated() {
             let next = i + 1 < offsets.count ? offsets[i + 1] : total
             let delivered = deliveredBy(next) - deliveredBy(offset)
-            let hours = (Decimal(next - offset) / 3600).rounded(6, .plain)
+            // OCPI numbers carry 4 decimals; the engine reads such hours back as the whole seconds they stand for.
+            let hours = (Decimal(next - offset) / 3600).rounded(4, .plain)
             let at = OCPIDateTime(seconds: start + offset)
             // A session of no duration still delivered what its meter says.
             let wh = total == 0 ? energy : delivered

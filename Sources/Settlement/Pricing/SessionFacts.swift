@@ -55,10 +55,12 @@ public struct SessionFacts: Sendable {
         self.authorizationReference = authorizationReference
     }
 
-    /// The meter's view up to the end, or up to `now` while charging.
+    /// The meter's view up to the end or, while charging, up to its latest reading (what happened since is not known
+    /// yet: it is neither charging nor parking until the meter says so).
     public func metered(now: OCPIDateTime) -> MeteredSession {
-        let until = end ?? max(now, start)
-        let sorted = readings.filter { $0.0 >= start && $0.0 <= until }.sorted { $0.0 < $1.0 }
+        let known = readings.filter { $0.0 >= start && $0.0 <= max(now, start) }
+        let until = end ?? known.map(\.0).max() ?? start
+        let sorted = known.filter { $0.0 <= until }.sorted { $0.0 < $1.0 }
         let base = meterStartWh ?? sorted.first?.1 ?? 0
         let latest = sorted.last.map { $0.1 - base } ?? 0
         let energy: Int64 = energyWh ?? meterStopWh.map { $0 - base } ?? latest

@@ -131,7 +131,7 @@ public struct CommandRepository: Sendable {
     }
 
     /// Commands not sent yet, oldest first.
-    public func pending(limit: Int = 100) async throws -> [Pending] {
+    public func pending(limit: Int = 1000) async throws -> [Pending] {
         let rows = try await client.query(
             "SELECT id, command, station_id, action, payload::text FROM ocpi_commands WHERE state = 'pending' AND deadline > now() ORDER BY created_at LIMIT \(limit)",
             logger: logger

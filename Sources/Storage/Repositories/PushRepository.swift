@@ -64,7 +64,7 @@ public struct PushRepository: Sendable {
     /// Relays up to `limit` outbox events into pushes, in one transaction that marks them processed: an event is
     /// relayed once whatever the number of nodes (one relays at a time), and a crash relays it again from the
     /// start. Returns how many events it took; 0 when there were none or another node is relaying.
-    public func relay(limit: Int = 500) async throws -> Int {
+    public func relay(limit: Int = 200) async throws -> Int {
         try await client.withTransaction(logger: logger) { conn in
             var locked = false
             for try await l in try await conn.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger).decode(Bool.self) { locked = l }
@@ -184,9 +184,9 @@ public struct PushRepository: Sendable {
                            nullif(x.tariff_id, ''), nullif(x.session_id, ''), nullif(x.cdr_id, ''), x.outbox_id
                     FROM unnest(\(rows.partner)::int8[], \(rows.module)::text[], \(rows.method)::text[], \(rows.key)::text[], \(rows.target)::text[],
                                 \(rows.cc)::text[], \(rows.pid)::text[], \(rows.location)::text[], \(rows.evse)::text[], \(rows.tariff)::text[],
-                                \(rows.session)::text[], \(rows.cdr)::text[], \(rows.outboxId)::int8[])
-                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, session_id, cdr_id, outbox_id, n)
-                    WHERE NOT EXISTS (
+                                \(rows.session)::text[], \(rows.cdr)::text[], \(rows.outboxId)::int8[], \(rows.foldable)::bool[])
+                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, session_id, cdr_id, outbox_id, foldable, n)
+                    WHERE NOT x.foldable OR NOT EXISTS (
                         SELECT 1 FROM ocpi_pushes p
                         WHERE p.partner_id = x.partner_id AND p.queue_key = x.queue_key AND p.state = 'pending' AND p.lease_until IS NULL
                           AND p.target = x.target AND p.method = x.method
@@ -209,7 +209,12 @@ public struct PushRepository: Sendable {
     /// Nothing is queued for a session that has a push waiting. Returns how many.
     public func refreshActiveSessions(interval: Duration) async throws -> Int {
         let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        let rows = try await client.query(
+        // Under the relay's lock: one node queues a session's progress, not each.
+        return try await client.withTransaction(logger: logger) { conn in
+        var locked = false
+        for try await l in try await conn.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger).decode(Bool.self) { locked = l }
+        guard locked else { return 0 }
+        let rows = try await conn.query(
             """
             INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, session_id, outbox_id)
             SELECT s.partner_id, 'sessions', 'PUT', 'session:' || s.id, s.id, s.country_code, s.party_id, s.id, 0
@@ -220,12 +225,28 @@ public struct PushRepository: Sendable {
                 SELECT max(q.created_at) AS at, bool_or(q.state = 'pending') AS waiting
                 FROM ocpi_pushes q WHERE q.partner_id = s.partner_id AND q.queue_key = 'session:' || s.id
             ) last
-            WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(pa.endpoints) e WHERE e->>'identifier' = 'sessions' AND e->>'role' = 'RECEIVER')
+            WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(pa.endpoints) e WHERE lower(e->>'identifier') = 'sessions' AND e->>'role' = 'RECEIVER')
               AND NOT coalesce(last.waiting, false)
               AND (last.at IS NULL OR last.at < now() - \(seconds) * interval '1 second')
               AND (last.at IS NULL OR t.updated_at > last.at
                    OR EXISTS (SELECT 1 FROM meter_values mv WHERE mv.transaction_id = t.id AND mv.received_at > last.at))
             RETURNING id
+            """,
+            logger: logger
+        )
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+        }
+    }
+
+    /// Deletes up to `limit` pushes finished (delivered or superseded) before `cutoff`; returns how many.
+    public func purgeFinished(before cutoff: Date, limit: Int = 10_000) async throws -> Int {
+        let rows = try await client.query(
+            """
+            DELETE FROM ocpi_pushes WHERE id IN (
+                SELECT id FROM ocpi_pushes WHERE state IN ('delivered', 'superseded') AND created_at < \(cutoff) LIMIT \(limit)
+            ) RETURNING id
             """,
             logger: logger
         )
@@ -514,6 +535,9 @@ struct PushRows {
     var partner: [Int64] = [], module: [String] = [], method: [String] = [], key: [String] = [], target: [String] = []
     var cc: [String] = [], pid: [String] = [], location: [String] = [], evse: [String] = [], tariff: [String] = []
     var session: [String] = [], cdr: [String] = [], outboxId: [Int64] = []
+    /// Whether the row may fold into a push waiting in the table: always for PUTs of state; for tariffs only the
+    /// batch's first row of its queue (a later one follows rows of this batch, which the table cannot see yet).
+    var foldable: [Bool] = []
     private var seen: Set<String> = []
     private var lastOfQueue: [String: String] = [:]
 
@@ -525,6 +549,7 @@ struct PushRows {
         } else {
             guard lastOfQueue[queue] != identity else { return }
         }
+        foldable.append(m == "locations" || m == "sessions" || lastOfQueue[queue] == nil)
         lastOfQueue[queue] = identity
         partner.append(p); module.append(m); method.append(me); key.append(k); target.append(t)
         cc.append(c); pid.append(pi); location.append(l ?? ""); evse.append(e ?? ""); tariff.append(ta ?? "")

@@ -1,4 +1,5 @@
 public import Foundation
+import CSMS
 public import Logging
 public import OCPI
 public import PostgresNIO
@@ -67,7 +68,9 @@ public struct SessionRepository: Sendable {
                 """
                 UPDATE ocpi_commands SET transaction_id = \(transactionId) WHERE id = (
                     SELECT c.id FROM ocpi_commands c, transactions t
-                    WHERE t.id = \(transactionId) AND c.command = 'START_SESSION' AND c.result = 'ACCEPTED' AND c.transaction_id IS NULL
+                    WHERE t.id = \(transactionId) AND c.command = 'START_SESSION' AND c.transaction_id IS NULL
+                      -- Sent and not refused: the station's start may come before its answer to the command is recorded.
+                      AND c.state IN ('sent', 'done') AND coalesce(c.result, 'ACCEPTED') = 'ACCEPTED'
                       AND c.station_id = t.station_id AND c.created_at > now() - interval '1 hour'
                       AND (c.remote_start_id = t.remote_start_id OR (t.remote_start_id IS NULL AND lower(c.token_uid) = lower(t.id_token)))
                     ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE
@@ -117,7 +120,7 @@ public struct SessionRepository: Sendable {
     static let factColumns = """
         s.id, s.country_code, s.party_id, s.cdr_token::text, s.auth_method, s.location_id, s.evse_uid, s.connector_id, s.cdr_location::text,
         s.time_zone, s.currency, s.tariff::text, t.id, t.started_at, t.stopped_at, t.state, t.meter_start_wh, t.meter_stop_wh, t.energy_wh,
-        greatest(s.last_updated, t.updated_at), s.authorization_reference
+        greatest(s.last_updated, t.updated_at, (SELECT max(mv.received_at) FROM meter_values mv WHERE mv.transaction_id = t.id)), s.authorization_reference
         """
 
     /// What is known of a session now: its row, its transaction and its energy readings.
@@ -132,7 +135,7 @@ public struct SessionRepository: Sendable {
             """
             SELECT DISTINCT ON (sampled_at) sampled_at, round(value)::int8 FROM meter_values
             WHERE transaction_id = \(transactionId) AND measurand = 'Energy.Active.Import.Register' AND phase = ''
-              AND unit = 'Wh' AND value IS NOT NULL AND location IN ('', 'Outlet')
+              AND unit = 'Wh' AND value IS NOT NULL AND location IN ('', 'Outlet') AND abs(value) <= \(WireLimits.maxRegisterWh)
             ORDER BY sampled_at, id DESC
             """,
             logger: logger
@@ -176,7 +179,7 @@ public struct SessionRepository: Sendable {
     /// A page of the sessions of these eMSP parties (`CC-PID`), in creation order, filtered on `last_updated`.
     public func sessions(_ page: PageRequest, parties: [String]) async throws -> CatalogRepository.Page<SessionFacts> {
         let (from, to) = (page.dateFrom.map(CatalogRepository.micros), page.dateTo.map(CatalogRepository.micros))
-        let updated = "greatest(s.last_updated, t.updated_at)"
+        let updated = "greatest(s.last_updated, t.updated_at, (SELECT max(mv.received_at) FROM meter_values mv WHERE mv.transaction_id = t.id))"
         let filter = """
             (s.token_country_code || '-' || s.token_party_id) = ANY($1::text[])
               AND ($2::int8 IS NULL OR \(updated) >= timestamptz 'epoch' + $2::int8 * interval '1 microsecond')

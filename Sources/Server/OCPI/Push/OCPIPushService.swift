@@ -52,7 +52,8 @@ struct OCPIPushService: Service {
         while !Task.isCancelled {
             var relayed = 0
             do {
-                relayed = try await Deadline.run(within: databaseTimeout) { try await pushes.relay() }
+                // A relay of 200 events makes sessions and CDRs too: it gets a few database deadlines.
+                relayed = try await Deadline.run(within: databaseTimeout * 4) { try await pushes.relay() }
                 if relayed > 0 { logger.debug("outbox relayed", metadata: ["count": "\(relayed)"]) }
                 if ContinuousClock.now - lastRefresh >= min(sessionUpdates, .seconds(60)) {
                     lastRefresh = .now
@@ -66,6 +67,7 @@ struct OCPIPushService: Service {
                     if abandoned > 0 { logger.notice("pushes of unregistered partners abandoned", metadata: ["count": "\(abandoned)"]) }
                     let cutoff = Date().addingTimeInterval(-outboxRetention.seconds)
                     _ = try await Deadline.run(within: databaseTimeout) { try await pushes.purgeOutbox(before: cutoff) }
+                    _ = try await Deadline.run(within: databaseTimeout) { try await pushes.purgeFinished(before: cutoff) }
                 }
             } catch {
                 if Task.isCancelled { return }
@@ -102,7 +104,9 @@ struct OCPIPushService: Service {
         let outcome: PushRepository.Outcome
         var location: String?
         do {
-            (outcome, location) = try await attempt(claimed)
+            // Within the lease: a send that outlived it could go after the newer one of the node that took it over.
+            let within = lease - databaseTimeout
+            (outcome, location) = try await Deadline.run(within: within) { try await attempt(claimed) }
         } catch {
             outcome = policy.outcome(of: .unreachable("its object could not be read: \(error)"), attempt: push.attempts, draw: .random(in: 0...1))
         }
@@ -163,6 +167,8 @@ struct OCPIPushService: Service {
             guard let tariffId = push.tariffId else { return (.dead("a tariff push without a tariff id"), nil) }
             path.append(tariffId)
             if push.method == "DELETE" {
+                // A DELETE replayed after the tariff was made again would delete the live one.
+                if try await catalog.tariff(id: tariffId) != nil { return (.superseded("the tariff exists again"), nil) }
                 body = nil
             } else {
                 guard let tariff = try await catalog.tariff(id: tariffId) else { return (.superseded("the tariff was deleted since"), nil) }
