@@ -128,6 +128,7 @@ func buildRouter(
     )
     PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
     PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)
+    ocpiController.addAdminRoutes(to: api)
     ocpiController.addRoutes(to: router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router

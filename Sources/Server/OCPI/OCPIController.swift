@@ -128,29 +128,50 @@ struct OCPIController: Sendable {
         return OCPIReply.envelope(NoPayload?.none, request: request)
     }
 
+    /// Why a partner's API cannot be used: the step that failed.
+    enum Discovery: Error, CustomStringConvertible {
+        case versions(PartnerClient.Failure)
+        case noCommonVersion([String])
+        case details(PartnerClient.Failure)
+        case noCredentials
+
+        var description: String {
+            switch self {
+            case .versions(let f): "versions: \(f)"
+            case .noCommonVersion(let offered): "no common version (offered: \(offered.joined(separator: ", ")))"
+            case .details(let f): "version details: \(f)"
+            case .noCredentials: "no credentials endpoint"
+            }
+        }
+    }
+
+    /// A partner's 2.2.1 details, read with `token` from its versions URL (each call bounded by the partner timeout).
+    func discover(versionsURL: String, token: String) async throws(Discovery) -> VersionDetails {
+        let versions: [VersionEntry]
+        do { versions = try await client.get([VersionEntry].self, url: versionsURL, token: token) } catch { throw .versions(error) }
+        guard let chosen = versions.first(where: { $0.version == OCPIVersion.v221.rawValue }) else { throw .noCommonVersion(versions.map(\.version)) }
+        let details: VersionDetails
+        do { details = try await client.get(VersionDetails.self, url: chosen.url, token: token) } catch { throw .details(error) }
+        guard details.url(of: .credentials, role: nil) != nil else { throw .noCredentials }
+        return details
+    }
+
     /// Reads the partner's credentials (its token B), fetches its versions and details with B before
     /// answering, and returns a new token for it (C). Its old token stays valid until this completes.
     func handshake(_ request: Request, context: AdminContext, partner: PartnerRepository.Partner, presented: String, from states: [PartnerRepository.State]) async throws -> Response {
         let theirs = try await Self.decode(Credentials.self, request, context: context)
-        let versions: [VersionEntry]
-        do {
-            versions = try await client.get([VersionEntry].self, url: theirs.url, token: theirs.token)
-        } catch {
-            context.logger.notice("OCPI partner's versions unusable", metadata: ["ocpi.partner.id": "\(partner.id)", "error": "\(error)"])
-            throw OCPIError(.ok, .unableToUseClientAPI, "your versions endpoint \(error.summary)")
-        }
-        guard let chosen = versions.filter({ $0.version == OCPIVersion.v221.rawValue }).first else {
-            throw OCPIError(.ok, .unsupportedVersion, "no version in common: Voltaic speaks 2.2.1; you offer \(versions.map(\.version).joined(separator: ", "))")
-        }
         let details: VersionDetails
         do {
-            details = try await client.get(VersionDetails.self, url: chosen.url, token: theirs.token)
+            details = try await discover(versionsURL: theirs.url, token: theirs.token)
         } catch {
-            context.logger.notice("OCPI partner's version details unusable", metadata: ["ocpi.partner.id": "\(partner.id)", "error": "\(error)"])
-            throw OCPIError(.ok, .unableToUseClientAPI, "your version details endpoint \(error.summary)")
-        }
-        guard details.url(of: .credentials, role: nil) != nil else {
-            throw OCPIError(.ok, .noMatchingEndpoints, "your version details list no credentials endpoint")
+            context.logger.notice("OCPI partner's API unusable", metadata: ["ocpi.partner.id": "\(partner.id)", "error": "\(error)"])
+            switch error {
+            case .versions(let f): throw OCPIError(.ok, .unableToUseClientAPI, "your versions endpoint \(f.summary)")
+            case .details(let f): throw OCPIError(.ok, .unableToUseClientAPI, "your version details endpoint \(f.summary)")
+            case .noCommonVersion(let offered):
+                throw OCPIError(.ok, .unsupportedVersion, "no version in common: Voltaic speaks 2.2.1; you offer \(offered.joined(separator: ", "))")
+            case .noCredentials: throw OCPIError(.ok, .noMatchingEndpoints, "your version details list no credentials endpoint")
+            }
         }
         let token = Credentials.newToken()
         guard let registered = try await partners.register(

@@ -65,8 +65,19 @@ struct PartnerClient: Sendable {
     /// Both tries, the answer's head and its body, fit in `timeout`: AsyncHTTPClient's own deadline ends with
     /// the head, and a partner trickling its body would hold the caller otherwise.
     func get<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
+        try await call(T.self, method: .GET, url: url, token: token, body: nil)
+    }
+
+    /// POSTs `body` (JSON) to `url` and decodes the envelope's `data`, bounded as `get` is.
+    func post<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String, body: some Encodable) async throws(Failure) -> T {
+        let data: Data
+        do { data = try JSONEncoder().encode(body) } catch { throw .notOCPI("the request could not be encoded") }
+        return try await call(T.self, method: .POST, url: url, token: token, body: data)
+    }
+
+    private func call<T: Decodable & Sendable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?) async throws(Failure) -> T {
         do {
-            return try await Deadline.run(within: timeout) { try await self.tries(T.self, url: url, token: token) }
+            return try await Deadline.run(within: timeout) { try await self.tries(T.self, method: method, url: url, token: token, body: body) }
         } catch let f as Failure {
             throw f
         } catch {
@@ -74,11 +85,11 @@ struct PartnerClient: Sendable {
         }
     }
 
-    private func tries<T: Decodable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
+    private func tries<T: Decodable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?) async throws(Failure) -> T {
         var last = Failure.refused(401)
         for header in [AuthorizationToken.header(token, version: .v221), AuthorizationToken.header(token, version: .v211)] {
             do {
-                return try await get(T.self, url: url, authorization: header)
+                return try await send(T.self, method: method, url: url, authorization: header, body: body)
             } catch .refused(401) {
                 last = .refused(401)
                 continue
@@ -87,12 +98,16 @@ struct PartnerClient: Sendable {
         throw last
     }
 
-    private func get<T: Decodable>(_ type: T.Type, url: String, authorization: String) async throws(Failure) -> T {
+    private func send<T: Decodable>(_ type: T.Type, method: HTTPMethod, url: String, authorization: String, body payload: Data?) async throws(Failure) -> T {
         var request = HTTPClientRequest(url: url)
-        request.method = .GET
+        request.method = method
         request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "X-Request-ID", value: UUID().uuidString.lowercased())
         request.headers.add(name: "X-Correlation-ID", value: UUID().uuidString.lowercased())
+        if let payload {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: payload))
+        }
         let body: ByteBuffer
         do {
             let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))

@@ -110,6 +110,16 @@ public struct PartnerRepository: Sendable {
         return try await Self.first(rows)
     }
 
+    /// Voltaic registers toward a pending partner: `serverToken` (the token the partner will call Voltaic with)
+    /// replaces the token A Voltaic issued, so that the partner may read Voltaic's versions and details with it while
+    /// it answers our credentials. False when the partner is not pending.
+    public func prepareOutbound(id: Int64, serverToken: String) async throws -> Bool {
+        try await !client.query(
+            "UPDATE ocpi_partners SET token_a_sha256 = \(Self.digest(serverToken)), updated_at = now() WHERE id = \(id) AND state = 'pending' RETURNING id",
+            logger: logger
+        ).collect().isEmpty
+    }
+
     /// The partner's own DELETE: its tokens are void; false when it was not registered (or suspended).
     public func unregister(id: Int64) async throws -> Bool {
         let rows = try await client.query(
