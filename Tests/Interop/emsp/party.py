@@ -3,6 +3,7 @@ that calls a CPO the way an eMSP does (Base64 tokens by default, raw on request)
 import base64
 import copy
 import json
+import re
 import socket
 import threading
 import time
@@ -46,7 +47,8 @@ class EMSP:
     - "details_as_list": its version details `data` is a list of one object;
     - "raw_only": it accepts only raw (not Base64) tokens;
     - "no_credentials": its version details list no credentials endpoint;
-    - "down": it answers nothing (the port is closed);
+    - "only_211": its versions list offers 2.1.1 only;
+    - "refuse_registration": its credentials endpoint answers a registration HTTP 400 with OCPI 2001;
     - "push_down": its locations, tariffs, sessions and cdrs receivers answer HTTP 503 (the sender is to retry);
     - "refuse_tariffs": its tariffs receiver answers HTTP 400 with OCPI 2001 (the sender is to give up).
 
@@ -56,13 +58,29 @@ class EMSP:
     `sessions[(cc, pid, session_id)]` and `cdrs[(cc, pid, cdr_id)]`, keyed upper-case since ids are CiStrings.
     A session is PUT whole or PATCHed (fields replaced, `charging_periods` appended); a CDR is POSTed to the
     module URL once, answered with a `Location` where it can be read back (GET), and never changed: a second POST
-    of the same CDR is recorded as a problem."""
+    of the same CDR is recorded as a problem.
+
+    Down: `go_down()` closes its port (a partner that answers nothing); `come_up()` listens on the same port again,
+    with all its state kept.
+
+    As the Receiver of a registration (the CPO registers with it, `credentials.asciidoc`): `issue_token_a()` makes a
+    token A, given offline to the CPO with `versions_url`. Its versions and details accept a live token A (and the
+    tokens its receivers accept). `POST {base}/2.2.1/credentials` with a live token A checks the body (token, url,
+    roles with a CPO role), then, before answering, reads the CPO's versions and 2.2.1 details with the body's token
+    (B), makes a token C that its receivers accept from then on (as well as `token_b`), keeps B as `cpo_token` (with
+    `cpo_versions_url`, `cpo_roles`, `cpo_endpoints`), voids token A, and answers 200 with its credentials (token C).
+    Every POST to its credentials endpoint is recorded in `registrations` (see `_register`)."""
 
     PUSH_PREFIX = "/ocpi/emsp/2.2.1/"
 
-    def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP"):
+    def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP", port=None):
         self.country_code, self.party_id, self.name = country_code, party_id, name
         self.token_b = "emsp-B-" + uuid.uuid4().hex
+        # Registration receiver: live and void tokens A, the tokens C it issued, and what it learnt of the CPO.
+        self.tokens_a, self.void_tokens_a, self.tokens_c = set(), set(), []
+        self.registrations = []
+        self.cpo_token = self.cpo_versions_url = None
+        self.cpo_roles, self.cpo_endpoints = [], {}
         self.misbehave = set()
         self.calls = []
         # Receiver state: guarded by `lock` (the HTTP server handles requests on many threads).
@@ -72,7 +90,7 @@ class EMSP:
         self.tariffs = {}
         self.sessions = {}
         self.cdrs = {}
-        self.port = free_port()
+        self.port = port or free_port()
         emsp = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,9 +112,23 @@ class EMSP:
             def do_DELETE(self):
                 emsp._handle(self, "DELETE")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self._handler = Handler
+        self.httpd = None
+        self.come_up()
+
+    def come_up(self):
+        """Listens (again) on its port, with all its state kept."""
+        if self.httpd is None:
+            self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+            self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+            self.thread.start()
+
+    def go_down(self):
+        """Closes its port: a connection to it is refused until `come_up()`."""
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
 
     @property
     def base(self):
@@ -107,8 +139,15 @@ class EMSP:
         return self.base + "/versions"
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.go_down()
+
+    def issue_token_a(self, token=None):
+        """A new token A (`token` if given) for a CPO that is to register with this eMSP (given offline, with
+        `versions_url`)."""
+        token = token or "emsp-A-" + uuid.uuid4().hex
+        with self.lock:
+            self.tokens_a.add(token)
+        return token
 
     def credentials(self, token=None):
         return {
@@ -119,22 +158,54 @@ class EMSP:
 
     # Server side ---------------------------------------------------------------------------------------------
 
-    def _authorized(self, header):
-        return self._token_form(header) is not None
+    def _receiver_tokens(self):
+        """The tokens its receivers accept: token B of a registration it sent, and every token C it issued."""
+        with self.lock:
+            return {self.token_b, *self.tokens_c}
+
+    def _authorized(self, header, token_a=False):
+        """Whether the header carries a token its receivers accept (or, with `token_a`, a live token A)."""
+        tokens = self._receiver_tokens()
+        if token_a:
+            with self.lock:
+                tokens |= self.tokens_a
+        return self._match(header, tokens) is not None
 
     def _token_form(self, header):
-        """"raw" or "base64" for a header that carries token B the way this eMSP accepts it, else None."""
+        """"raw" or "base64" for a header that carries a token its receivers accept, the way this eMSP accepts
+        it, else None."""
+        found = self._match(header, self._receiver_tokens())
+        return found and found[0]
+
+    def _match(self, header, tokens):
+        """(form, token) when the header carries one of `tokens` ("raw", or "base64" unless raw_only), else None."""
         if not header or not header.startswith("Token "):
             return None
         value = header[len("Token "):]
-        if value == self.token_b:
-            return "raw"
+        if value in tokens:
+            return "raw", value
         if "raw_only" in self.misbehave:
             return None
         try:
-            return "base64" if base64.b64decode(value, validate=True).decode() == self.token_b else None
+            decoded = base64.b64decode(value, validate=True).decode()
         except Exception:
             return None
+        return ("base64", decoded) if decoded in tokens else None
+
+    @staticmethod
+    def presented(header):
+        """The token a header carries, Base64-decoded when it is valid Base64 of printable ASCII, else as sent;
+        None when there is no `Token …` header."""
+        if not header or not header.startswith("Token "):
+            return None
+        value = header[len("Token "):]
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("ascii")
+            if decoded and all(0x21 <= ord(ch) <= 0x7E for ch in decoded):
+                return decoded
+        except Exception:
+            pass
+        return value
 
     def _reply(self, handler, status, body, headers=()):
         raw = json.dumps(body).encode()
@@ -157,26 +228,154 @@ class EMSP:
                 or path == self.PUSH_PREFIX + "cdrs"):
             return self._receive_push(handler, method, path, body)
         if path == "/ocpi/versions-moved" or (path == "/ocpi/versions" and "redirect" not in self.misbehave):
-            if not self._authorized(handler.headers.get("Authorization")):
+            if not self._authorized(handler.headers.get("Authorization"), token_a=True):
                 return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
+            if "only_211" in self.misbehave:
+                return self._reply(handler, 200, envelope([{"version": "2.1.1", "url": self.base + "/2.1.1"}]))
             return self._reply(handler, 200, envelope([{"version": "2.2.1", "url": self.base + "/2.2.1"}]))
         if path == "/ocpi/versions":
             return self._reply(handler, 307, {}, headers=[("Location", self.base + "/versions-moved")])
         if path == "/ocpi/2.2.1":
-            if not self._authorized(handler.headers.get("Authorization")):
+            if not self._authorized(handler.headers.get("Authorization"), token_a=True):
                 return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
-            details = {"version": "2.2.1", "endpoints": [
-                {"identifier": "credentials", "role": "SENDER", "url": self.base + "/2.2.1/credentials"},
-                {"identifier": "locations", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/locations"},
-                {"identifier": "tariffs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/tariffs"},
-                {"identifier": "tokens", "role": "SENDER", "url": self.base + "/emsp/2.2.1/tokens"},
-                {"identifier": "sessions", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/sessions"},
-                {"identifier": "cdrs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/cdrs"},
-            ]}
-            if "no_credentials" in self.misbehave:
-                details["endpoints"] = [e for e in details["endpoints"] if e["identifier"] != "credentials"]
+            details = {"version": "2.2.1", "endpoints": self.endpoints()}
             return self._reply(handler, 200, envelope([details] if "details_as_list" in self.misbehave else details))
+        if path == "/ocpi/2.2.1/credentials":
+            return self._credentials(handler, method, body)
         self._reply(handler, 404, envelope(status_code=2000, message="no such endpoint"))
+
+    def endpoints(self):
+        """The endpoints its 2.2.1 version details list (without credentials under "no_credentials")."""
+        endpoints = [
+            {"identifier": "credentials", "role": "SENDER", "url": self.base + "/2.2.1/credentials"},
+            {"identifier": "locations", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/locations"},
+            {"identifier": "tariffs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/tariffs"},
+            {"identifier": "tokens", "role": "SENDER", "url": self.base + "/emsp/2.2.1/tokens"},
+            {"identifier": "sessions", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/sessions"},
+            {"identifier": "cdrs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/cdrs"},
+        ]
+        if "no_credentials" in self.misbehave:
+            endpoints = [e for e in endpoints if e["identifier"] != "credentials"]
+        return endpoints
+
+    # Receiver of a registration (credentials) --------------------------------------------------------------
+
+    def _credentials(self, handler, method, raw):
+        header = handler.headers.get("Authorization")
+        if method == "GET":
+            found = self._match(header, self._receiver_tokens())
+            if found is None:
+                return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
+            return self._reply(handler, 200, envelope(self.credentials(token=found[1])))
+        if method != "POST":
+            return self._reply(handler, 405, envelope(status_code=2000, message=f"{method} is not supported here"))
+        status, answer, record = self._register(header, raw)
+        with self.lock:
+            self.registrations.append(record)
+        return self._reply(handler, status, answer)
+
+    def _register(self, header, raw):
+        """A CPO's POST of its credentials; returns (HTTP status, envelope, record). The record holds:
+        `authorization` ("raw"/"base64" for a live token A, "void" for a token A already used, "registered" for a
+        token C, "invalid", or None), `token_a`, `body` (parsed, or None), `fetched` (the CPO's versions and
+        details as this eMSP read them with token B: dicts of url, status, authorization and body), `status`
+        (HTTP), `status_code` (OCPI), `message`, `token_c` (issued, or None) and `at` (times started and
+        answered)."""
+        record = {"authorization": None, "token_a": None, "body": None, "fetched": [], "status": None, "status_code": None,
+                  "message": None, "token_c": None, "at": [time.time(), None]}
+
+        def answer(status, status_code, message=None, data=None):
+            record["status"], record["status_code"], record["message"], record["at"][1] = status, status_code, message, time.time()
+            return status, envelope(data, status_code=status_code, message=message), record
+
+        with self.lock:
+            live, void = set(self.tokens_a), set(self.void_tokens_a)
+        found = self._match(header, live)
+        if found is None:
+            if header:
+                record["authorization"] = "invalid"
+                if self._match(header, void):
+                    record["authorization"] = "void"
+                elif self._match(header, self._receiver_tokens()):
+                    # A registered CPO POSTs again: only PUT updates a registration.
+                    record["authorization"] = "registered"
+                    return answer(405, 2000, "already registered; use PUT")
+            return answer(401, 2000, "unknown token")
+        record["authorization"], record["token_a"] = found
+        token_a = found[1]
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return answer(400, 2001, "body is not JSON")
+        record["body"] = body
+        problem = self._credentials_problem(body)
+        if problem:
+            return answer(400, 2001, problem)
+        if "refuse_registration" in self.misbehave:
+            return answer(400, 2001, "registration refused")
+        # Before answering: the CPO's versions, then its 2.2.1 details, read with token B (Base64, 2.2.1).
+        token_b = body["token"]
+        status, _, versions = self.call("GET", body["url"], token_b, timeout=10)
+        record["fetched"].append({"url": body["url"], "status": status, "body": versions})
+        v221 = None
+        if status == 200 and isinstance(versions, dict) and versions.get("status_code") == 1000 and isinstance(versions.get("data"), list):
+            v221 = next((v.get("url") for v in versions["data"] if isinstance(v, dict) and v.get("version") == "2.2.1"), None)
+        if status != 200 or not isinstance(versions, dict) or versions.get("status_code") != 1000:
+            return answer(200, 3001, f"the CPO's versions answered HTTP {status}")
+        if not v221:
+            return answer(200, 3002, "the CPO offers no 2.2.1")
+        status, _, details = self.call("GET", v221, token_b, timeout=10)
+        record["fetched"].append({"url": v221, "status": status, "body": details})
+        data = details.get("data") if isinstance(details, dict) else None
+        if status != 200 or not isinstance(details, dict) or details.get("status_code") != 1000 or not isinstance(data, dict) or not isinstance(data.get("endpoints"), list):
+            return answer(200, 3001, f"the CPO's 2.2.1 details answered HTTP {status}")
+        endpoints = {(e.get("identifier"), e.get("role")): e.get("url") for e in data["endpoints"] if isinstance(e, dict)}
+        if ("credentials", "SENDER") not in endpoints and ("credentials", "RECEIVER") not in endpoints:
+            return answer(200, 3003, "the CPO's details list no credentials endpoint")
+        token_c = "emsp-C-" + uuid.uuid4().hex
+        with self.lock:
+            if token_a not in self.tokens_a:
+                # Another POST with the same token A won meanwhile.
+                record["authorization"] = "void"
+                return answer(401, 2000, "unknown token")
+            self.tokens_a.discard(token_a)
+            self.void_tokens_a.add(token_a)
+            self.tokens_c.append(token_c)
+            self.cpo_token, self.cpo_versions_url = token_b, body["url"]
+            self.cpo_roles, self.cpo_endpoints = copy.deepcopy(body["roles"]), endpoints
+        record["token_c"] = token_c
+        return answer(200, 1000, data=self.credentials(token=token_c))
+
+    @staticmethod
+    def _credentials_problem(body):
+        """None for a CPO's valid 2.2.1 Credentials, else the first problem, naming the field."""
+        if not isinstance(body, dict):
+            return "body: must be a Credentials object"
+        token = body.get("token")
+        if not isinstance(token, str) or not 1 <= len(token) <= 64 or not all(0x21 <= ord(ch) <= 0x7E for ch in token):
+            return "token: 1 to 64 printable ASCII characters"
+        url = body.get("url")
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]", url) or len(url) > 255:
+            return "url: an http(s) URL"
+        roles = body.get("roles")
+        if not isinstance(roles, list) or not roles:
+            return "roles: at least one role"
+        for i, role in enumerate(roles):
+            if not isinstance(role, dict):
+                return f"roles[{i}]: must be an object"
+            if role.get("role") not in ("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"):
+                return f"roles[{i}].role: {role.get('role')!r} is not a Role"
+            cc, pid = role.get("country_code"), role.get("party_id")
+            if not isinstance(cc, str) or not re.fullmatch(r"[A-Za-z]{2}", cc):
+                return f"roles[{i}].country_code: two letters"
+            if not isinstance(pid, str) or not re.fullmatch(r"[A-Za-z0-9]{3}", pid):
+                return f"roles[{i}].party_id: three letters or digits"
+            details = role.get("business_details")
+            if not isinstance(details, dict) or not isinstance(details.get("name"), str) or not 1 <= len(details["name"]) <= 100:
+                return f"roles[{i}].business_details.name: required, up to 100 characters"
+        if not any(r.get("role") == "CPO" for r in roles):
+            return "roles: no CPO role"
+        return None
 
     # Receiver of pushes (locations, tariffs, sessions, cdrs) ------------------------------------------------
 
@@ -196,8 +395,10 @@ class EMSP:
             "request_id": h.get("X-Request-ID"), "correlation_id": h.get("X-Correlation-ID"),
             "from": (h.get("OCPI-from-country-code"), h.get("OCPI-from-party-id")),
             "to": (h.get("OCPI-to-country-code"), h.get("OCPI-to-party-id")),
-            # "base64" or "raw" (token B as sent), "invalid" (another token, or not "Token …"), None (no header).
+            # "base64" or "raw" (an accepted token as sent), "invalid" (another token, or not "Token …"), None (no
+            # header); `token` is the token the header carries (see `presented`).
             "authorization": (self._token_form(h.get("Authorization")) or "invalid") if h.get("Authorization") else None,
+            "token": self.presented(h.get("Authorization")),
             "content_type": h.get("Content-Type"),
             "body": None, "problems": [], "status": None, "accepted": False, "received_at": time.time(),
             "answer_headers": [],
