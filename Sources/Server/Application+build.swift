@@ -49,7 +49,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     let router = buildRouter(
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
-        adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness),
+        adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness, pushes: PushRepository(client: client, logger: logger)),
         ocpi: config.ocpi, baseURL: config.ocpi.publicBaseURL ?? "http://\(config.host):\(config.port)"
     )
     let wsRouter = Router(context: OCPPUpgradeContext.self)

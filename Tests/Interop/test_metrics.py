@@ -67,12 +67,16 @@ def test_metrics_carry_connections_calls_batches_commands_and_backlogs(server, s
     assert value(text, 'voltaic_commit_batch_size_items_count') >= 2
     assert value(text, 'voltaic_commit_wait_seconds_count') >= 2
     assert value(text, 'voltaic_command_round_trip_seconds_count{action="ClearCache",outcome="answered"}') == commands_before + 1
-    # The boot and the status are in the outbox, not yet processed (the count is bounded in time: polled).
-    for _ in range(20):
-        if (value(scrape(server)[2], "voltaic_outbox_backlog") or 0) >= 1:
+    # The boot and the status went to the outbox, which the relay drains: the backlog comes back to 0 (polled; the
+    # count is bounded in time). The push queue's gauges are there, by state.
+    for _ in range(40):
+        if value(scrape(server)[2], "voltaic_outbox_backlog") == 0:
             break
         time.sleep(0.25)
-    assert value(scrape(server)[2], "voltaic_outbox_backlog") >= 1
+    drained = scrape(server)[2]
+    assert value(drained, "voltaic_outbox_backlog") == 0
+    assert value(drained, 'voltaic_ocpi_pushes{state="pending"}') is not None
+    assert value(drained, 'voltaic_ocpi_pushes{state="dead"}') is not None
     assert value(text, "voltaic_liveness_backlog") is not None
     assert value(text, 'voltaic_ocpp_connections{version="ocpp2.0.1"}') is not None
 

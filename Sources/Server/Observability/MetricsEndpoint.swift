@@ -10,11 +10,14 @@ struct MetricsEndpoint: Sendable {
     let metrics: ServerMetrics
     let repository: AdminRepository
     let liveness: LivenessRecorder
+    let pushes: PushRepository
 
     func response() async -> Response {
         let repository = repository
         let outbox = try? await Deadline.run(within: .milliseconds(500)) { try await repository.outboxBacklog() }
-        metrics.setBacklogs(outbox: outbox, liveness: liveness.backlog)
+        let pushes = pushes
+        let pending = try? await Deadline.run(within: .milliseconds(500)) { try await pushes.backlog() }
+        metrics.setBacklogs(outbox: outbox, liveness: liveness.backlog, pushes: pending)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16 * 1024)
         metrics.registry.emit(into: &bytes)

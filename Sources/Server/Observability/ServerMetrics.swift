@@ -20,12 +20,17 @@ public final class ServerMetrics: Sendable {
 
     private let outboxBacklog: Gauge
     private let livenessBacklog: Gauge
+    private let pushesPending: Gauge
+    private let pushesDead: Gauge
     private let batchSize: ValueHistogram
     private let batchWait: DurationHistogram
     private let batchesIsolated: Counter
 
     public init() {
         outboxBacklog = registry.makeGauge(descriptor: .init(namespace: "voltaic", metricName: "outbox_backlog", unitName: "", helpText: "Outbox events not yet processed"))
+        let pushes = MetricNameDescriptor(namespace: "voltaic", metricName: "ocpi_pushes", unitName: "", helpText: "OCPI pushes waiting to be delivered (pending) and given up (dead)")
+        pushesPending = registry.makeGauge(descriptor: pushes, labels: [("state", "pending")])
+        pushesDead = registry.makeGauge(descriptor: pushes, labels: [("state", "dead")])
         livenessBacklog = registry.makeGauge(descriptor: .init(namespace: "voltaic", metricName: "liveness_backlog", unitName: "", helpText: "Stations whose last-seen time waits to be written"))
         batchSize = registry.makeValueHistogram(descriptor: .init(namespace: "voltaic", metricName: "commit_batch_size", unitName: "items", helpText: "Items per group commit"), buckets: Self.batchBuckets)
         batchWait = registry.makeDurationHistogram(descriptor: .init(namespace: "voltaic", metricName: "commit_wait", unitName: "seconds", helpText: "Time the oldest item of a batch waited for a worker"), buckets: Self.latencyBuckets)
@@ -74,8 +79,12 @@ public final class ServerMetrics: Sendable {
         if isolated { batchesIsolated.increment() }
     }
 
-    func setBacklogs(outbox: Int?, liveness: Int) {
+    func setBacklogs(outbox: Int?, liveness: Int, pushes: (pending: Int, dead: Int)? = nil) {
         if let outbox { outboxBacklog.set(Int64(outbox)) }
+        if let pushes {
+            pushesPending.set(Int64(pushes.pending))
+            pushesDead.set(Int64(pushes.dead))
+        }
         livenessBacklog.set(Int64(liveness))
     }
 }

@@ -376,6 +376,19 @@ public struct PushRepository: Sendable {
 
     // MARK: Admin
 
+    /// Pushes waiting and dead letters, each counted up to `cap` (a scrape must stay cheap however long a partner is down).
+    public func backlog(cap: Int = 100_000) async throws -> (pending: Int, dead: Int) {
+        let rows = try await client.query(
+            """
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM ocpi_pushes WHERE state = 'pending' LIMIT \(cap)) p)::int8,
+                   (SELECT count(*) FROM (SELECT 1 FROM ocpi_pushes WHERE state = 'dead' LIMIT \(cap)) d)::int8
+            """,
+            logger: logger
+        )
+        for try await (pending, dead) in rows.decode((Int64, Int64).self) { return (Int(pending), Int(dead)) }
+        throw MissingRow("the push counts")
+    }
+
     /// Where the partner keeps its copy of a delivered CDR (its answer's `Location`), if it said.
     public func cdrLocation(cdrId: String) async throws -> String? {
         for try await l in try await client.query(

@@ -148,6 +148,9 @@ struct OCPIPushService: Service {
         }
         var path = [push.countryCode, push.partyId]
         let body: String?
+        // A session or CDR is addressed to the party of its token (a platform may hold several), anything else to the
+        // partner's first role.
+        var to = claimed.partnerParty
         switch module {
         case .locations:
             guard let locationId = push.locationId, let view = try await catalog.location(id: locationId) else {
@@ -180,18 +183,20 @@ struct OCPIPushService: Service {
             }
             path.append(sessionId)
             body = String(decoding: try encoder.encode(try facts.session(now: OCPIDateTime(Date()))), as: UTF8.self)
+            to = (facts.cdrToken.countryCode, facts.cdrToken.partyId)
         case .cdrs:
             // A CDR is POSTed to the module's URL itself.
             path = []
             guard let cdrId = push.cdrId, let stored = try await sessions.cdr(id: cdrId) else { return (.superseded("the CDR no longer exists"), nil) }
             body = stored
+            if let sessionId = push.sessionId, let facts = try await sessions.facts(id: sessionId) { to = (facts.cdrToken.countryCode, facts.cdrToken.partyId) }
         default:
             return (.dead("\(push.module) is not pushed"), nil)
         }
         let root = base.hasSuffix("/") ? String(base.dropLast()) : base
         let url = path.isEmpty ? root : root + "/" + path.map(Self.escape).joined(separator: "/")
         let method: HTTPMethod = switch push.method { case "DELETE": .DELETE; case "POST": .POST; default: .PUT }
-        let answer = await sender.send(PushSender.Request(method: method, url: url, body: body, token: token, requestId: push.requestId, to: claimed.partnerParty))
+        let answer = await sender.send(PushSender.Request(method: method, url: url, body: body, token: token, requestId: push.requestId, to: to))
         return (policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1)), answer.location)
     }
 
