@@ -31,10 +31,14 @@ struct OCPIController: Sendable {
         let ocpi = router.group("/ocpi").add(middleware: OCPIErrorMiddleware())
         ocpi.get("versions", use: versions)
         ocpi.get("2.2.1", use: details)
-        ocpi.get("2.2.1/credentials", use: getCredentials)
-        ocpi.post("2.2.1/credentials", use: postCredentials)
-        ocpi.put("2.2.1/credentials", use: putCredentials)
-        ocpi.delete("2.2.1/credentials", use: deleteCredentials)
+        for version in OCPIVersion.allCases {
+            let v = version.rawValue
+            ocpi.get("\(v)/credentials") { try await self.getCredentials($0, context: $1, version: version) }
+            ocpi.post("\(v)/credentials") { try await self.postCredentials($0, context: $1, version: version) }
+            ocpi.put("\(v)/credentials") { try await self.putCredentials($0, context: $1, version: version) }
+            ocpi.delete("\(v)/credentials", use: deleteCredentials)
+        }
+        add211Routes(to: ocpi)
         ocpi.get("2.2.1/locations", use: listLocations)
         ocpi.get("2.2.1/locations/{location}", use: getLocation)
         ocpi.get("2.2.1/locations/{location}/{evse}", use: getEVSE)
@@ -75,7 +79,10 @@ struct OCPIController: Sendable {
 
     @Sendable func versions(_ request: Request, context: AdminContext) async throws -> Response {
         _ = try await caller(request)
-        return OCPIReply.envelope([VersionEntry(version: OCPIVersion.v221.rawValue, url: moduleURL(.v221, ""))], request: request)
+        return OCPIReply.envelope(
+            [VersionEntry(version: OCPIVersion.v211.rawValue, url: moduleURL(.v211, "")), VersionEntry(version: OCPIVersion.v221.rawValue, url: moduleURL(.v221, ""))],
+            request: request
+        )
     }
 
     @Sendable func details(_ request: Request, context: AdminContext) async throws -> Response {
@@ -95,28 +102,37 @@ struct OCPIController: Sendable {
     // MARK: Credentials
 
     /// Voltaic's credentials for a partner that calls it with `token`.
-    func ours(token: String) -> Credentials.Encoded221 {
+    func ourCredentials(token: String) -> Credentials {
         Credentials(
             token: token, url: versionsURL,
             roles: [CredentialsRole(role: .cpo, businessDetails: BusinessDetails(name: configuration.businessName), partyId: configuration.partyId, countryCode: configuration.countryCode)]
-        ).encoded221()
+        )
     }
 
-    @Sendable func getCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+    func ours(token: String) -> Credentials.Encoded221 { ourCredentials(token: token).encoded221() }
+
+    /// Voltaic's credentials in `version`'s shape (2.1.1: one party, no roles).
+    func credentialsReply(token: String, version: OCPIVersion, request: Request) -> Response {
+        version == .v211
+            ? OCPIReply.envelope(ourCredentials(token: token).encoded211(), request: request)
+            : OCPIReply.envelope(ourCredentials(token: token).encoded221(), request: request)
+    }
+
+    func getCredentials(_ request: Request, context: AdminContext, version: OCPIVersion) async throws -> Response {
         let (_, _, token) = try await caller(request)
-        return OCPIReply.envelope(ours(token: token), request: request)
+        return credentialsReply(token: token, version: version, request: request)
     }
 
-    @Sendable func postCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+    func postCredentials(_ request: Request, context: AdminContext, version: OCPIVersion) async throws -> Response {
         let (partner, kind, token) = try await caller(request)
         guard kind == .registration else { throw OCPIError(.methodNotAllowed, .clientError, "already registered; PUT updates the credentials, DELETE unregisters") }
-        return try await handshake(request, context: context, partner: partner, presented: token, from: [.pending])
+        return try await handshake(request, context: context, partner: partner, presented: token, from: [.pending], version: version)
     }
 
-    @Sendable func putCredentials(_ request: Request, context: AdminContext) async throws -> Response {
+    func putCredentials(_ request: Request, context: AdminContext, version: OCPIVersion) async throws -> Response {
         let (partner, kind, token) = try await caller(request)
         guard kind == .server else { throw OCPIError(.methodNotAllowed, .clientError, "not registered yet; POST registers") }
-        return try await handshake(request, context: context, partner: partner, presented: token, from: [.registered, .suspended])
+        return try await handshake(request, context: context, partner: partner, presented: token, from: [.registered, .suspended], version: version)
     }
 
     @Sendable func deleteCredentials(_ request: Request, context: AdminContext) async throws -> Response {
@@ -146,10 +162,10 @@ struct OCPIController: Sendable {
     }
 
     /// A partner's 2.2.1 details, read with `token` from its versions URL (each call bounded by the partner timeout).
-    func discover(versionsURL: String, token: String) async throws(Discovery) -> VersionDetails {
+    func discover(versionsURL: String, token: String, version: OCPIVersion = .v221) async throws(Discovery) -> VersionDetails {
         let versions: [VersionEntry]
         do { versions = try await client.get([VersionEntry].self, url: versionsURL, token: token) } catch { throw .versions(error) }
-        guard let chosen = versions.first(where: { $0.version == OCPIVersion.v221.rawValue }) else { throw .noCommonVersion(versions.map(\.version)) }
+        guard let chosen = versions.first(where: { $0.version == version.rawValue }) else { throw .noCommonVersion(versions.map(\.version)) }
         let details: VersionDetails
         do { details = try await client.get(VersionDetails.self, url: chosen.url, token: token) } catch { throw .details(error) }
         guard details.url(of: .credentials, role: nil) != nil else { throw .noCredentials }
@@ -158,30 +174,33 @@ struct OCPIController: Sendable {
 
     /// Reads the partner's credentials (its token B), fetches its versions and details with B before
     /// answering, and returns a new token for it (C). Its old token stays valid until this completes.
-    func handshake(_ request: Request, context: AdminContext, partner: PartnerRepository.Partner, presented: String, from states: [PartnerRepository.State]) async throws -> Response {
+    func handshake(
+        _ request: Request, context: AdminContext, partner: PartnerRepository.Partner, presented: String, from states: [PartnerRepository.State],
+        version: OCPIVersion
+    ) async throws -> Response {
         let theirs = try await Self.decode(Credentials.self, request, context: context)
         let details: VersionDetails
         do {
-            details = try await discover(versionsURL: theirs.url, token: theirs.token)
+            details = try await discover(versionsURL: theirs.url, token: theirs.token, version: version)
         } catch {
             context.logger.notice("OCPI partner's API unusable", metadata: ["ocpi.partner.id": "\(partner.id)", "error": "\(error)"])
             switch error {
             case .versions(let f): throw OCPIError(.ok, .unableToUseClientAPI, "your versions endpoint \(f.summary)")
             case .details(let f): throw OCPIError(.ok, .unableToUseClientAPI, "your version details endpoint \(f.summary)")
             case .noCommonVersion(let offered):
-                throw OCPIError(.ok, .unsupportedVersion, "no version in common: Voltaic speaks 2.2.1; you offer \(offered.joined(separator: ", "))")
+                throw OCPIError(.ok, .unsupportedVersion, "no version in common: you register on \(version.rawValue); you offer \(offered.joined(separator: ", "))")
             case .noCredentials: throw OCPIError(.ok, .noMatchingEndpoints, "your version details list no credentials endpoint")
             }
         }
         let token = Credentials.newToken()
         guard let registered = try await partners.register(
-            id: partner.id, presented: presented, from: states, clientToken: theirs.token, serverToken: token, version: .v221, versionsURL: theirs.url,
+            id: partner.id, presented: presented, from: states, clientToken: theirs.token, serverToken: token, version: version, versionsURL: theirs.url,
             roles: theirs.roles, endpoints: details.endpoints
         ) else {
             throw OCPIError(.methodNotAllowed, .clientError, "the registration changed meanwhile; GET the credentials")
         }
-        context.logger.notice("OCPI partner registered", metadata: ["ocpi.partner.id": "\(registered.id)", "ocpi.version": "2.2.1"])
-        return OCPIReply.envelope(ours(token: token), request: request)
+        context.logger.notice("OCPI partner registered", metadata: ["ocpi.partner.id": "\(registered.id)", "ocpi.version": "\(version.rawValue)"])
+        return credentialsReply(token: token, version: version, request: request)
     }
 
     // MARK: Locations
