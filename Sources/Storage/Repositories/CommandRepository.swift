@@ -151,7 +151,8 @@ public struct CommandRepository: Sendable {
         ).collect().isEmpty
     }
 
-    /// Records a command's result and queues it for the partner's response_url, in one transaction.
+    /// Records a command's result with its outbox event (`command.completed`), in one transaction: the relay makes
+    /// it a push to the partner's response_url, as it makes every push.
     @discardableResult
     public func complete(id: UUID, _ result: CommandResult) async throws -> Bool {
         try await client.withTransaction(logger: logger) { conn in
@@ -164,18 +165,13 @@ public struct CommandRepository: Sendable {
         let rows = try await conn.query(
             """
             UPDATE ocpi_commands SET state = 'done', result = \(result.result.rawValue), message = \(message), completed_at = now()
-            WHERE id = \(id) AND state = ANY(\(states)::text[]) RETURNING partner_id, response_url
+            WHERE id = \(id) AND state = ANY(\(states)::text[]) RETURNING id
             """,
             logger: logger
         )
-        for try await (partner, url) in rows.decode((Int64, String).self) {
-            try await conn.query(
-                """
-                INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, command_id, url, outbox_id)
-                VALUES (\(partner), 'commands', 'POST', \("command:" + id.uuidString.lowercased()), \(id.uuidString.lowercased()), '', '', \(id), \(url), 0)
-                """,
-                logger: logger
-            )
+        for try await _ in rows {
+            let event = JSONValue.object(["id": .string(id.uuidString.lowercased()), "result": .string(result.result.rawValue)])
+            try await conn.query("INSERT INTO outbox (topic, payload) VALUES ('command.completed', \(event.serialized)::jsonb)", logger: logger)
             return true
         }
         return false

@@ -95,7 +95,7 @@ public struct PushRepository: Sendable {
                         targets.append(.location(e.location, evse: e.uid, outboxId: intent.outboxId))
                     }
                 case .tariff(let method, let cc, let pid, let id): targets.append(.tariff(method, cc, pid, id, outboxId: intent.outboxId))
-                case .session: break
+                case .session, .command: break
                 }
             }
             let locationIds = Array(Set(targets.compactMap { if case .location(let l, _, _) = $0 { l } else { nil } })).sorted()
@@ -149,11 +149,25 @@ public struct PushRepository: Sendable {
                 let r = byId[made.partnerId]
                 if let r, r.receiverURL(.sessions) != nil {
                     rows.add(partner: r.id, module: "sessions", method: "PUT", key: key, target: made.id, cc: made.countryCode, pid: made.partyId,
-                             location: nil, evse: nil, tariff: nil, session: made.id, cdr: nil, outboxId: intent.outboxId)
+                             location: nil, evse: nil, tariff: nil, session: made.id, cdr: nil, command: nil, url: nil, outboxId: intent.outboxId)
                 }
                 if let cdr, let r, r.receiverURL(.cdrs) != nil {
                     rows.add(partner: r.id, module: "cdrs", method: "POST", key: key, target: cdr, cc: made.countryCode, pid: made.partyId,
-                             location: nil, evse: nil, tariff: nil, session: made.id, cdr: cdr, outboxId: intent.outboxId)
+                             location: nil, evse: nil, tariff: nil, session: made.id, cdr: cdr, command: nil, url: nil, outboxId: intent.outboxId)
+                }
+            }
+            // Command results: to the response_url of the partner that sent the command.
+            let commandIds = intents.compactMap { if case .command(let id) = $0.kind { id } else { nil } }
+            if !commandIds.isEmpty {
+                var byCommand: [UUID: (Int64, String)] = [:]
+                for try await (id, partner, url) in try await conn.query(
+                    "SELECT id, partner_id, response_url FROM ocpi_commands WHERE id = ANY(\(commandIds)) AND state = 'done'", logger: logger
+                ).decode((UUID, Int64, String).self) { byCommand[id] = (partner, url) }
+                for intent in intents {
+                    guard case .command(let id) = intent.kind, let (partner, url) = byCommand[id] else { continue }
+                    let key = id.uuidString.lowercased()
+                    rows.add(partner: partner, module: "commands", method: "POST", key: "command:" + key, target: key, cc: "", pid: "",
+                             location: nil, evse: nil, tariff: nil, session: nil, cdr: nil, command: key, url: url, outboxId: intent.outboxId)
                 }
             }
             for target in targets {
@@ -164,11 +178,11 @@ public struct PushRepository: Sendable {
                         let key = "location:" + l
                         guard PushRouting.receivesLocation(r, published: site.publish, sentBefore: sentBefore.contains("\(r.id) \(key)")) else { continue }
                         rows.add(partner: r.id, module: "locations", method: "PUT", key: key, target: evse.map { "\(l)/\($0)" } ?? l,
-                                 cc: site.cc, pid: site.pid, location: l, evse: evse, tariff: nil, session: nil, cdr: nil, outboxId: outboxId)
+                                 cc: site.cc, pid: site.pid, location: l, evse: evse, tariff: nil, session: nil, cdr: nil, command: nil, url: nil, outboxId: outboxId)
                     case .tariff(let method, let cc, let pid, let id, let outboxId):
                         guard PushRouting.receivesTariffs(r) else { continue }
                         rows.add(partner: r.id, module: "tariffs", method: method, key: "tariff:" + id, target: id,
-                                 cc: cc, pid: pid, location: nil, evse: nil, tariff: id, session: nil, cdr: nil, outboxId: outboxId)
+                                 cc: cc, pid: pid, location: nil, evse: nil, tariff: id, session: nil, cdr: nil, command: nil, url: nil, outboxId: outboxId)
                     }
                 }
             }
@@ -179,13 +193,15 @@ public struct PushRepository: Sendable {
                 try await conn.query(
                     """
                     INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, location_id, evse_uid, tariff_id,
-                                             session_id, cdr_id, outbox_id)
+                                             session_id, cdr_id, command_id, url, outbox_id)
                     SELECT x.partner_id, x.module, x.method, x.queue_key, x.target, x.cc, x.pid, nullif(x.location_id, ''), nullif(x.evse_uid, ''),
-                           nullif(x.tariff_id, ''), nullif(x.session_id, ''), nullif(x.cdr_id, ''), x.outbox_id
+                           nullif(x.tariff_id, ''), nullif(x.session_id, ''), nullif(x.cdr_id, ''), nullif(x.command_id, '')::uuid, nullif(x.url, ''), x.outbox_id
                     FROM unnest(\(rows.partner)::int8[], \(rows.module)::text[], \(rows.method)::text[], \(rows.key)::text[], \(rows.target)::text[],
                                 \(rows.cc)::text[], \(rows.pid)::text[], \(rows.location)::text[], \(rows.evse)::text[], \(rows.tariff)::text[],
-                                \(rows.session)::text[], \(rows.cdr)::text[], \(rows.outboxId)::int8[], \(rows.foldable)::bool[])
-                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, session_id, cdr_id, outbox_id, foldable, n)
+                                \(rows.session)::text[], \(rows.cdr)::text[], \(rows.command)::text[], \(rows.url)::text[], \(rows.outboxId)::int8[],
+                                \(rows.foldable)::bool[])
+                         WITH ORDINALITY AS x(partner_id, module, method, queue_key, target, cc, pid, location_id, evse_uid, tariff_id, session_id, cdr_id,
+                                              command_id, url, outbox_id, foldable, n)
                     WHERE NOT x.foldable OR NOT EXISTS (
                         SELECT 1 FROM ocpi_pushes p
                         WHERE p.partner_id = x.partner_id AND p.queue_key = x.queue_key AND p.state = 'pending' AND p.lease_until IS NULL
@@ -486,6 +502,8 @@ struct PushIntent {
         case tariff(String, String, String, String)
         /// A transaction started or ended: its OCPI session (and CDR) if it is a roaming token's.
         case session(Int64, ended: Bool)
+        /// An OCPI command has its result, for the partner's response_url.
+        case command(UUID)
     }
 
     var outboxId: Int64
@@ -510,7 +528,7 @@ struct PushIntent {
     init?(outboxId: Int64, topic: String, payload: String) {
         self.outboxId = outboxId
         guard ["location.updated", "evse.updated", "connector.status", "station.presence", "tariff.updated", "tariff.deleted",
-               "session.started", "session.ended"].contains(topic),
+               "session.started", "session.ended", "command.completed"].contains(topic),
               let p = try? JSONDecoder().decode(Payload.self, from: Data(payload.utf8))
         else { return nil }
         switch topic {
@@ -529,6 +547,9 @@ struct PushIntent {
         case "session.started", "session.ended":
             guard let t = p.transactionId else { return nil }
             kind = .session(t, ended: topic == "session.ended")
+        case "command.completed":
+            guard let raw = p.id, let id = UUID(uuidString: raw) else { return nil }
+            kind = .command(id)
         default:
             guard let cc = p.countryCode, let pid = p.partyId, let id = p.id else { return nil }
             kind = .tariff(topic == "tariff.deleted" ? "DELETE" : "PUT", cc, pid, id)
@@ -547,7 +568,7 @@ enum PushTarget {
 struct PushRows {
     var partner: [Int64] = [], module: [String] = [], method: [String] = [], key: [String] = [], target: [String] = []
     var cc: [String] = [], pid: [String] = [], location: [String] = [], evse: [String] = [], tariff: [String] = []
-    var session: [String] = [], cdr: [String] = [], outboxId: [Int64] = []
+    var session: [String] = [], cdr: [String] = [], command: [String] = [], url: [String] = [], outboxId: [Int64] = []
     /// Whether the row may fold into a push waiting in the table: always for PUTs of state; for tariffs only the
     /// batch's first row of its queue (a later one follows rows of this batch, which the table cannot see yet).
     var foldable: [Bool] = []
@@ -555,7 +576,8 @@ struct PushRows {
     private var lastOfQueue: [String: String] = [:]
 
     mutating func add(partner p: Int64, module m: String, method me: String, key k: String, target t: String, cc c: String, pid pi: String,
-                      location l: String?, evse e: String?, tariff ta: String?, session se: String?, cdr cd: String?, outboxId o: Int64) {
+                      location l: String?, evse e: String?, tariff ta: String?, session se: String?, cdr cd: String?, command co: String?,
+                      url u: String?, outboxId o: Int64) {
         let queue = "\(p) \(k)", identity = "\(me) \(t)"
         if m == "locations" || m == "sessions" {
             guard seen.insert("\(queue) \(identity)").inserted else { return }
@@ -566,6 +588,6 @@ struct PushRows {
         lastOfQueue[queue] = identity
         partner.append(p); module.append(m); method.append(me); key.append(k); target.append(t)
         cc.append(c); pid.append(pi); location.append(l ?? ""); evse.append(e ?? ""); tariff.append(ta ?? "")
-        session.append(se ?? ""); cdr.append(cd ?? ""); outboxId.append(o)
+        session.append(se ?? ""); cdr.append(cd ?? ""); command.append(co ?? ""); url.append(u ?? ""); outboxId.append(o)
     }
 }
