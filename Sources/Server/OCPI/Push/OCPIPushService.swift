@@ -77,25 +77,35 @@ struct OCPIPushService: Service {
         }
     }
 
+    /// Keeps up to `batch` pushes in flight, claiming more as each one ends: a partner that is slow or down holds
+    /// only its own pushes, never the others' (no batch waits for its slowest member). A tick every `idle` claims
+    /// what became due meanwhile.
     func deliveryLoop() async {
-        while !Task.isCancelled {
-            let claimed: [PushRepository.Claimed]
-            do {
-                let (batch, lease) = (batch, lease)
-                claimed = try await Deadline.run(within: databaseTimeout) { try await pushes.claim(limit: batch, lease: lease) }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("push claim failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: idle)
-                continue
+        await withTaskGroup(of: Bool.self) { group in
+            var inFlight = 0
+            var ticking = false
+            while !Task.isCancelled {
+                if inFlight < batch {
+                    do {
+                        let (limit, lease) = (batch - inFlight, lease)
+                        let claimed = try await Deadline.run(within: databaseTimeout) { try await pushes.claim(limit: limit, lease: lease) }
+                        for c in claimed {
+                            inFlight += 1
+                            group.addTask { await deliver(c); return true }
+                        }
+                    } catch {
+                        if Task.isCancelled { break }
+                        logger.warning("push claim failed; retrying", metadata: ["error": "\(error)"])
+                    }
+                }
+                if !ticking {
+                    ticking = true
+                    group.addTask { try? await Task.sleep(for: idle); return false }
+                }
+                guard let delivered = await group.next() else { continue }
+                if delivered { inFlight -= 1 } else { ticking = false }
             }
-            if claimed.isEmpty {
-                try? await Task.sleep(for: idle)
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
-                for c in claimed { group.addTask { await deliver(c) } }
-            }
+            group.cancelAll()
         }
     }
 
