@@ -1,7 +1,9 @@
 """The eMSP's own side of OCPI: an HTTP server for its versions, details and receiver modules, and a client
-that calls a CPO the way an eMSP does (Base64 tokens by default, raw on request)."""
+that calls a CPO the way an eMSP does (Base64 tokens by default, raw on request). An eMSP speaks OCPI 2.2.1, or
+2.1.1 (`EMSP(version="2.1.1")`: flat credentials, endpoints without roles, raw tokens)."""
 import base64
 import copy
+import functools
 import json
 import re
 import socket
@@ -32,6 +34,18 @@ def instant(stamp):
     return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
 
+class _either_method:
+    """A method callable on the class (as a static method: `EMSP.call(...)`) and on an instance (which then
+    passes itself as `party`, so that the instance's defaults apply: `emsp.call(...)`)."""
+
+    def __init__(self, function):
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __get__(self, instance, owner):
+        return functools.partial(self.function, instance)
+
+
 def envelope(data=None, status_code=1000, message=None):
     body = {"status_code": status_code, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if data is not None:
@@ -47,7 +61,8 @@ class EMSP:
     - "details_as_list": its version details `data` is a list of one object;
     - "raw_only": it accepts only raw (not Base64) tokens;
     - "no_credentials": its version details list no credentials endpoint;
-    - "only_211": its versions list offers 2.1.1 only;
+    - "only_211": its versions list offers 2.1.1 only (a 2.2.1 eMSP: the URL it gives answers 404);
+    - "only_221": a 2.1.1 eMSP whose versions list offers 2.2.1 only (its URL answers 404);
     - "refuse_registration": its credentials endpoint answers a registration HTTP 400 with OCPI 2001;
     - "push_down": its locations, tariffs, sessions and cdrs receivers answer HTTP 503 (the sender is to retry);
     - "refuse_tariffs": its tariffs receiver answers HTTP 400 with OCPI 2001 (the sender is to give up).
@@ -69,11 +84,27 @@ class EMSP:
     roles with a CPO role), then, before answering, reads the CPO's versions and 2.2.1 details with the body's token
     (B), makes a token C that its receivers accept from then on (as well as `token_b`), keeps B as `cpo_token` (with
     `cpo_versions_url`, `cpo_roles`, `cpo_endpoints`), voids token A, and answers 200 with its credentials (token C).
-    Every POST to its credentials endpoint is recorded in `registrations` (see `_register`)."""
+    Every POST to its credentials endpoint is recorded in `registrations` (see `_register`).
+
+    OCPI 2.1.1 (`version="2.1.1"`): its versions offer 2.1.1 only, at `{base}/2.1.1`; its version details list
+    endpoints without a `role`; its credentials are the flat 2.1.1 object (token, url, business_details, party_id,
+    country_code) at `{base}/2.1.1/credentials`, where a CPO registers the same way (a 2.1.1 body, and the CPO must
+    offer 2.1.1); it sends tokens raw (`Authorization: Token <token>`) unless a call asks for Base64, and its
+    receivers (under `push_prefix`, `/ocpi/emsp/2.1.1/`) check what arrives with the 2.1.1 validators. It still
+    accepts a Base64 token unless "raw_only". `register_with` is its side of a handshake toward a CPO, either
+    version."""
 
     PUSH_PREFIX = "/ocpi/emsp/2.2.1/"
+    VERSIONS = ("2.1.1", "2.2.1")
 
-    def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP", port=None):
+    def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP", port=None, version="2.2.1"):
+        assert version in self.VERSIONS, version
+        self.version = version
+        # Where its receivers are, and its version's details and credentials.
+        self.push_prefix = f"/ocpi/emsp/{version}/"
+        self.version_path = f"/ocpi/{version}"
+        # 2.1.1 partners send the token as it is; 2.2.1 Base64-encodes it (transport_and_format).
+        self.raw_tokens = version == "2.1.1"
         self.country_code, self.party_id, self.name = country_code, party_id, name
         self.token_b = "emsp-B-" + uuid.uuid4().hex
         # Registration receiver: live and void tokens A, the tokens C it issued, and what it learnt of the CPO.
@@ -150,6 +181,12 @@ class EMSP:
         return token
 
     def credentials(self, token=None):
+        """Its Credentials object in its version's shape, with `token` (token B unless told otherwise)."""
+        if self.version == "2.1.1":
+            return {
+                "token": token or self.token_b, "url": self.versions_url, "business_details": {"name": self.name},
+                "party_id": self.party_id, "country_code": self.country_code,
+            }
         return {
             "token": token or self.token_b,
             "url": self.versions_url,
@@ -222,31 +259,48 @@ class EMSP:
         body = handler.rfile.read(length) if length else b""
         self.calls.append((method, handler.path, dict(handler.headers), body))
         path = handler.path.split("?")[0].rstrip("/")
-        if method == "GET" and (path.startswith(self.PUSH_PREFIX + "sessions/") or path.startswith(self.PUSH_PREFIX + "cdrs/")):
+        prefix = self.push_prefix
+        if method == "GET" and (path.startswith(prefix + "sessions/") or path.startswith(prefix + "cdrs/")):
             return self._read_back(handler, path)
-        if (any(path.startswith(self.PUSH_PREFIX + m + "/") for m in ("locations", "tariffs", "sessions", "cdrs"))
-                or path == self.PUSH_PREFIX + "cdrs"):
+        if (any(path.startswith(prefix + m + "/") for m in ("locations", "tariffs", "sessions", "cdrs"))
+                or path == prefix + "cdrs"):
             return self._receive_push(handler, method, path, body)
         if path == "/ocpi/versions-moved" or (path == "/ocpi/versions" and "redirect" not in self.misbehave):
             if not self._authorized(handler.headers.get("Authorization"), token_a=True):
                 return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
-            if "only_211" in self.misbehave:
-                return self._reply(handler, 200, envelope([{"version": "2.1.1", "url": self.base + "/2.1.1"}]))
-            return self._reply(handler, 200, envelope([{"version": "2.2.1", "url": self.base + "/2.2.1"}]))
+            return self._reply(handler, 200, envelope(self.versions()))
         if path == "/ocpi/versions":
             return self._reply(handler, 307, {}, headers=[("Location", self.base + "/versions-moved")])
-        if path == "/ocpi/2.2.1":
+        if path == self.version_path:
             if not self._authorized(handler.headers.get("Authorization"), token_a=True):
                 return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
-            details = {"version": "2.2.1", "endpoints": self.endpoints()}
+            details = {"version": self.version, "endpoints": self.endpoints()}
             return self._reply(handler, 200, envelope([details] if "details_as_list" in self.misbehave else details))
-        if path == "/ocpi/2.2.1/credentials":
+        if path == self.version_path + "/credentials":
             return self._credentials(handler, method, body)
         self._reply(handler, 404, envelope(status_code=2000, message="no such endpoint"))
 
+    def versions(self):
+        """What its versions endpoint lists: its own version, unless misbehaving ("only_211", "only_221")."""
+        if "only_211" in self.misbehave:
+            return [{"version": "2.1.1", "url": self.base + "/2.1.1"}]
+        if "only_221" in self.misbehave:
+            return [{"version": "2.2.1", "url": self.base + "/2.2.1"}]
+        return [{"version": self.version, "url": self.base + "/" + self.version}]
+
     def endpoints(self):
-        """The endpoints its 2.2.1 version details list (without credentials under "no_credentials")."""
-        endpoints = [
+        """The endpoints its version details list (without credentials under "no_credentials"); on 2.1.1 the same
+        modules, without roles."""
+        if self.version == "2.1.1":
+            endpoints = [{"identifier": e["identifier"], "url": e["url"].replace("/2.2.1/", "/2.1.1/")} for e in self._endpoints_221()]
+        else:
+            endpoints = self._endpoints_221()
+        if "no_credentials" in self.misbehave:
+            endpoints = [e for e in endpoints if e["identifier"] != "credentials"]
+        return endpoints
+
+    def _endpoints_221(self):
+        return [
             {"identifier": "credentials", "role": "SENDER", "url": self.base + "/2.2.1/credentials"},
             {"identifier": "locations", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/locations"},
             {"identifier": "tariffs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/tariffs"},
@@ -254,9 +308,6 @@ class EMSP:
             {"identifier": "sessions", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/sessions"},
             {"identifier": "cdrs", "role": "RECEIVER", "url": self.base + "/emsp/2.2.1/cdrs"},
         ]
-        if "no_credentials" in self.misbehave:
-            endpoints = [e for e in endpoints if e["identifier"] != "credentials"]
-        return endpoints
 
     # Receiver of a registration (credentials) --------------------------------------------------------------
 
@@ -308,29 +359,30 @@ class EMSP:
         except ValueError:
             return answer(400, 2001, "body is not JSON")
         record["body"] = body
-        problem = self._credentials_problem(body)
+        problem = self._credentials_problem_211(body) if self.version == "2.1.1" else self._credentials_problem(body)
         if problem:
             return answer(400, 2001, problem)
         if "refuse_registration" in self.misbehave:
             return answer(400, 2001, "registration refused")
-        # Before answering: the CPO's versions, then its 2.2.1 details, read with token B (Base64, 2.2.1).
+        # Before answering: the CPO's versions, then its details of this eMSP's version, read with token B (Base64
+        # on 2.2.1, raw on 2.1.1).
         token_b = body["token"]
         status, _, versions = self.call("GET", body["url"], token_b, timeout=10)
         record["fetched"].append({"url": body["url"], "status": status, "body": versions})
-        v221 = None
+        ours = None
         if status == 200 and isinstance(versions, dict) and versions.get("status_code") == 1000 and isinstance(versions.get("data"), list):
-            v221 = next((v.get("url") for v in versions["data"] if isinstance(v, dict) and v.get("version") == "2.2.1"), None)
+            ours = next((v.get("url") for v in versions["data"] if isinstance(v, dict) and v.get("version") == self.version), None)
         if status != 200 or not isinstance(versions, dict) or versions.get("status_code") != 1000:
             return answer(200, 3001, f"the CPO's versions answered HTTP {status}")
-        if not v221:
-            return answer(200, 3002, "the CPO offers no 2.2.1")
-        status, _, details = self.call("GET", v221, token_b, timeout=10)
-        record["fetched"].append({"url": v221, "status": status, "body": details})
+        if not ours:
+            return answer(200, 3002, f"the CPO offers no {self.version}")
+        status, _, details = self.call("GET", ours, token_b, timeout=10)
+        record["fetched"].append({"url": ours, "status": status, "body": details})
         data = details.get("data") if isinstance(details, dict) else None
         if status != 200 or not isinstance(details, dict) or details.get("status_code") != 1000 or not isinstance(data, dict) or not isinstance(data.get("endpoints"), list):
-            return answer(200, 3001, f"the CPO's 2.2.1 details answered HTTP {status}")
-        endpoints = {(e.get("identifier"), e.get("role")): e.get("url") for e in data["endpoints"] if isinstance(e, dict)}
-        if ("credentials", "SENDER") not in endpoints and ("credentials", "RECEIVER") not in endpoints:
+            return answer(200, 3001, f"the CPO's {self.version} details answered HTTP {status}")
+        endpoints = self.endpoint_map(data["endpoints"])
+        if not any(k in endpoints for k in ("credentials", ("credentials", "SENDER"), ("credentials", "RECEIVER"))):
             return answer(200, 3003, "the CPO's details list no credentials endpoint")
         token_c = "emsp-C-" + uuid.uuid4().hex
         with self.lock:
@@ -342,9 +394,31 @@ class EMSP:
             self.void_tokens_a.add(token_a)
             self.tokens_c.append(token_c)
             self.cpo_token, self.cpo_versions_url = token_b, body["url"]
-            self.cpo_roles, self.cpo_endpoints = copy.deepcopy(body["roles"]), endpoints
+            self.cpo_roles, self.cpo_endpoints = self.roles_of(body), endpoints
         record["token_c"] = token_c
         return answer(200, 1000, data=self.credentials(token=token_c))
+
+    def endpoint_map(self, endpoints):
+        """A version details' endpoints as a dict: (identifier, role) → url on 2.2.1, identifier → url on 2.1.1
+        (whose endpoints have no role)."""
+        if self.version == "2.1.1":
+            return {e.get("identifier"): e.get("url") for e in endpoints if isinstance(e, dict)}
+        return {(e.get("identifier"), e.get("role")): e.get("url") for e in endpoints if isinstance(e, dict)}
+
+    @staticmethod
+    def roles_of(credentials):
+        """The roles of a Credentials object of either version (2.1.1's single party is one CPO role)."""
+        if isinstance(credentials.get("roles"), list):
+            return copy.deepcopy(credentials["roles"])
+        return [{"role": "CPO", **{k: copy.deepcopy(credentials.get(k)) for k in ("party_id", "country_code", "business_details")}}]
+
+    @staticmethod
+    def _credentials_problem_211(body):
+        """None for a CPO's valid 2.1.1 Credentials, else the first problem (validate.credentials_211's)."""
+        if not isinstance(body, dict):
+            return "body: must be a Credentials object"
+        problems = validate.credentials_211(body, path="credentials")
+        return problems[0] if problems else None
 
     @staticmethod
     def _credentials_problem(body):
@@ -380,7 +454,7 @@ class EMSP:
     # Receiver of pushes (locations, tariffs, sessions, cdrs) ------------------------------------------------
 
     def _receive_push(self, handler, method, path, raw):
-        module, _, rest = path[len(self.PUSH_PREFIX):].partition("/")
+        module, _, rest = path[len(self.push_prefix):].partition("/")
         parts = [urllib.parse.unquote(p) for p in rest.split("/")] if rest else []
         h = handler.headers
         push = {
@@ -451,6 +525,8 @@ class EMSP:
         if not (push["content_type"] or "").startswith("application/json"):
             problems.append(f"Content-Type: must be application/json ({push['content_type']!r})")
         kind = push["kind"]
+        if self.version == "2.1.1":
+            return self._apply_push_211(push, body, key)
         if kind == "session":
             return self._apply_session(push, body, key)
         if kind == "cdr":
@@ -497,6 +573,52 @@ class EMSP:
             connectors[i] = copy.deepcopy(body)
         self._bump(evse, body.get("last_updated"))
         self._bump(location, body.get("last_updated"))
+        return 200, envelope()
+
+    def _apply_push_211(self, push, body, key):
+        """A 2.1.1 push of a location, EVSE, connector or tariff (PUT whole, or PATCH of the fields it carries),
+        checked with the 2.1.1 validators; the objects carry no country_code or party_id, only the URL does.
+        Sessions and CDRs of 2.1.1 are not modelled by this eMSP: refused, and recorded as a problem."""
+        problems, parts, kind = push["problems"], push["parts"], push["kind"]
+        if kind in ("session", "cdr"):
+            problems.append(f"{push['method']} {push['path']}: 2.1.1 {kind}s are not modelled by this eMSP")
+            return 400, envelope(status_code=2001, message=f"2.1.1 {kind}s are not supported here")
+        check = {"location": validate.location_211, "evse": validate.evse_211, "connector": validate.connector_211, "tariff": validate.tariff_211}[kind]
+        id_field = "uid" if kind == "evse" else "id"
+        wanted = parts[{"location": 2, "tariff": 2, "evse": 3, "connector": 4}[kind]]
+        if id_field in body and str(body[id_field]).upper() != wanted.upper():
+            problems.append(f"{kind}.{id_field}: {body.get(id_field)!r} is not the URL's {wanted!r}")
+        store = self.tariffs if kind == "tariff" else self.locations
+        location = None if kind == "tariff" else self.locations.get(key)
+        if kind in ("evse", "connector") and location is None:
+            problems.append(f"{'/'.join(parts)}: pushed before its location {parts[2]!r}")
+            return 404, envelope(status_code=2003, message="unknown location")
+        evses = location.setdefault("evses", []) if location is not None else []
+        evse = next((e for e in evses if str(e.get("uid", "")).upper() == parts[3].upper()), None) if kind in ("evse", "connector") else None
+        if kind == "connector" and evse is None:
+            problems.append(f"{'/'.join(parts)}: pushed before its EVSE {parts[3]!r}")
+            return 404, envelope(status_code=2003, message="unknown EVSE")
+        siblings = {"evse": evses, "connector": (evse or {}).setdefault("connectors", []) if evse is not None else []}.get(kind)
+        if siblings is not None:
+            current = next((x for x in siblings if str(x.get(id_field, "")).upper() == wanted.upper()), None)
+        else:
+            current = store.get(key)
+        if push["method"] == "PATCH":
+            if current is None:
+                problems.append(f"PATCH {push['path']}: a {kind} never PUT")
+                return 404, envelope(status_code=2003, message=f"unknown {kind}")
+            merged = {**copy.deepcopy(current), **copy.deepcopy(body)}
+        else:
+            merged = copy.deepcopy(body)
+        problems += check(merged)
+        if siblings is None:
+            store[key] = merged
+        elif current is None:
+            siblings.append(merged)
+        else:
+            siblings[siblings.index(current)] = merged
+        for parent in ([evse] if kind == "connector" else []) + ([location] if kind in ("evse", "connector") else []):
+            self._bump(parent, merged.get("last_updated"))
         return 200, envelope()
 
     def _apply_session(self, push, body, key):
@@ -548,14 +670,14 @@ class EMSP:
             problems.append(f"CDR {ids[2]!r} POSTed again ({same} body): a CDR is sent once and never changed")
         else:
             self.cdrs[key] = copy.deepcopy(body)
-        push["answer_headers"].append(("Location", f"{self.base}/emsp/2.2.1/cdrs/{urllib.parse.quote(ids[2], safe='')}"))
+        push["answer_headers"].append(("Location", f"{self.base}/emsp/{self.version}/cdrs/{urllib.parse.quote(ids[2], safe='')}"))
         return 200, envelope()
 
     def _read_back(self, handler, path):
         """GET of a session ({cc}/{pid}/{id}) or of a CDR at the Location this eMSP answered ({id})."""
         if not self._authorized(handler.headers.get("Authorization")):
             return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
-        module, _, rest = path[len(self.PUSH_PREFIX):].partition("/")
+        module, _, rest = path[len(self.push_prefix):].partition("/")
         parts = [urllib.parse.unquote(p).upper() for p in rest.split("/")]
         with self.lock:
             if module == "sessions" and len(parts) == 3:
@@ -569,8 +691,9 @@ class EMSP:
             return self._reply(handler, 404, envelope(status_code=2001, message=f"no such {module[:-1]}"))
         return self._reply(handler, 200, envelope(found))
 
-    @staticmethod
-    def _method_problem(push):
+    def _method_problem(self, push):
+        if self.version == "2.1.1" and push["method"] == "PATCH" and push["kind"] in ("location", "evse", "connector", "tariff"):
+            return None
         if push["method"] == "PUT" and push["kind"] != "cdr":
             return None
         if push["method"] == "PATCH" and push["kind"] == "session":
@@ -625,9 +748,13 @@ class EMSP:
 
     # Client side ---------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def call(method, url, token, body=None, raw_token=False, headers=None, timeout=30):
-        """(HTTP status, response headers (lower-cased names), parsed body or None)."""
+    @_either_method
+    def call(party, method, url, token, body=None, raw_token=None, headers=None, timeout=30):
+        """(HTTP status, response headers (lower-cased names), parsed body or None). The token is sent Base64-encoded
+        unless `raw_token`; by default raw when called on a 2.1.1 eMSP (`emsp.call`), Base64 when called on the
+        class (`EMSP.call`) or on a 2.2.1 eMSP."""
+        if raw_token is None:
+            raw_token = bool(party is not None and party.raw_tokens)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         req = urllib.request.Request(url, data=data, method=method)
         if data is not None:
@@ -684,12 +811,14 @@ class EMSP:
     def get_token(self, tokens_url, token_c, uid, type=None, country_code=None, party_id=None):
         return self.call("GET", self.token_url(tokens_url, uid, type, country_code, party_id), token_c)
 
-    def pull_all(self, url, token, limit):
-        """Follows `Link: <…>; rel="next"` from the first page to the last; returns (objects, pages, totals)."""
+    def pull_all(self, url, token, limit, raw_token=None, query=None):
+        """Follows `Link: <…>; rel="next"` from the first page to the last; returns (objects, pages, totals). The
+        token goes in this eMSP's way (raw on 2.1.1) unless `raw_token` says otherwise; `query` (for example
+        "date_from=…", already encoded) is added to the first page's URL."""
         objects, pages, totals = [], 0, set()
-        next_url = f"{url}?limit={limit}"
+        next_url = f"{url}?{query + '&' if query else ''}limit={limit}"
         while next_url:
-            status, headers, body = self.call("GET", next_url, token)
+            status, headers, body = self.call("GET", next_url, token, raw_token=raw_token)
             assert status == 200, (status, body)
             assert body["status_code"] == 1000, body
             assert isinstance(body["data"], list)
@@ -705,3 +834,36 @@ class EMSP:
                 next_url = link[1:link.index(">")]
             assert pages < 10_000
         return objects, pages, totals
+
+    # This eMSP registers with a CPO (the CPO is the Receiver of the handshake) ------------------------------------
+
+    def discover(self, versions_url, token, version=None):
+        """GETs the CPO's versions and the details of `version` (this eMSP's by default) with `token`, the way this
+        eMSP sends tokens. Returns (versions list, version details data, endpoints as `endpoint_map` gives them);
+        fails (AssertionError) when a step does not answer 1000 or the CPO offers no such version."""
+        version = version or self.version
+        status, _, body = self.call("GET", versions_url, token)
+        assert status == 200 and isinstance(body, dict) and body.get("status_code") == 1000, (versions_url, status, body)
+        offered = [v for v in body["data"] if v.get("version") == version]
+        assert len(offered) == 1, (f"the CPO offers {version} {len(offered)} times", body)
+        status, _, details = self.call("GET", offered[0]["url"], token)
+        assert status == 200 and isinstance(details, dict) and details.get("status_code") == 1000, (offered[0]["url"], status, details)
+        assert isinstance(details.get("data"), dict) and details["data"].get("version") == version, details
+        return body["data"], details["data"], self.endpoint_map(details["data"]["endpoints"])
+
+    def credentials_url(self, endpoints):
+        """The CPO's credentials endpoint in a map from `endpoint_map`."""
+        if self.version == "2.1.1":
+            return endpoints["credentials"]
+        return endpoints.get(("credentials", "SENDER")) or endpoints[("credentials", "RECEIVER")]
+
+    def register_with(self, versions_url, token_a):
+        """This eMSP's side of a registration with a CPO: discovery with token A, then POST of its credentials (token
+        B) to the CPO's credentials endpoint of its version, with token A. Returns a dict: `versions`, `details`,
+        `endpoints` (see `endpoint_map`), `status` (HTTP), `answer` (the envelope) and `token_c` (the answer's
+        token when it is 1000, else None); nothing is asserted about the answer."""
+        versions, details, endpoints = self.discover(versions_url, token_a)
+        status, _, answer = self.call("POST", self.credentials_url(endpoints), token_a, self.credentials())
+        ok = status == 200 and isinstance(answer, dict) and answer.get("status_code") == 1000 and isinstance(answer.get("data"), dict)
+        return {"versions": versions, "details": details, "endpoints": endpoints, "status": status, "answer": answer,
+                "token_c": answer["data"].get("token") if ok else None}

@@ -508,3 +508,430 @@ def cdr(r, path="cdr"):
         c.fail(f"{path}.home_charging_compensation", "must be a boolean")
     c.datetime(r, "last_updated", path)
     return c.problems
+
+
+# OCPI 2.1.1 ----------------------------------------------------------------------------------------------------
+# From the 2.1.1 tables (mod_locations, mod_tariffs, credentials, types): ids are strings (case-sensitive, printable
+# ASCII), no country_code or party_id in the objects, and every field outside the 2.1.1 tables (above all the ones
+# 2.2 added) is a problem, since a strict 2.1.1 parser may refuse it.
+
+LATITUDE_211 = re.compile(r"^-?[0-9]{1,2}\.[0-9]{6}$")
+LONGITUDE_211 = re.compile(r"^-?[0-9]{1,3}\.[0-9]{6}$")
+HHMM_211 = re.compile(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")
+DATE_211 = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LOCATION_TYPES_211 = {"ON_STREET", "PARKING_GARAGE", "UNDERGROUND_GARAGE", "PARKING_LOT", "OTHER", "UNKNOWN"}
+CAPABILITIES_211 = {"CHARGING_PROFILE_CAPABLE", "CREDIT_CARD_PAYABLE", "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "RFID_READER", "UNLOCK_CAPABLE"}
+CONNECTOR_TYPES_211 = {
+    "CHADEMO", *[f"DOMESTIC_{c}" for c in "ABCDEFGHIJKL"], "IEC_60309_2_single_16", "IEC_60309_2_three_16",
+    "IEC_60309_2_three_32", "IEC_60309_2_three_64", "IEC_62196_T1", "IEC_62196_T1_COMBO", "IEC_62196_T2",
+    "IEC_62196_T2_COMBO", "IEC_62196_T3A", "IEC_62196_T3C", "TESLA_R", "TESLA_S",
+}
+POWER_TYPES_211 = {"AC_1_PHASE", "AC_3_PHASE", "DC"}
+# 2.2 added BIKE_SHARING, PARKING_LOT, TRAM_STOP and METRO_STATION.
+FACILITIES_211 = FACILITIES - {"BIKE_SHARING", "PARKING_LOT", "TRAM_STOP", "METRO_STATION"}
+PARKING_RESTRICTIONS = {"EV_ONLY", "PLUGGED", "DISABLED", "CUSTOMERS", "MOTORCYCLES"}
+IMAGE_CATEGORIES = {"CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER"}
+ENERGY_SOURCES = {"NUCLEAR", "GENERAL_FOSSIL", "COAL", "GAS", "GENERAL_GREEN", "SOLAR", "WIND", "WATER"}
+ENVIRONMENTAL_IMPACTS = {"NUCLEAR_WASTE", "CARBON_DIOXIDE"}
+VERSIONS_211 = {"2.0", "2.1", "2.1.1", "2.2", "2.2.1"}
+MODULES_211 = {"cdrs", "commands", "credentials", "locations", "sessions", "tariffs", "tokens"}
+
+FIELDS_211 = {
+    "location": {
+        "id", "type", "name", "address", "city", "postal_code", "country", "coordinates", "related_locations", "evses",
+        "directions", "operator", "suboperator", "owner", "facilities", "time_zone", "opening_times",
+        "charging_when_closed", "images", "energy_mix", "last_updated",
+    },
+    "evse": {
+        "uid", "evse_id", "status", "status_schedule", "capabilities", "connectors", "floor_level", "coordinates",
+        "physical_reference", "directions", "parking_restrictions", "images", "last_updated",
+    },
+    "connector": {"id", "standard", "format", "power_type", "voltage", "amperage", "tariff_id", "terms_and_conditions", "last_updated"},
+    "tariff": {"id", "currency", "tariff_alt_text", "tariff_alt_url", "elements", "energy_mix", "start_datetime", "end_datetime", "last_updated"},
+    "element": {"price_components", "restrictions"},
+    "price_component": {"type", "price", "step_size"},
+    "restrictions": {
+        "start_time", "end_time", "start_date", "end_date", "min_kwh", "max_kwh", "min_power", "max_power",
+        "min_duration", "max_duration", "day_of_week",
+    },
+    "credentials": {"token", "url", "business_details", "party_id", "country_code"},
+    "business_details": {"name", "website", "logo"},
+    "geo": {"latitude", "longitude"},
+    "additional_geo": {"latitude", "longitude", "name"},
+    "hours": {"regular_hours", "twentyfourseven", "exceptional_openings", "exceptional_closings"},
+    "image": {"url", "thumbnail", "category", "type", "width", "height"},
+    "energy_mix": {"is_green_energy", "energy_sources", "environ_impact", "supplier_name", "energy_product_name"},
+    "endpoint": {"identifier", "url"},
+}
+# The 2.2/2.2.1 names of what 2.1.1 has under another name or not at all, for a clearer message.
+ONLY_221 = {
+    "location": {"country_code", "party_id", "publish", "publish_allowed_to", "parking_type", "state"},
+    "connector": {"max_voltage", "max_amperage", "max_electric_power", "tariff_ids"},
+    "tariff": {"country_code", "party_id", "type", "min_price", "max_price", "start_date_time", "end_date_time"},
+    "price_component": {"vat"},
+    "restrictions": {"reservation", "min_current", "max_current"},
+    "credentials": {"roles"},
+    "endpoint": {"role"},
+}
+
+
+class Checker211(Checker):
+    """The 2.1.1 rules: `string` ids (printable ASCII, case-sensitive, not empty) and only the 2.1.1 fields."""
+
+    def id(self, obj, key, path, n, required=True):
+        if not required and obj.get(key) is None:
+            return
+        if not self.required(obj, key, path):
+            return
+        v = obj[key]
+        if not isinstance(v, str) or not (1 <= len(v) <= n) or any(not (0x20 <= ord(ch) <= 0x7E) for ch in v):
+            self.fail(f"{path}.{key}", f"must be a string({n}) of printable ASCII")
+
+    def only(self, obj, kind, path):
+        """Every member of `obj` is a field of the 2.1.1 `kind`."""
+        if not isinstance(obj, dict):
+            self.fail(path, "must be an object")
+            return False
+        for key in obj:
+            if key in ONLY_221.get(kind, ()):
+                self.fail(f"{path}.{key}", "is not a 2.1.1 field (2.2 added or renamed it)")
+            elif key not in FIELDS_211[kind]:
+                self.fail(f"{path}.{key}", "is not a 2.1.1 field")
+        return True
+
+    def datetime(self, obj, key, path, required=True):
+        super().datetime(obj, key, path, required)
+        v = obj.get(key)
+        if isinstance(v, str) and len(v) > 25:
+            self.fail(f"{path}.{key}", "a 2.1.1 DateTime is a string(25)")
+
+    def url(self, obj, key, path, required=True):
+        if not required and obj.get(key) is None:
+            return
+        if not self.required(obj, key, path):
+            return
+        v = obj[key]
+        if not isinstance(v, str) or len(v) > 255 or not re.match(r"^https?://[^/\s]", v):
+            self.fail(f"{path}.{key}", "must be a URL (string(255))")
+
+    def boolean(self, obj, key, path, required=True):
+        if not required and obj.get(key) is None:
+            return
+        if not self.required(obj, key, path):
+            return
+        if not isinstance(obj[key], bool):
+            self.fail(f"{path}.{key}", "must be a boolean")
+
+    def listed(self, obj, key, path):
+        """The list at `key` (absent or null: empty); a problem when it is something else."""
+        v = obj.get(key)
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            self.fail(f"{path}.{key}", "must be a list")
+            return []
+        return v
+
+    def geo(self, obj, path, kind="geo"):
+        if not self.only(obj, kind, path):
+            return
+        if not LATITUDE_211.match(str(obj.get("latitude"))):
+            self.fail(f"{path}.latitude", f"must match -?[0-9]{{1,2}}\\.[0-9]{{6}} in 2.1.1 ({obj.get('latitude')!r})")
+        if not LONGITUDE_211.match(str(obj.get("longitude"))):
+            self.fail(f"{path}.longitude", f"must match -?[0-9]{{1,3}}\\.[0-9]{{6}} in 2.1.1 ({obj.get('longitude')!r})")
+
+    def business(self, obj, path):
+        if not self.only(obj, "business_details", path):
+            return
+        self.string(obj, "name", path, 100)
+        self.url(obj, "website", path, required=False)
+        if obj.get("logo") is not None:
+            self.image(obj["logo"], f"{path}.logo")
+
+    def image(self, obj, path):
+        if not self.only(obj, "image", path):
+            return
+        self.url(obj, "url", path)
+        self.url(obj, "thumbnail", path, required=False)
+        self.enum(obj, "category", path, IMAGE_CATEGORIES)
+        self.string(obj, "type", path, 4)
+        for k in ("width", "height"):
+            self.integer(obj, k, path, required=False)
+            if isinstance(obj.get(k), int) and not 0 <= obj[k] <= 99999:
+                self.fail(f"{path}.{k}", "is an int(5)")
+
+    def images(self, obj, path):
+        for i, img in enumerate(self.listed(obj, "images", path)):
+            self.image(img, f"{path}.images[{i}]")
+
+    def display_texts(self, obj, key, path):
+        for i, t in enumerate(self.listed(obj, key, path)):
+            p = f"{path}.{key}[{i}]"
+            if isinstance(t, dict):
+                self.string(t, "language", p, 2)
+                self.string(t, "text", p, 512)
+            else:
+                self.fail(p, "must be a DisplayText")
+
+    def energy_mix(self, obj, path):
+        if not self.only(obj, "energy_mix", path):
+            return
+        self.boolean(obj, "is_green_energy", path)
+        for i, src in enumerate(self.listed(obj, "energy_sources", path)):
+            p = f"{path}.energy_sources[{i}]"
+            self.enum(src, "source", p, ENERGY_SOURCES)
+            self.number(src, "percentage", p)
+        # 2.1.1 names the category of an EnvironmentalImpact `source` (2.2 renamed it `category`).
+        for i, imp in enumerate(self.listed(obj, "environ_impact", path)):
+            p = f"{path}.environ_impact[{i}]"
+            if "category" in imp:
+                self.fail(f"{p}.category", "is 2.2's name; 2.1.1 calls it source")
+            self.enum(imp, "source", p, ENVIRONMENTAL_IMPACTS)
+            self.number(imp, "amount", p)
+        self.string(obj, "supplier_name", path, 64, required=False)
+        self.string(obj, "energy_product_name", path, 64, required=False)
+
+    def hours(self, obj, path):
+        """2.1.1 Hours: a choice of regular_hours or twentyfourseven (one of them is required; 24/7 with regular
+        hours contradicts itself). The spec's own example sends twentyfourseven false beside regular_hours."""
+        if not self.only(obj, "hours", path):
+            return
+        regular = self.listed(obj, "regular_hours", path)
+        always = obj.get("twentyfourseven")
+        if always is not None and not isinstance(always, bool):
+            self.fail(f"{path}.twentyfourseven", "must be a boolean")
+        if not regular and always is not True:
+            self.fail(path, "needs regular_hours or twentyfourseven: true")
+        if regular and always is True:
+            self.fail(path, "twentyfourseven: true and regular_hours are a choice of one")
+        for i, rh in enumerate(regular):
+            p = f"{path}.regular_hours[{i}]"
+            if not isinstance(rh, dict):
+                self.fail(p, "must be a RegularHours object")
+                continue
+            if rh.get("weekday") not in range(1, 8) or isinstance(rh.get("weekday"), bool):
+                self.fail(f"{p}.weekday", "must be 1..7")
+            for k in ("period_begin", "period_end"):
+                if not HHMM_211.match(str(rh.get(k))):
+                    self.fail(f"{p}.{k}", "must be HH:MM")
+        for key in ("exceptional_openings", "exceptional_closings"):
+            for i, period in enumerate(self.listed(obj, key, path)):
+                self.datetime(period, "period_begin", f"{path}.{key}[{i}]")
+                self.datetime(period, "period_end", f"{path}.{key}[{i}]")
+
+
+def location_211(loc, path="location"):
+    """An OCPI 2.1.1 Location (mod_locations 3.1), with its EVSEs and connectors."""
+    c = Checker211()
+    if not c.only(loc, "location", path):
+        return c.problems
+    c.id(loc, "id", path, 39)
+    c.enum(loc, "type", path, LOCATION_TYPES_211)
+    c.string(loc, "name", path, 255, required=False)
+    c.string(loc, "address", path, 45)
+    c.string(loc, "city", path, 45)
+    # Required in 2.1.1 (2.2 made it optional).
+    c.string(loc, "postal_code", path, 10)
+    if c.required(loc, "country", path) and not re.match(r"^[A-Z]{3}$", str(loc["country"])):
+        c.fail(f"{path}.country", "must be ISO 3166-1 alpha-3")
+    if c.required(loc, "coordinates", path):
+        c.geo(loc["coordinates"], f"{path}.coordinates")
+    for i, rel in enumerate(c.listed(loc, "related_locations", path)):
+        p = f"{path}.related_locations[{i}]"
+        c.geo(rel, p, kind="additional_geo")
+        if isinstance(rel, dict) and rel.get("name") is not None:
+            c.display_texts({"name": [rel["name"]]}, "name", p)
+    c.display_texts(loc, "directions", path)
+    for role in ("operator", "suboperator", "owner"):
+        if loc.get(role) is not None:
+            c.business(loc[role], f"{path}.{role}")
+    c.enum_list(loc, "facilities", path, FACILITIES_211)
+    c.string(loc, "time_zone", path, 255, required=False)
+    if loc.get("opening_times") is not None:
+        c.hours(loc["opening_times"], f"{path}.opening_times")
+    c.boolean(loc, "charging_when_closed", path, required=False)
+    c.images(loc, path)
+    if loc.get("energy_mix") is not None:
+        c.energy_mix(loc["energy_mix"], f"{path}.energy_mix")
+    c.datetime(loc, "last_updated", path)
+    latest = loc.get("last_updated")
+    for i, e in enumerate(c.listed(loc, "evses", path)):
+        c.problems += evse_211(e, f"{path}.evses[{i}]")
+        if isinstance(e, dict) and isinstance(latest, str) and isinstance(e.get("last_updated"), str):
+            try:
+                if _instant(e["last_updated"]) > _instant(latest):
+                    c.fail(f"{path}.evses[{i}].last_updated", "is later than its location's")
+            except ValueError:
+                pass
+    return c.problems
+
+
+def evse_211(e, path="evse"):
+    """An OCPI 2.1.1 EVSE (mod_locations 3.2)."""
+    c = Checker211()
+    if not c.only(e, "evse", path):
+        return c.problems
+    c.id(e, "uid", path, 39)
+    c.string(e, "evse_id", path, 48, required=False)
+    c.enum(e, "status", path, EVSE_STATUS)
+    for i, s in enumerate(c.listed(e, "status_schedule", path)):
+        p = f"{path}.status_schedule[{i}]"
+        c.datetime(s, "period_begin", p)
+        c.datetime(s, "period_end", p, required=False)
+        c.enum(s, "status", p, EVSE_STATUS)
+    c.enum_list(e, "capabilities", path, CAPABILITIES_211)
+    c.string(e, "floor_level", path, 4, required=False)
+    if e.get("coordinates") is not None:
+        c.geo(e["coordinates"], f"{path}.coordinates")
+    c.string(e, "physical_reference", path, 16, required=False)
+    c.display_texts(e, "directions", path)
+    c.enum_list(e, "parking_restrictions", path, PARKING_RESTRICTIONS)
+    c.images(e, path)
+    c.datetime(e, "last_updated", path)
+    connectors = e.get("connectors")
+    if not isinstance(connectors, list) or not connectors:
+        c.fail(f"{path}.connectors", "must hold at least one connector")
+    latest = e.get("last_updated")
+    for i, k in enumerate(connectors if isinstance(connectors, list) else []):
+        c.problems += connector_211(k, f"{path}.connectors[{i}]")
+        if isinstance(k, dict) and isinstance(latest, str) and isinstance(k.get("last_updated"), str):
+            try:
+                if _instant(k["last_updated"]) > _instant(latest):
+                    c.fail(f"{path}.connectors[{i}].last_updated", "is later than its EVSE's")
+            except ValueError:
+                pass
+    return c.problems
+
+
+def connector_211(k, path="connector"):
+    """An OCPI 2.1.1 Connector (mod_locations 3.3): voltage, amperage and one tariff_id."""
+    c = Checker211()
+    if not c.only(k, "connector", path):
+        return c.problems
+    c.id(k, "id", path, 36)
+    c.enum(k, "standard", path, CONNECTOR_TYPES_211)
+    c.enum(k, "format", path, FORMATS)
+    c.enum(k, "power_type", path, POWER_TYPES_211)
+    c.integer(k, "voltage", path)
+    c.integer(k, "amperage", path)
+    for key in ("voltage", "amperage"):
+        if isinstance(k.get(key), int) and not isinstance(k[key], bool) and k[key] <= 0:
+            c.fail(f"{path}.{key}", "must be positive")
+    c.id(k, "tariff_id", path, 36, required=False)
+    c.url(k, "terms_and_conditions", path, required=False)
+    c.datetime(k, "last_updated", path)
+    return c.problems
+
+
+def tariff_211(t, path="tariff"):
+    """An OCPI 2.1.1 Tariff (mod_tariffs 3.1). Its validity period, when sent, is start_datetime/end_datetime (the
+    names 2.2 changed to start_date_time/end_date_time)."""
+    c = Checker211()
+    if not c.only(t, "tariff", path):
+        return c.problems
+    c.id(t, "id", path, 36)
+    if c.required(t, "currency", path) and not re.match(r"^[A-Z]{3}$", str(t["currency"])):
+        c.fail(f"{path}.currency", "must be ISO 4217")
+    c.display_texts(t, "tariff_alt_text", path)
+    c.url(t, "tariff_alt_url", path, required=False)
+    elements = t.get("elements")
+    if not isinstance(elements, list) or not elements:
+        c.fail(f"{path}.elements", "must hold at least one element")
+    for i, el in enumerate(elements if isinstance(elements, list) else []):
+        p = f"{path}.elements[{i}]"
+        if not c.only(el, "element", p):
+            continue
+        comps = el.get("price_components")
+        if not isinstance(comps, list) or not comps:
+            c.fail(f"{p}.price_components", "must hold at least one component")
+        for j, pc in enumerate(comps if isinstance(comps, list) else []):
+            q = f"{p}.price_components[{j}]"
+            if not c.only(pc, "price_component", q):
+                continue
+            c.enum(pc, "type", q, DIMENSIONS)
+            c.number(pc, "price", q)
+            c.integer(pc, "step_size", q)
+            if isinstance(pc.get("step_size"), int) and pc["step_size"] < 0:
+                c.fail(f"{q}.step_size", "must not be negative")
+        r = el.get("restrictions")
+        if r is not None and c.only(r, "restrictions", f"{p}.restrictions"):
+            q = f"{p}.restrictions"
+            for k in ("start_time", "end_time"):
+                if r.get(k) is not None and not HHMM_211.match(str(r[k])):
+                    c.fail(f"{q}.{k}", "must be HH:MM")
+            for k in ("start_date", "end_date"):
+                if r.get(k) is not None and not DATE_211.match(str(r[k])):
+                    c.fail(f"{q}.{k}", "must be YYYY-MM-DD")
+            for k in ("min_kwh", "max_kwh", "min_power", "max_power"):
+                c.number(r, k, q, required=False)
+            for k in ("min_duration", "max_duration"):
+                c.integer(r, k, q, required=False)
+            c.enum_list(r, "day_of_week", q, DAYS)
+    if t.get("energy_mix") is not None:
+        c.energy_mix(t["energy_mix"], f"{path}.energy_mix")
+    c.datetime(t, "start_datetime", path, required=False)
+    c.datetime(t, "end_datetime", path, required=False)
+    c.datetime(t, "last_updated", path)
+    return c.problems
+
+
+def credentials_211(cred, path="credentials"):
+    """An OCPI 2.1.1 Credentials object: one party, flat (no roles)."""
+    c = Checker211()
+    if not c.only(cred, "credentials", path):
+        return c.problems
+    token = cred.get("token")
+    if not isinstance(token, str) or not 1 <= len(token) <= 64 or not all(0x21 <= ord(ch) <= 0x7E for ch in token):
+        c.fail(f"{path}.token", "must be 1 to 64 printable ASCII characters without spaces")
+    c.url(cred, "url", path)
+    if c.required(cred, "business_details", path):
+        c.business(cred["business_details"], f"{path}.business_details")
+    c.id(cred, "party_id", path, 3)
+    c.id(cred, "country_code", path, 2)
+    if isinstance(cred.get("party_id"), str) and not re.fullmatch(r"[A-Za-z0-9]{3}", cred["party_id"]):
+        c.fail(f"{path}.party_id", "must be three letters or digits")
+    if isinstance(cred.get("country_code"), str) and not re.fullmatch(r"[A-Za-z]{2}", cred["country_code"]):
+        c.fail(f"{path}.country_code", "must be an ISO 3166-1 alpha-2 code")
+    return c.problems
+
+
+def versions_211(data, path="versions"):
+    """The data of a 2.1.1 versions endpoint: a list of {version, url}."""
+    c = Checker211()
+    if not isinstance(data, list) or not data:
+        c.fail(path, "must be a non-empty list")
+        return c.problems
+    for i, v in enumerate(data):
+        p = f"{path}[{i}]"
+        if not isinstance(v, dict) or set(v) != {"version", "url"}:
+            c.fail(p, "must be exactly {version, url}")
+            continue
+        c.enum(v, "version", p, VERSIONS_211)
+        c.url(v, "url", p)
+    return c.problems
+
+
+def version_details_211(data, path="details"):
+    """The data of a 2.1.1 version details endpoint: version 2.1.1 and its endpoints {identifier, url}, no role,
+    each module once."""
+    c = Checker211()
+    if not isinstance(data, dict) or set(data) != {"version", "endpoints"}:
+        c.fail(path, "must be exactly {version, endpoints}")
+        return c.problems
+    if data["version"] != "2.1.1":
+        c.fail(f"{path}.version", f"must be 2.1.1 ({data['version']!r})")
+    endpoints = data["endpoints"]
+    if not isinstance(endpoints, list) or not endpoints:
+        c.fail(f"{path}.endpoints", "must be a non-empty list")
+        return c.problems
+    seen = set()
+    for i, e in enumerate(endpoints):
+        p = f"{path}.endpoints[{i}]"
+        if not c.only(e, "endpoint", p):
+            continue
+        c.enum(e, "identifier", p, MODULES_211)
+        c.url(e, "url", p)
+        if e.get("identifier") in seen:
+            c.fail(f"{p}.identifier", f"{e.get('identifier')!r} is listed twice")
+        seen.add(e.get("identifier"))
+    return c.problems
