@@ -16,6 +16,9 @@ import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# A CPO pushes with many connections at once; socketserver's default listen backlog of 5 resets the rest.
+ThreadingHTTPServer.request_queue_size = 128
+
 from . import validate
 
 

@@ -84,8 +84,11 @@ struct OCPIPushService: Service {
         await withTaskGroup(of: Bool.self) { group in
             var inFlight = 0
             var ticking = false
+            var ticked = true
             while !Task.isCancelled {
-                if inFlight < batch {
+                // Refill by halves (or on a tick): a claim per finished push would cost a query each.
+                if inFlight <= batch / 2 || (ticked && inFlight < batch) {
+                    ticked = false
                     do {
                         let (limit, lease) = (batch - inFlight, lease)
                         let claimed = try await Deadline.run(within: databaseTimeout) { try await pushes.claim(limit: limit, lease: lease) }
@@ -103,7 +106,7 @@ struct OCPIPushService: Service {
                     group.addTask { try? await Task.sleep(for: idle); return false }
                 }
                 guard let delivered = await group.next() else { continue }
-                if delivered { inFlight -= 1 } else { ticking = false }
+                if delivered { inFlight -= 1 } else { ticking = false; ticked = true }
             }
             group.cancelAll()
         }
