@@ -221,6 +221,21 @@ import TestSupport
         }
     }
 
+    @Test func aPartnerThatNeverHadTheLocationGetsItWholeNotAnEVSE() async throws {
+        try await Harness.with { h in
+            try await put(h, try Self.site("L"))
+            try await place(h, station: "CP", at: "L")
+            _ = try await pushes(h).relay()
+            // It registers after the location was made: an EVSE's status change sends it the whole location first.
+            let late = try await Self.partner(h, "late", receives: [.locations])
+            try await status(h, "CP", "Charging", second: 1)
+            try await status(h, "CP", "Finishing", second: 2)
+            _ = try await pushes(h).relay()
+            let uid = EVSEPlacement.defaultUID(stationId: "CP", evseId: 1)
+            #expect(try await rows(h) == ["\(late) PUT L", "\(late) PUT L/\(uid)"])
+        }
+    }
+
     @Test func aLapsedLeaseIsClaimedAgainWithTheSameRequestId() async throws {
         try await Harness.with { h in
             _ = try await Self.partner(h, "emsp", receives: [.locations])

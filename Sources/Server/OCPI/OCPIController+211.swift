@@ -78,6 +78,32 @@ extension OCPIController {
 /// and enum values 2.1.1 does not know left out or mapped to its nearest.
 enum OCPI211 {
     static let capabilities: Set<String> = ["CHARGING_PROFILE_CAPABLE", "CREDIT_CARD_PAYABLE", "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "RFID_READER", "UNLOCK_CAPABLE"]
+    static let facilities: Set<String> = [
+        "HOTEL", "RESTAURANT", "CAFE", "MALL", "SUPERMARKET", "SPORT", "RECREATION_AREA", "NATURE", "MUSEUM", "BUS_STOP", "TAXI_STAND",
+        "TRAIN_STATION", "AIRPORT", "CARPOOL_PARKING", "FUEL_STATION", "WIFI",
+    ]
+    static let standards: Set<String> = Set(["CHADEMO", "IEC_60309_2_single_16", "IEC_60309_2_three_16", "IEC_60309_2_three_32", "IEC_60309_2_three_64",
+        "IEC_62196_T1", "IEC_62196_T1_COMBO", "IEC_62196_T2", "IEC_62196_T2_COMBO", "IEC_62196_T3A", "IEC_62196_T3C", "TESLA_R", "TESLA_S"]
+        + "ABCDEFGHIJKL".map { "DOMESTIC_\($0)" })
+    static let powerTypes: Set<String> = ["AC_1_PHASE", "AC_3_PHASE", "DC"]
+
+    /// 2.1.1 coordinates have exactly 6 decimals (2.2 allows 5 to 7).
+    static func coordinates(_ v: JSONValue?) -> JSONValue? {
+        guard case .object(var o)? = v else { return v }
+        for key in ["latitude", "longitude"] {
+            guard let text = o[key]?.stringValue, let d = Decimal(string: text) else { continue }
+            var value = d, rounded = Decimal()
+            NSDecimalRound(&rounded, &value, 6, .plain)
+            let negative = rounded < 0
+            let magnitude = negative ? -rounded : rounded
+            let whole = NSDecimalNumber(decimal: magnitude).int64Value
+            var fraction = magnitude - Decimal(whole), scaled = Decimal()
+            fraction *= 1_000_000
+            NSDecimalRound(&scaled, &fraction, 0, .plain)
+            o[key] = .string((negative ? "-" : "") + "\(whole)." + String(format: "%06lld", NSDecimalNumber(decimal: scaled).int64Value))
+        }
+        return .object(o)
+    }
 
     static func location(_ v: JSONValue) -> JSONValue {
         guard case .object(var o) = v else { return v }
@@ -89,14 +115,36 @@ enum OCPI211 {
         default: "OTHER"
         }
         o["type"] = .string(type)
-        if case .array(let evses) = o["evses"] { o["evses"] = .array(evses.map(evse)) }
+        o["state"] = nil
+        o["coordinates"] = coordinates(o["coordinates"])
+        if case .array(let related) = o["related_locations"] { o["related_locations"] = .array(related.map { coordinates($0) ?? $0 }) }
+        if case .array(let list) = o["facilities"] { o["facilities"] = .array(list.filter { $0.stringValue.map(facilities.contains) ?? false }) }
+        if case .object(var mix) = o["energy_mix"], case .array(let impacts) = mix["environ_impact"] {
+            // 2.1.1 names the impact's category `source`.
+            mix["environ_impact"] = .array(impacts.map { impact in
+                guard case .object(var i) = impact else { return impact }
+                if let category = i.removeValue(forKey: "category") { i["source"] = category }
+                return .object(i)
+            })
+            o["energy_mix"] = .object(mix)
+        }
+        // An EVSE whose connectors 2.1.1 cannot describe at all is left out (2.1.1 needs at least one).
+        if case .array(let evses) = o["evses"] {
+            o["evses"] = .array(evses.map(evse).filter { if case .array(let c)? = $0["connectors"] { !c.isEmpty } else { true } })
+        }
         return .object(o)
     }
 
     static func evse(_ v: JSONValue) -> JSONValue {
         guard case .object(var o) = v else { return v }
         if case .array(let caps) = o["capabilities"] { o["capabilities"] = .array(caps.filter { $0.stringValue.map(capabilities.contains) ?? false }) }
-        if case .array(let connectors) = o["connectors"] { o["connectors"] = .array(connectors.map(connector)) }
+        o["coordinates"] = coordinates(o["coordinates"])
+        // A connector of a standard or power type 2.1.1 does not have is left out.
+        if case .array(let connectors) = o["connectors"] {
+            o["connectors"] = .array(connectors.filter { c in
+                (c["standard"]?.stringValue).map(standards.contains) ?? false && (c["power_type"]?.stringValue).map(powerTypes.contains) ?? false
+            }.map(connector))
+        }
         return .object(o)
     }
 

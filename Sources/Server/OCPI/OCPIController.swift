@@ -164,10 +164,11 @@ struct OCPIController: Sendable {
     /// A partner's 2.2.1 details, read with `token` from its versions URL (each call bounded by the partner timeout).
     func discover(versionsURL: String, token: String, version: OCPIVersion = .v221) async throws(Discovery) -> VersionDetails {
         let versions: [VersionEntry]
-        do { versions = try await client.get([VersionEntry].self, url: versionsURL, token: token) } catch { throw .versions(error) }
+        // A partner registering on 2.1.1 sends and takes raw tokens.
+        do { versions = try await client.get([VersionEntry].self, url: versionsURL, token: token, rawFirst: version == .v211) } catch { throw .versions(error) }
         guard let chosen = versions.first(where: { $0.version == version.rawValue }) else { throw .noCommonVersion(versions.map(\.version)) }
         let details: VersionDetails
-        do { details = try await client.get(VersionDetails.self, url: chosen.url, token: token) } catch { throw .details(error) }
+        do { details = try await client.get(VersionDetails.self, url: chosen.url, token: token, rawFirst: version == .v211) } catch { throw .details(error) }
         guard details.url(of: .credentials, role: nil) != nil else { throw .noCredentials }
         return details
     }

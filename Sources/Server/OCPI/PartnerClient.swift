@@ -64,8 +64,8 @@ struct PartnerClient: Sendable {
     /// GETs `url` and decodes the envelope's `data`. Tries the token Base64-encoded (2.2.1) and, on 401, raw.
     /// Both tries, the answer's head and its body, fit in `timeout`: AsyncHTTPClient's own deadline ends with
     /// the head, and a partner trickling its body would hold the caller otherwise.
-    func get<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String) async throws(Failure) -> T {
-        try await call(T.self, method: .GET, url: url, token: token, body: nil)
+    func get<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String, rawFirst: Bool = false) async throws(Failure) -> T {
+        try await call(T.self, method: .GET, url: url, token: token, body: nil, rawFirst: rawFirst)
     }
 
     /// POSTs `body` (JSON) to `url` and decodes the envelope's `data`, bounded as `get` is.
@@ -75,9 +75,9 @@ struct PartnerClient: Sendable {
         return try await call(T.self, method: .POST, url: url, token: token, body: data)
     }
 
-    private func call<T: Decodable & Sendable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?) async throws(Failure) -> T {
+    private func call<T: Decodable & Sendable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?, rawFirst: Bool = false) async throws(Failure) -> T {
         do {
-            return try await Deadline.run(within: timeout) { try await self.tries(T.self, method: method, url: url, token: token, body: body) }
+            return try await Deadline.run(within: timeout) { try await self.tries(T.self, method: method, url: url, token: token, body: body, rawFirst: rawFirst) }
         } catch let f as Failure {
             throw f
         } catch {
@@ -85,9 +85,11 @@ struct PartnerClient: Sendable {
         }
     }
 
-    private func tries<T: Decodable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?) async throws(Failure) -> T {
+    /// 2.2.1's Base64 token first, then the raw one on a 401; the raw one first toward a 2.1.1 partner.
+    private func tries<T: Decodable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?, rawFirst: Bool) async throws(Failure) -> T {
         var last = Failure.refused(401)
-        for header in [AuthorizationToken.header(token, version: .v221), AuthorizationToken.header(token, version: .v211)] {
+        let forms = [AuthorizationToken.header(token, version: .v221), AuthorizationToken.header(token, version: .v211)]
+        for header in rawFirst ? forms.reversed() : forms {
             do {
                 return try await send(T.self, method: method, url: url, authorization: header, body: body)
             } catch .refused(401) {

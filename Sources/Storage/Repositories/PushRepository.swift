@@ -173,10 +173,15 @@ public struct PushRepository: Sendable {
             for target in targets {
                 for r in recipients {
                     switch target {
-                    case .location(let l, let evse, let outboxId):
+                    case .location(let l, var evse, let outboxId):
                         guard let site = sites[l] else { continue }
                         let key = "location:" + l
-                        guard PushRouting.receivesLocation(r, published: site.publish, sentBefore: sentBefore.contains("\(r.id) \(key)")) else { continue }
+                        let sent = sentBefore.contains("\(r.id) \(key)")
+                        guard PushRouting.receivesLocation(r, published: site.publish, sentBefore: sent) else { continue }
+                        // A partner never sent the location (it registered after the location was made) is sent the
+                        // whole location, not an EVSE of one it does not know.
+                        if !sent { evse = nil }
+                        sentBefore.insert("\(r.id) \(key)")
                         rows.add(partner: r.id, module: "locations", method: "PUT", key: key, target: evse.map { "\(l)/\($0)" } ?? l,
                                  cc: site.cc, pid: site.pid, location: l, evse: evse, tariff: nil, session: nil, cdr: nil, command: nil, url: nil, outboxId: outboxId)
                     case .tariff(let method, let cc, let pid, let id, let outboxId):
