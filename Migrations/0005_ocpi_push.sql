@@ -77,5 +77,9 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Events written before this relay existed were never meant for it: an upgraded database starts relaying from now
+-- (partners pull what they missed), instead of replaying its whole history to them.
+UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL;
+
 -- Processed events are purged after a while; this finds them.
 CREATE INDEX outbox_processed ON outbox (processed_at) WHERE processed_at IS NOT NULL;

@@ -45,3 +45,6 @@ CREATE TABLE ocpi_cdrs (
     last_updated        timestamptz NOT NULL
 );
 CREATE INDEX ocpi_cdrs_page ON ocpi_cdrs (token_country_code, token_party_id, created_at, id);
+
+-- A session's last_updated is the latest of its row, its transaction and its meter values' arrival.
+CREATE INDEX meter_values_arrival ON meter_values (transaction_id, received_at);

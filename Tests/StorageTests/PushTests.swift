@@ -236,6 +236,31 @@ import TestSupport
         }
     }
 
+    @Test func purgingKeepsTheNewestPushOfEachQueue() async throws {
+        try await Harness.with { h in
+            let p = try await Self.partner(h, "emsp", receives: [.locations])
+            let repo = pushes(h)
+            try await put(h, try Self.site("L"))
+            try await place(h, station: "CP", at: "L")
+            for round in 0..<3 {
+                if round > 0 { try await status(h, "CP", round == 1 ? "Charging" : "Finishing", second: round) }
+                _ = try await repo.relay()
+                while true {
+                    let claimed = try await repo.claim(limit: 10, lease: .seconds(60))
+                    if claimed.isEmpty { break }
+                    for c in claimed { try await repo.finish(c, .delivered) }
+                }
+            }
+            #expect(try await rows(h, state: .delivered).count == 4)
+            #expect(try await repo.purgeFinished(before: Date().addingTimeInterval(60)) == 3)
+            // What remains still says the partner has the location: the next change is an EVSE push, not the whole location.
+            try await status(h, "CP", "Available", second: 9)
+            _ = try await repo.relay()
+            let uid = EVSEPlacement.defaultUID(stationId: "CP", evseId: 1)
+            #expect(try await rows(h, state: .pending) == ["\(p) PUT L/\(uid)"])
+        }
+    }
+
     @Test func aLapsedLeaseIsClaimedAgainWithTheSameRequestId() async throws {
         try await Harness.with { h in
             _ = try await Self.partner(h, "emsp", receives: [.locations])

@@ -47,7 +47,11 @@ extension OCPIController {
 
     @Sendable func getEVSE211(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
-        return try reply211(LocationMapper.json(try await requireEVSE(context)), request: request, partner: partner, OCPI211.evse)
+        let evse = OCPI211.evse(try JSONParser.parse(LocationMapper.json(try await requireEVSE(context))))
+        guard case .array(let connectors)? = evse["connectors"], !connectors.isEmpty else {
+            throw OCPIError(.notFound, .unknownLocation, "this EVSE has no connector OCPI 2.1.1 can describe")
+        }
+        return OCPIReply.envelope(json: evse.serialized, request: request, routing: routing(partner))
     }
 
     @Sendable func getConnector211(_ request: Request, context: AdminContext) async throws -> Response {
@@ -57,7 +61,11 @@ extension OCPIController {
         guard let connector = evse.connectors.first(where: { String($0.id) == id }) else {
             throw OCPIError(.notFound, .unknownLocation, "no connector '\(id.prefix(36))' at EVSE '\(evse.uid)'")
         }
-        return try reply211(LocationMapper.json(connector), request: request, partner: partner, OCPI211.connector)
+        let raw = try JSONParser.parse(LocationMapper.json(connector))
+        guard (raw["standard"]?.stringValue).map(OCPI211.standards.contains) ?? false, (raw["power_type"]?.stringValue).map(OCPI211.powerTypes.contains) ?? false else {
+            throw OCPIError(.notFound, .unknownLocation, "connector '\(connector.id)' is of a kind OCPI 2.1.1 cannot describe")
+        }
+        return OCPIReply.envelope(json: OCPI211.connector(raw).serialized, request: request, routing: routing(partner))
     }
 
     @Sendable func listTariffs211(_ request: Request, context: AdminContext) async throws -> Response {
@@ -69,7 +77,7 @@ extension OCPIController {
         let json = String(decoding: try encoder.encode(result.items), as: UTF8.self)
         return try reply211(json, request: request, partner: partner, headers: pageHeaders(page, result, path: "tariffs", root: moduleURL(.v211, ""))) { list in
             guard case .array(let items) = list else { return list }
-            return .array(items.map(OCPI211.tariff))
+            return .array(items.compactMap { OCPI211.tariff($0) })
         }
     }
 }
@@ -157,28 +165,31 @@ enum OCPI211 {
         return .object(o)
     }
 
-    static func tariff(_ v: JSONValue) -> JSONValue {
+    /// Nil when 2.1.1 cannot carry the tariff: outside its validity (2.1.1 has no validity window, so such a tariff
+    /// would look current), or with no element left once those with restrictions 2.1.1 lacks are left out (an element
+    /// for reservations only, or by current, would apply to everything on 2.1.1).
+    static func tariff(_ v: JSONValue, now: Date = Date()) -> JSONValue? {
         guard case .object(var o) = v else { return v }
-        for key in ["country_code", "party_id", "type", "min_price", "max_price"] { o[key] = nil }
-        if let start = o.removeValue(forKey: "start_date_time") { o["start_datetime"] = start }
-        if let end = o.removeValue(forKey: "end_date_time") { o["end_datetime"] = end }
-        if case .array(let elements) = o["elements"] {
-            o["elements"] = .array(elements.map { element in
-                guard case .object(var e) = element else { return element }
-                if case .array(let components) = e["price_components"] {
-                    e["price_components"] = .array(components.map { c in
-                        guard case .object(var pc) = c else { return c }
-                        pc["vat"] = nil
-                        return .object(pc)
-                    })
-                }
-                if case .object(var r) = e["restrictions"] {
-                    for key in ["reservation", "min_current", "max_current"] { r[key] = nil }
-                    e["restrictions"] = .object(r)
-                }
-                return .object(e)
-            })
+        if let start = o["start_date_time"]?.stringValue.flatMap(OCPIDateTime.init(string:)), start.date > now { return nil }
+        if let end = o["end_date_time"]?.stringValue.flatMap(OCPIDateTime.init(string:)), end.date <= now { return nil }
+        for key in ["country_code", "party_id", "type", "min_price", "max_price", "start_date_time", "end_date_time"] { o[key] = nil }
+        guard case .array(let elements) = o["elements"] else { return .object(o) }
+        let kept: [JSONValue] = elements.compactMap { element in
+            guard case .object(var e) = element else { return element }
+            if case .object(let r) = e["restrictions"], ["reservation", "min_current", "max_current"].contains(where: { r[$0] != nil && r[$0] != .null }) {
+                return nil
+            }
+            if case .array(let components) = e["price_components"] {
+                e["price_components"] = .array(components.map { c in
+                    guard case .object(var pc) = c else { return c }
+                    pc["vat"] = nil
+                    return .object(pc)
+                })
+            }
+            return .object(e)
         }
+        guard !kept.isEmpty else { return nil }
+        o["elements"] = .array(kept)
         return .object(o)
     }
 }

@@ -47,8 +47,8 @@ extension OCPIController {
             }
         }
         let tokenB = Credentials.newToken()
-        guard try await partners.prepareOutbound(id: id, serverToken: tokenB), let credentialsURL = details.url(of: .credentials, role: nil) else {
-            throw Problem(.conflict, "Not pending", "partner \(id) changed meanwhile")
+        guard try await partners.prepareOutbound(id: id, serverToken: tokenB, readAt: partner.updatedAt), let credentialsURL = details.url(of: .credentials, role: nil) else {
+            throw Problem(.conflict, "Changed meanwhile", "partner \(id) changed meanwhile (another registration?); try again")
         }
         let theirs: Credentials
         do {

@@ -113,9 +113,14 @@ public struct PartnerRepository: Sendable {
     /// Voltaic registers toward a pending partner: `serverToken` (the token the partner will call Voltaic with)
     /// replaces the token A Voltaic issued, so that the partner may read Voltaic's versions and details with it while
     /// it answers our credentials. False when the partner is not pending.
-    public func prepareOutbound(id: Int64, serverToken: String) async throws -> Bool {
+    /// Only if the partner is as it was read (`readAt`, its `updated_at`): of two registrations at once, the second
+    /// finds it changed and is refused, instead of replacing the token the first one is sending.
+    public func prepareOutbound(id: Int64, serverToken: String, readAt: Date) async throws -> Bool {
         try await !client.query(
-            "UPDATE ocpi_partners SET token_a_sha256 = \(Self.digest(serverToken)), updated_at = now() WHERE id = \(id) AND state = 'pending' RETURNING id",
+            """
+            UPDATE ocpi_partners SET token_a_sha256 = \(Self.digest(serverToken)), updated_at = clock_timestamp()
+            WHERE id = \(id) AND state = 'pending' AND updated_at = \(readAt) RETURNING id
+            """,
             logger: logger
         ).collect().isEmpty
     }

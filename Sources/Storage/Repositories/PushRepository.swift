@@ -118,7 +118,7 @@ public struct PushRepository: Sendable {
             var sentBefore: Set<String> = []
             if !locationIds.isEmpty && !recipients.isEmpty {
                 for try await (partner, key) in try await conn.query(
-                    "SELECT DISTINCT partner_id, queue_key FROM ocpi_pushes WHERE module = 'locations' AND queue_key = ANY(\(locationIds.map { "location:" + $0 }))",
+                    "SELECT DISTINCT partner_id, queue_key FROM ocpi_pushes WHERE module = 'locations' AND state IN ('pending', 'delivered') AND queue_key = ANY(\(locationIds.map { "location:" + $0 }))",
                     logger: logger
                 ).decode((Int64, String).self) { sentBefore.insert("\(partner) \(key)") }
             }
@@ -266,7 +266,10 @@ public struct PushRepository: Sendable {
         let rows = try await client.query(
             """
             DELETE FROM ocpi_pushes WHERE id IN (
-                SELECT id FROM ocpi_pushes WHERE state IN ('delivered', 'superseded') AND created_at < \(cutoff) LIMIT \(limit)
+                -- The newest push of each partner's queue stays: it says the partner was sent the object (the relay asks).
+                SELECT p.id FROM ocpi_pushes p WHERE p.state IN ('delivered', 'superseded') AND p.created_at < \(cutoff)
+                  AND EXISTS (SELECT 1 FROM ocpi_pushes n WHERE n.queue_key = p.queue_key AND n.partner_id = p.partner_id AND n.id > p.id)
+                LIMIT \(limit)
             ) RETURNING id
             """,
             logger: logger
@@ -306,7 +309,7 @@ public struct PushRepository: Sendable {
     /// Leases up to `limit` pushes that are due: of each partner's queue key only the head (its lowest pending
     /// id), so that pushes of one object go one at a time and in order, across all nodes. Only partners that
     /// are registered (a suspended one's pushes wait). Each claim counts an attempt.
-    public func claim(limit: Int, lease: Duration) async throws -> [Claimed] {
+    public func claim(limit: Int, lease: Duration, excludingPartners excluded: [Int64] = []) async throws -> [Claimed] {
         let token = UUID()
         let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         let rows = try await client.query(
@@ -314,6 +317,7 @@ public struct PushRepository: Sendable {
             WITH c AS (
                 SELECT q.id FROM ocpi_pushes q JOIN ocpi_partners pa ON pa.id = q.partner_id AND pa.state = 'registered'
                 WHERE q.state = 'pending' AND q.next_attempt_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())
+                  AND NOT (q.partner_id = ANY(\(excluded)::int8[]))
                   AND NOT EXISTS (
                       SELECT 1 FROM ocpi_pushes e WHERE e.partner_id = q.partner_id AND e.queue_key = q.queue_key AND e.state = 'pending' AND e.id < q.id
                   )

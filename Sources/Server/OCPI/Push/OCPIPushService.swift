@@ -49,11 +49,16 @@ struct OCPIPushService: Service {
     func relayLoop() async {
         var lastSweep = ContinuousClock.now - .seconds(3600)
         var lastRefresh = ContinuousClock.now
+        // Events per relay: halved after a relay that failed (a batch that cannot finish in time is retried smaller),
+        // grown back after each that succeeded.
+        var limit = 200
         while !Task.isCancelled {
             var relayed = 0
             do {
                 // A relay of 200 events makes sessions and CDRs too: it gets a few database deadlines.
-                relayed = try await Deadline.run(within: databaseTimeout * 4) { try await pushes.relay() }
+                let take = limit
+                relayed = try await Deadline.run(within: databaseTimeout * 4) { try await pushes.relay(limit: take) }
+                limit = min(200, limit * 2)
                 if relayed > 0 { logger.debug("outbox relayed", metadata: ["count": "\(relayed)"]) }
                 if ContinuousClock.now - lastRefresh >= min(sessionUpdates, .seconds(60)) {
                     lastRefresh = .now
@@ -66,35 +71,42 @@ struct OCPIPushService: Service {
                     let abandoned = try await Deadline.run(within: databaseTimeout) { try await pushes.abandonGonePartners() }
                     if abandoned > 0 { logger.notice("pushes of unregistered partners abandoned", metadata: ["count": "\(abandoned)"]) }
                     let cutoff = Date().addingTimeInterval(-outboxRetention.seconds)
-                    _ = try await Deadline.run(within: databaseTimeout) { try await pushes.purgeOutbox(before: cutoff) }
-                    _ = try await Deadline.run(within: databaseTimeout) { try await pushes.purgeFinished(before: cutoff) }
+                    // In passes of 10,000 until a pass finds fewer: purging keeps up with any rate of pushes.
+                    while try await Deadline.run(within: databaseTimeout, { try await pushes.purgeOutbox(before: cutoff) }) == 10_000, !Task.isCancelled {}
+                    while try await Deadline.run(within: databaseTimeout, { try await pushes.purgeFinished(before: cutoff) }) == 10_000, !Task.isCancelled {}
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("outbox relay failed; retrying", metadata: ["error": "\(error)"])
+                limit = max(10, limit / 2)
+                logger.warning("outbox relay failed; retrying with \(limit) events", metadata: ["error": "\(error)"])
             }
             if relayed == 0 { try? await Task.sleep(for: idle) }
         }
     }
 
-    /// Keeps up to `batch` pushes in flight, claiming more as each one ends: a partner that is slow or down holds
-    /// only its own pushes, never the others' (no batch waits for its slowest member). A tick every `idle` claims
-    /// what became due meanwhile.
+    /// Keeps up to `batch` pushes in flight, at most half of them one partner's, and claims more as they end (by
+    /// halves, or on a tick every `idle`): a partner that is slow or down holds at most half the slots, never all.
     func deliveryLoop() async {
-        await withTaskGroup(of: Bool.self) { group in
-            var inFlight = 0
+        await withTaskGroup(of: Int64?.self) { group in
+            var inFlight: [Int64: Int] = [:]
+            var total = 0
             var ticking = false
             var ticked = true
+            let perPartner = max(batch / 2, 1)
             while !Task.isCancelled {
                 // Refill by halves (or on a tick): a claim per finished push would cost a query each.
-                if inFlight <= batch / 2 || (ticked && inFlight < batch) {
+                if total <= batch / 2 || (ticked && total < batch) {
                     ticked = false
                     do {
-                        let (limit, lease) = (batch - inFlight, lease)
-                        let claimed = try await Deadline.run(within: databaseTimeout) { try await pushes.claim(limit: limit, lease: lease) }
+                        let (limit, lease) = (batch - total, lease)
+                        let full = inFlight.filter { $0.value >= perPartner }.map(\.key)
+                        let claimed = try await Deadline.run(within: databaseTimeout) {
+                            try await pushes.claim(limit: limit, lease: lease, excludingPartners: full)
+                        }
                         for c in claimed {
-                            inFlight += 1
-                            group.addTask { await deliver(c); return true }
+                            total += 1
+                            inFlight[c.push.partnerId, default: 0] += 1
+                            group.addTask { await deliver(c); return c.push.partnerId }
                         }
                     } catch {
                         if Task.isCancelled { break }
@@ -103,10 +115,17 @@ struct OCPIPushService: Service {
                 }
                 if !ticking {
                     ticking = true
-                    group.addTask { try? await Task.sleep(for: idle); return false }
+                    group.addTask { try? await Task.sleep(for: idle); return nil }
                 }
-                guard let delivered = await group.next() else { continue }
-                if delivered { inFlight -= 1 } else { ticking = false; ticked = true }
+                guard let finished = await group.next() else { continue }
+                if let partner = finished {
+                    total -= 1
+                    inFlight[partner, default: 1] -= 1
+                    if inFlight[partner] == 0 { inFlight[partner] = nil }
+                } else {
+                    ticking = false
+                    ticked = true
+                }
             }
             group.cancelAll()
         }
