@@ -6,9 +6,11 @@ a partner that refuses a module (a dead letter an admin replays).
 Each test starts its own server with a fast retry backoff (`--ocpi-push-backoff`, `--ocpi-push-backoff-max`) so
 that retries happen within seconds."""
 import asyncio
+import contextlib
 import collections
 import copy
 import time
+import types
 import uuid
 
 from charge_points import connected, now, run
@@ -35,6 +37,21 @@ def dump_on_failure(server, emsp):
     print("---- last pushes received by the eMSP ----")
     for p in emsp.received()[-30:]:
         print(p["method"], p["path"], p["status"], p["request_id"], p["problems"])
+
+
+@contextlib.contextmanager
+def running(server, emsp):
+    """The test's server and eMSP: on a failure the server's log tail and the eMSP's last pushes are printed; both
+    are stopped either way. A test that starts the server again sets the scene's `server` to the new one."""
+    scene = types.SimpleNamespace(server=server)
+    try:
+        yield scene
+    except BaseException:
+        dump_on_failure(scene.server, emsp)
+        raise
+    finally:
+        emsp.close()
+        scene.server.destroy()
 
 
 def wait_until(check, timeout=30.0, interval=0.25):
@@ -215,7 +232,7 @@ def evse_status(emsp, location_id, uid):
 def test_pushes_arrive_valid_in_order_and_match_the_pull():
     server = start_server(attempts=5)
     emsp = EMSP(party_id="EP1")
-    try:
+    with running(server, emsp):
         partner, _, token_c, endpoints = register(server, emsp)
         pid, pull = partner["id"], Pull(emsp, token_c, endpoints)
         tag = uuid.uuid4().hex[:6].upper()
@@ -289,18 +306,12 @@ def test_pushes_arrive_valid_in_order_and_match_the_pull():
             assert d["attempts"] == 1 and d["deliveredAt"] and d["createdAt"], d
         assert push_list(server, pid, "dead") == []
         assert push_list(server, pid, "pending") == []
-    except BaseException:
-        dump_on_failure(server, emsp)
-        raise
-    finally:
-        emsp.close()
-        server.destroy()
 
 
 def test_partner_down_then_up_gets_every_change():
     server = start_server(attempts=500)
     emsp = EMSP(party_id="EP2")
-    try:
+    with running(server, emsp):
         partner, _, token_c, endpoints = register(server, emsp)
         pid, pull = partner["id"], Pull(emsp, token_c, endpoints)
         tag = uuid.uuid4().hex[:6].upper()
@@ -369,12 +380,6 @@ def test_partner_down_then_up_gets_every_change():
         delivered = push_list(server, pid, "delivered")
         assert len(delivered) == len({p["request_id"] for p in accepted})
         assert any(d["attempts"] > 1 for d in delivered), delivered
-    except BaseException:
-        dump_on_failure(server, emsp)
-        raise
-    finally:
-        emsp.close()
-        server.destroy()
 
 
 LOCATIONS = 10
@@ -384,7 +389,7 @@ EDITS = 3
 def test_sigkill_with_pushes_pending_loses_none_and_never_goes_back():
     server = start_server(attempts=500)
     emsp = EMSP(party_id="EP3")
-    try:
+    with running(server, emsp) as scene:
         partner, _, token_c, endpoints = register(server, emsp)
         pid, pull = partner["id"], Pull(emsp, token_c, endpoints)
         tag = uuid.uuid4().hex[:6].upper()
@@ -424,7 +429,7 @@ def test_sigkill_with_pushes_pending_loses_none_and_never_goes_back():
 
         # The same data directory and port: the embedded PostgreSQL outlived the server.
         server.log.close()
-        server = start_server(attempts=500, data_dir=server.data_dir, port=server.port)
+        server = scene.server = start_server(attempts=500, data_dir=server.data_dir, port=server.port)
         pending = push_list(server, pid, "pending")
         assert pending, "the pending pushes did not survive the kill"
         emsp.misbehave.discard("push_down")
@@ -463,18 +468,12 @@ def test_sigkill_with_pushes_pending_loses_none_and_never_goes_back():
         assert accepted_ids == {d["requestId"] for d in delivered}
         assert push_list(server, pid, "pending") == []
         assert push_list(server, pid, "dead") == []
-    except BaseException:
-        dump_on_failure(server, emsp)
-        raise
-    finally:
-        emsp.close()
-        server.destroy()
 
 
 def test_dead_letters_and_replay():
     server = start_server(attempts=5)
     emsp = EMSP(party_id="EP4")
-    try:
+    with running(server, emsp):
         partner, _, token_c, endpoints = register(server, emsp)
         pid, pull = partner["id"], Pull(emsp, token_c, endpoints)
         tag = uuid.uuid4().hex[:6].upper()
@@ -553,19 +552,13 @@ def test_dead_letters_and_replay():
         assert status_code == 404, (status_code, answer)
         assert push_list(server, pid, "dead") == []
         assert push_list(server, pid, "pending") == []
-    except BaseException:
-        dump_on_failure(server, emsp)
-        raise
-    finally:
-        emsp.close()
-        server.destroy()
 
 
 def test_partner_that_takes_only_raw_tokens_still_gets_pushes():
     server = start_server(attempts=5)
     emsp = EMSP(party_id="EP5")
     emsp.misbehave.add("raw_only")
-    try:
+    with running(server, emsp):
         partner, _, token_c, endpoints = register(server, emsp)
         pid, pull = partner["id"], Pull(emsp, token_c, endpoints)
         tariff = f"T-{uuid.uuid4().hex[:6].upper()}"
@@ -584,9 +577,3 @@ def test_partner_that_takes_only_raw_tokens_still_gets_pushes():
         (delivered,) = push_list(server, pid, "delivered")
         assert delivered["requestId"] == taken[0]["request_id"]
         assert push_list(server, pid, "dead") == []
-    except BaseException:
-        dump_on_failure(server, emsp)
-        raise
-    finally:
-        emsp.close()
-        server.destroy()
