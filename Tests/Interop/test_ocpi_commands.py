@@ -3,6 +3,7 @@ third-party `ocpp` package: each command becomes the station's OCPP call, the an
 result reaches the eMSP's response_url; sessions started so carry the command's reference."""
 import asyncio
 import contextlib
+import datetime
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
 from ocpp.v201 import call as c201
 from test_ocpi import admin_ok, connector, register, site, tariff_body
+from test_ocpi_sessions import dec, priced_by_cli, same_totals
 from voltaic_server import VoltaicServer
 
 
@@ -63,6 +65,12 @@ class SlowStation16(Station16):
     async def remote_start(self, **kw):
         await asyncio.sleep(12)
         return r16.RemoteStartTransaction(status="Accepted")
+
+
+def ago(minutes):
+    """A time `minutes` ago, as OCPP writes it (a session's events are spread as a real one's: the meter's power stays
+    plausible)."""
+    return (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
 
 def token(uid):
@@ -124,7 +132,23 @@ async def wait_for(predicate, timeout=20):
     raise AssertionError("condition not reached")
 
 
-def test_start_stop_and_unlock_over_ocpp16():
+def check_cdr(emsp, tmp_path, session_id, reference):
+    """The eMSP has the one CDR of the session: 7.5 kWh at 0.40/kWh and 21 % VAT, exactly what `voltaic tariff price`
+    makes of it, started by the command; and it was sent the session's progress, COMPLETED last."""
+    cdr = emsp.stored_cdr("NL", "VOL", session_id)
+    assert cdr is not None, [p["path"] for p in emsp.received()]
+    assert dec(cdr["total_energy"]) == dec(7.5), cdr
+    assert (dec(cdr["total_cost"]["excl_vat"]), dec(cdr["total_cost"]["incl_vat"])) == (dec("3.00"), dec("3.63")), cdr
+    assert cdr["auth_method"] == "COMMAND" and cdr["authorization_reference"] == reference, cdr
+    same_totals(cdr, priced_by_cli(tmp_path, cdr))
+    statuses = [p["body"]["status"] for p in emsp.received() if p["module"] == "sessions" and p["accepted"] and p["body"]["id"] == session_id]
+    # ACTIVE while it charged (pushed at start and on progress, coalesced while waiting), COMPLETED at the end, never back.
+    assert statuses and statuses[-1] == "COMPLETED", statuses
+    assert all(s == "ACTIVE" for s in statuses[:statuses.index("COMPLETED")]), statuses
+    assert len([p for p in emsp.received() if p["module"] == "cdrs" and p["accepted"]]) == 1
+
+
+def test_start_stop_and_unlock_over_ocpp16(tmp_path):
     with scene() as (server, emsp, results, token_c, stations):
         sid, loc, evse = stations["1.6"]
 
@@ -143,20 +167,22 @@ def test_start_stop_and_unlock_over_ocpp16():
                 assert got[0][2] and got[0][3].startswith("Token ")
                 assert cp.received[-1] == ("RemoteStartTransaction", {"connector_id": 1, "id_tag": uid})
                 # The token came with the command: the station's start is authorized from it.
-                start = await cp.call(c16.StartTransaction(connector_id=1, id_tag=uid, meter_start=0, timestamp=now()))
+                start = await cp.call(c16.StartTransaction(connector_id=1, id_tag=uid, meter_start=0, timestamp=ago(30)))
                 assert start.id_tag_info["status"] == "Accepted"
                 tx = str(start.transaction_id)
                 await wait_for(lambda: tx in sessions(server, token_c))
                 session = sessions(server, token_c)[tx]
                 assert session["auth_method"] == "COMMAND" and session["authorization_reference"] == "REF-START-1", session
                 assert session["status"] == "ACTIVE"
+                await cp.call(c16.MeterValues(connector_id=1, transaction_id=start.transaction_id, meter_value=[{
+                    "timestamp": ago(15), "sampled_value": [{"value": "4000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]))
 
                 status, answer = await acommand(server, token_c, "STOP_SESSION", {"response_url": results.url("stop"), "session_id": tx})
                 assert answer["data"]["result"] == "ACCEPTED", answer
                 got = await asyncio.to_thread(results.wait, "stop")
                 assert [g[1]["result"] for g in got] == ["ACCEPTED"]
                 assert cp.received[-1] == ("RemoteStopTransaction", {"transaction_id": start.transaction_id})
-                await cp.call(c16.StopTransaction(transaction_id=start.transaction_id, meter_stop=1500, timestamp=now()))
+                await cp.call(c16.StopTransaction(transaction_id=start.transaction_id, meter_stop=7500, timestamp=now()))
                 await wait_for(lambda: sessions(server, token_c)[tx]["status"] == "COMPLETED")
                 # A session that ended cannot be stopped again; one of no such id is unknown.
                 _, answer = await acommand(server, token_c, "STOP_SESSION", {"response_url": results.url("stop2"), "session_id": tx})
@@ -170,6 +196,8 @@ def test_start_stop_and_unlock_over_ocpp16():
                 got = await asyncio.to_thread(results.wait, "unlock")
                 assert [g[1]["result"] for g in got] == ["ACCEPTED"]
                 assert cp.received[-1] == ("UnlockConnector", {"connector_id": 1})
+                await wait_for(lambda: emsp.stored_cdr("NL", "VOL", tx) is not None)
+                check_cdr(emsp, tmp_path, tx, "REF-START-1")
 
         asyncio.run(scenario())
         # Each result was POSTed once, and every push delivered.
@@ -178,7 +206,7 @@ def test_start_stop_and_unlock_over_ocpp16():
         assert len(commands) == 3 and all(p["state"] == "delivered" and p["method"] == "POST" for p in commands), commands
 
 
-def test_start_over_ocpp201_is_matched_by_remote_start_id():
+def test_start_over_ocpp201_is_matched_by_remote_start_id(tmp_path):
     with scene() as (server, emsp, results, token_c, stations):
         sid, loc, evse = stations["2.0.1"]
 
@@ -197,7 +225,7 @@ def test_start_over_ocpp201_is_matched_by_remote_start_id():
                 remote_start_id = request["remote_start_id"]
                 tx_id = "tx-" + uuid.uuid4().hex[:8]
                 await cp.call(c201.TransactionEvent(
-                    event_type="Started", timestamp=now(), trigger_reason="RemoteStart", seq_no=0,
+                    event_type="Started", timestamp=ago(30), trigger_reason="RemoteStart", seq_no=0,
                     transaction_info={"transaction_id": tx_id, "remote_start_id": remote_start_id},
                     id_token={"id_token": uid, "type": "ISO14443"}, evse={"id": 1, "connector_id": 1},
                 ))
@@ -205,6 +233,16 @@ def test_start_over_ocpp201_is_matched_by_remote_start_id():
                     found = [s for s in sessions(server, token_c).values() if s["cdr_token"]["uid"] == uid]
                     return found and found[0]["auth_method"] == "COMMAND" and found[0]["authorization_reference"] == "REF-201"
                 await wait_for(made)
+                register_wh = lambda wh, at: [{"timestamp": at, "sampled_value": [{"value": wh, "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}}]}]
+                await cp.call(c201.TransactionEvent(
+                    event_type="Updated", timestamp=ago(15), trigger_reason="MeterValuePeriodic", seq_no=1,
+                    transaction_info={"transaction_id": tx_id, "charging_state": "Charging"}, meter_value=register_wh(10_000, ago(15))))
+                await cp.call(c201.TransactionEvent(
+                    event_type="Ended", timestamp=now(), trigger_reason="RemoteStop", seq_no=2,
+                    transaction_info={"transaction_id": tx_id, "stopped_reason": "Remote"}, meter_value=register_wh(17_500, now())))
+                session_id = [s for s in sessions(server, token_c).values() if s["cdr_token"]["uid"] == uid][0]["id"]
+                await wait_for(lambda: emsp.stored_cdr("NL", "VOL", session_id) is not None)
+                check_cdr(emsp, tmp_path, session_id, "REF-201")
 
         asyncio.run(scenario())
 

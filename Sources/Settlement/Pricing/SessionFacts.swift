@@ -80,8 +80,9 @@ public struct SessionFacts: Sendable {
     /// The Session as it stands at `now`. Without a tariff its cost is absent (absent is not free).
     public func session(now: OCPIDateTime) throws -> Session {
         let (usage, totals) = try priced(now: now)
+        // Whole seconds, as the periods are: a period never starts before its session.
         return Session(
-            countryCode: countryCode, partyId: partyId, id: id, startDateTime: start, endDateTime: end,
+            countryCode: countryCode, partyId: partyId, id: id, startDateTime: OCPIDateTime(seconds: start.seconds), endDateTime: end.map { OCPIDateTime(seconds: $0.seconds) },
             kwh: Decimal(metered(now: now).energyWh) / 1000, cdrToken: cdrToken, authMethod: authMethod,
             authorizationReference: authorizationReference, locationId: locationId,
             evseUID: evseUID, connectorId: connectorId, currency: currency, chargingPeriods: usage.chargingPeriods,
@@ -95,7 +96,7 @@ public struct SessionFacts: Sendable {
         let (usage, priced) = try priced(now: now)
         let totals = priced ?? Self.unpriced(usage)
         return CDR(
-            countryCode: countryCode, partyId: partyId, id: id, startDateTime: start, endDateTime: end, sessionId: self.id,
+            countryCode: countryCode, partyId: partyId, id: id, startDateTime: usage.startDateTime, endDateTime: usage.endDateTime, sessionId: self.id,
             cdrToken: cdrToken, authMethod: authMethod, authorizationReference: authorizationReference, cdrLocation: location, currency: currency, tariffs: tariff.map { [$0] } ?? [],
             chargingPeriods: usage.chargingPeriods, totals: totals, lastUpdated: now
         )
