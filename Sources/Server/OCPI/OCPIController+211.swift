@@ -124,6 +124,8 @@ enum OCPI211 {
         }
         o["type"] = .string(type)
         o["state"] = nil
+        // Required on 2.1.1 (optional since 2.2): a site without one says so with an empty one.
+        if o["postal_code"] == nil || o["postal_code"] == .null { o["postal_code"] = .string("") }
         o["coordinates"] = coordinates(o["coordinates"])
         if case .array(let related) = o["related_locations"] { o["related_locations"] = .array(related.map { coordinates($0) ?? $0 }) }
         if case .array(let list) = o["facilities"] { o["facilities"] = .array(list.filter { $0.stringValue.map(facilities.contains) ?? false }) }
