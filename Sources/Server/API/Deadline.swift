@@ -19,7 +19,9 @@ struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Contex
         let path = request.uri.path
         let waitsForStation = request.method != .get && (path.contains("/commands/") || path.hasPrefix("/api/v1/reservations"))
         let waitsForPartner = (request.method == .post || request.method == .put) && path.hasPrefix("/ocpi/") && path.hasSuffix("/credentials")
-        let limit = waitsForStation ? limit + stationWait : (waitsForPartner ? limit + partnerWait * 2 : limit)
+        // Registering toward a partner calls it three times: its versions, its details, its credentials.
+        let registers = request.method == .post && path.hasPrefix("/api/v1/ocpi/partners/") && path.hasSuffix("/register")
+        let limit = waitsForStation ? limit + stationWait : (registers ? limit + partnerWait * 3 : (waitsForPartner ? limit + partnerWait * 2 : limit))
         do {
             return try await Deadline.run(within: limit) { try await inner.respond(to: request, context: context) }
         } catch is Deadline.Exceeded {
