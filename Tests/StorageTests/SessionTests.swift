@@ -56,7 +56,9 @@ import TestSupport
             #expect(session.status == .completed && session.kwh == 7.5)
             #expect(session.chargingPeriods.count == 2, "cut at the reading")
 
-            let body = try #require(try await sessions.cdr(id: String(tx)))
+            let stored = try #require(try await sessions.cdr(id: String(tx)))
+            #expect(stored.countryCode == "DE" && stored.partyId == "EMS", "addressed to the token's party")
+            let body = stored.body
             let cdr = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
             let total = try #require(cdr["total_cost"] as? [String: Any])
             #expect((total["excl_vat"] as? NSNumber)?.decimalValue == 3, "7.5 kWh at 0.40")

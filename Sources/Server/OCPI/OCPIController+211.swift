@@ -99,16 +99,9 @@ enum OCPI211 {
     static func coordinates(_ v: JSONValue?) -> JSONValue? {
         guard case .object(var o)? = v else { return v }
         for key in ["latitude", "longitude"] {
+            // Within ±180 with 6 decimals a Double holds the value exactly enough for %.6f.
             guard let text = o[key]?.stringValue, let d = Decimal(string: text) else { continue }
-            var value = d, rounded = Decimal()
-            NSDecimalRound(&rounded, &value, 6, .plain)
-            let negative = rounded < 0
-            let magnitude = negative ? -rounded : rounded
-            let whole = NSDecimalNumber(decimal: magnitude).int64Value
-            var fraction = magnitude - Decimal(whole), scaled = Decimal()
-            fraction *= 1_000_000
-            NSDecimalRound(&scaled, &fraction, 0, .plain)
-            o[key] = .string((negative ? "-" : "") + "\(whole)." + String(format: "%06lld", NSDecimalNumber(decimal: scaled).int64Value))
+            o[key] = .string(String(format: "%.6f", NSDecimalNumber(decimal: d.rounded(6, .plain)).doubleValue))
         }
         return .object(o)
     }

@@ -81,7 +81,7 @@ struct PartnerClient: Sendable {
         } catch let f as Failure {
             throw f
         } catch {
-            throw .unreachable("no answer within \(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18) s")
+            throw .unreachable("no answer within \(timeout.seconds) s")
         }
     }
 

@@ -96,11 +96,3 @@ public struct MeteredSession: Hashable, Sendable {
         return periods
     }
 }
-
-extension Decimal {
-    func rounded(_ scale: Int, _ mode: NSDecimalNumber.RoundingMode) -> Decimal {
-        var value = self, result = Decimal()
-        NSDecimalRound(&result, &value, scale, mode)
-        return result
-    }
-}

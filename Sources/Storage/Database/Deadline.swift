@@ -72,3 +72,8 @@ extension Result where Failure == any Error {
     }
 }
 
+
+extension Duration {
+    /// Seconds with their fraction, for SQL intervals.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

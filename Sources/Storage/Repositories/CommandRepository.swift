@@ -108,7 +108,7 @@ public struct CommandRepository: Sendable {
 
     /// Keeps a command for the node that holds its station; returns its id.
     public func record(_ c: NewCommand) async throws -> UUID {
-        let seconds = Double(c.within.components.seconds) + Double(c.within.components.attoseconds) / 1e18
+        let seconds = c.within.seconds
         let rows = try await client.query(
             """
             INSERT INTO ocpi_commands (partner_id, command, station_id, action, payload, response_url, token_uid, authorization_reference, remote_start_id, deadline)

@@ -61,14 +61,18 @@ public struct PushRepository: Sendable {
     /// Any constant both sides agree on; the first bytes of "voltaic-push".
     static let relayLock: Int64 = 0x766F_6C74_6169_6370
 
+    /// The relay's lock for the rest of `conn`'s transaction, if no other node holds it.
+    static func takeRelayLock(_ conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await locked in try await conn.query("SELECT pg_try_advisory_xact_lock(\(relayLock))", logger: logger).decode(Bool.self) { return locked }
+        return false
+    }
+
     /// Relays up to `limit` outbox events into pushes, in one transaction that marks them processed: an event is
     /// relayed once whatever the number of nodes (one relays at a time), and a crash relays it again from the
     /// start. Returns how many events it took; 0 when there were none or another node is relaying.
     public func relay(limit: Int = 200) async throws -> Int {
         try await client.withTransaction(logger: logger) { conn in
-            var locked = false
-            for try await l in try await conn.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger).decode(Bool.self) { locked = l }
-            guard locked else { return 0 }
+            guard try await Self.takeRelayLock(conn, logger: logger) else { return 0 }
             var events: [(Int64, String, String)] = []
             for try await row in try await conn.query(
                 "SELECT id, topic, payload::text FROM outbox WHERE processed_at IS NULL ORDER BY id LIMIT \(limit)", logger: logger
@@ -229,35 +233,33 @@ public struct PushRepository: Sendable {
     /// was queued, at most one per `interval`: the eMSP sees the energy, periods and cost so far while it charges.
     /// Nothing is queued for a session that has a push waiting. Returns how many.
     public func refreshActiveSessions(interval: Duration) async throws -> Int {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let seconds = interval.seconds
         // Under the relay's lock: one node queues a session's progress, not each.
         return try await client.withTransaction(logger: logger) { conn in
-        var locked = false
-        for try await l in try await conn.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger).decode(Bool.self) { locked = l }
-        guard locked else { return 0 }
-        let rows = try await conn.query(
-            """
-            INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, session_id, outbox_id)
-            SELECT s.partner_id, 'sessions', 'PUT', 'session:' || s.id, s.id, s.country_code, s.party_id, s.id, 0
-            FROM ocpi_sessions s
-            JOIN transactions t ON t.id = s.transaction_id AND t.state = 'Active'
-            JOIN ocpi_partners pa ON pa.id = s.partner_id AND pa.state = 'registered' AND pa.version = '2.2.1'
-            CROSS JOIN LATERAL (
-                SELECT max(q.created_at) AS at, bool_or(q.state = 'pending') AS waiting
-                FROM ocpi_pushes q WHERE q.partner_id = s.partner_id AND q.queue_key = 'session:' || s.id
-            ) last
-            WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(pa.endpoints) e WHERE lower(e->>'identifier') = 'sessions' AND e->>'role' = 'RECEIVER')
-              AND NOT coalesce(last.waiting, false)
-              AND (last.at IS NULL OR last.at < now() - \(seconds) * interval '1 second')
-              AND (last.at IS NULL OR t.updated_at > last.at
-                   OR EXISTS (SELECT 1 FROM meter_values mv WHERE mv.transaction_id = t.id AND mv.received_at > last.at))
-            RETURNING id
-            """,
-            logger: logger
-        )
-        var n = 0
-        for try await _ in rows { n += 1 }
-        return n
+            guard try await Self.takeRelayLock(conn, logger: logger) else { return 0 }
+            let rows = try await conn.query(
+                """
+                INSERT INTO ocpi_pushes (partner_id, module, method, queue_key, target, country_code, party_id, session_id, outbox_id)
+                SELECT s.partner_id, 'sessions', 'PUT', 'session:' || s.id, s.id, s.country_code, s.party_id, s.id, 0
+                FROM ocpi_sessions s
+                JOIN transactions t ON t.id = s.transaction_id AND t.state = 'Active'
+                JOIN ocpi_partners pa ON pa.id = s.partner_id AND pa.state = 'registered' AND pa.version = '2.2.1'
+                CROSS JOIN LATERAL (
+                    SELECT max(q.created_at) AS at, bool_or(q.state = 'pending') AS waiting
+                    FROM ocpi_pushes q WHERE q.partner_id = s.partner_id AND q.queue_key = 'session:' || s.id
+                ) last
+                WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(pa.endpoints) e WHERE lower(e->>'identifier') = 'sessions' AND e->>'role' = 'RECEIVER')
+                  AND NOT coalesce(last.waiting, false)
+                  AND (last.at IS NULL OR last.at < now() - \(seconds) * interval '1 second')
+                  AND (last.at IS NULL OR t.updated_at > last.at
+                       OR EXISTS (SELECT 1 FROM meter_values mv WHERE mv.transaction_id = t.id AND mv.received_at > last.at))
+                RETURNING id
+                """,
+                logger: logger
+            )
+            var n = 0
+            for try await _ in rows { n += 1 }
+            return n
         }
     }
 
@@ -311,7 +313,7 @@ public struct PushRepository: Sendable {
     /// are registered (a suspended one's pushes wait). Each claim counts an attempt.
     public func claim(limit: Int, lease: Duration, excludingPartners excluded: [Int64] = []) async throws -> [Claimed] {
         let token = UUID()
-        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let seconds = lease.seconds
         let rows = try await client.query(
             """
             WITH c AS (
@@ -385,7 +387,7 @@ public struct PushRepository: Sendable {
                 logger: logger
             )
         case .retry(let why, let after):
-            let seconds = Double(after.components.seconds) + Double(after.components.attoseconds) / 1e18
+            let seconds = after.seconds
             rows = try await client.query(
                 """
                 UPDATE ocpi_pushes SET next_attempt_at = now() + \(seconds) * interval '1 second', lease_token = NULL, lease_until = NULL,

@@ -171,8 +171,11 @@ public struct SessionRepository: Sendable {
     }
 
     /// A CDR's stored body, by id.
-    public func cdr(id: String) async throws -> String? {
-        for try await body in try await client.query("SELECT body::text FROM ocpi_cdrs WHERE id = \(id)", logger: logger).decode(String.self) { return body }
+    /// A CDR as stored, and the party of its token (whom it is addressed to).
+    public func cdr(id: String) async throws -> (body: String, countryCode: String, partyId: String)? {
+        for try await row in try await client.query(
+            "SELECT body::text, token_country_code, token_party_id FROM ocpi_cdrs WHERE id = \(id)", logger: logger
+        ).decode((String, String, String).self) { return row }
         return nil
     }
 

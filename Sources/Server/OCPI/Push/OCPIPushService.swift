@@ -220,8 +220,8 @@ struct OCPIPushService: Service {
             // A CDR is POSTed to the module's URL itself.
             path = []
             guard let cdrId = push.cdrId, let stored = try await sessions.cdr(id: cdrId) else { return (.superseded("the CDR no longer exists"), nil) }
-            body = stored
-            if let sessionId = push.sessionId, let facts = try await sessions.facts(id: sessionId) { to = (facts.cdrToken.countryCode, facts.cdrToken.partyId) }
+            body = stored.body
+            to = (stored.countryCode, stored.partyId)
         default:
             return (.dead("\(push.module) is not pushed"), nil)
         }
