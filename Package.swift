@@ -55,9 +55,9 @@ let package = Package(
         // OCPI 2.2.1 (and 2.1.1) objects with their field rules, and the OCPI DateTime. Pure, Foundation only.
         .target(name: "OCPI", swiftSettings: swiftSettings),
         // Settlement: the exact tariff pricing engine (and, later, holds, the ledger and receipts). Pure.
-        .target(name: "Settlement", dependencies: ["OCPI"], swiftSettings: swiftSettings),
+        .target(name: "Settlement", dependencies: ["OCPI", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
-        .target(name: "CSMS", dependencies: ["OCPP", "OCPI"], swiftSettings: swiftSettings),
+        .target(name: "CSMS", dependencies: ["OCPP", "OCPI", "Settlement"], swiftSettings: swiftSettings),
         // An in-memory UnitOfWork with the PostgreSQL schema's keys, conflicts and column ranges, and the
         // inbound pipeline (frame to reply) over any TransactionRunner: for the fuzzer and replay tests.
         .target(name: "CSMSMemory", dependencies: ["CSMS", "OCPP", "OCPI"], swiftSettings: swiftSettings),
@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "CSMS", "OCPI", "Settlement",
+                "CSMS", "OCPI", "Settlement", "Chain",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

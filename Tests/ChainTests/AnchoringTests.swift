@@ -174,4 +174,46 @@ struct AnchoringTests {
         wrongBlock.anchor.blockHash = Hex.encode([UInt8](repeating: 7, count: 32))
         await #expect(throws: ProofVerificationError.notInBlock) { try await wrongBlock.verify(using: node.rpc) }
     }
+
+    /// A store that refuses the first save of a signed attempt (a database blip between signing and saving).
+    actor FlakyStore: AnchorStore {
+        let inner = InMemoryAnchorStore()
+        var failed = false
+        func save(_ job: AnchorJob) async throws {
+            if !failed, !job.attempts.isEmpty {
+                failed = true
+                throw RPCError(.unavailable, message: "store down")
+            }
+            await inner.save(job)
+        }
+        func unfinishedJobs() async throws -> [AnchorJob] { await inner.unfinishedJobs() }
+        func job(id: UUID) async throws -> AnchorJob? { await inner.job(id: id) }
+    }
+
+    /// The review's nonce gap: a failure between reserving a nonce and saving the signed transaction must leave
+    /// that nonce for the retry, not skip it (a transaction with a skipped nonce is never mined).
+    @Test func aFailedSaveLeavesNoNonceGap() async throws {
+        let node = try EVMNode()
+        let contract = try await ContractDeployer.deployAnchor(rpc: node.rpc, key: EVMNode.owner)
+        let store = FlakyStore()
+        let anchorer = Anchorer(rpc: node.rpc, key: EVMNode.owner, contract: contract, store: store, policy: .init(confirmations: 1))
+        let pending = try await node.rpc.transactionCount(EVMNode.owner.address, block: "pending")
+        let job = try await anchorer.enqueue(root: root("gap"), count: 1, uri: "u")
+        await anchorer.tick()  // signs, fails to save: nothing broadcast
+        #expect(await store.failed)
+        #expect(try await store.job(id: job.id)?.attempts.isEmpty == true)
+        var done: AnchorJob?
+        for _ in 0..<20 {
+            await anchorer.tick()
+            done = try await store.job(id: job.id)
+            if done?.isFinished == true { break }
+            try await node.mine()
+        }
+        #expect(done?.nonce == pending)
+        guard case .final = done?.state else {
+            Issue.record("not final: \(String(describing: done?.state))")
+            return
+        }
+    }
+
 }

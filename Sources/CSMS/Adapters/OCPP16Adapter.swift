@@ -40,7 +40,7 @@ public struct OCPP16Adapter: InboundAdapter {
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
             return .writes { uow in
-                let info = try await service.authorize(uow, idToken: r.idTag, now: now)
+                let info = try await service.authorize(uow, idToken: r.idTag, now: now, at: stationId)
                 return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
             }
 

@@ -44,7 +44,7 @@ public struct OCPP201Adapter: InboundAdapter {
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
             return .writes { uow in
-                let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now)
+                let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now, at: stationId)
                 return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
             }
 

@@ -5,6 +5,8 @@ public import OCPP
 /// Everything the application services read and write, inside one database transaction.
 /// Storage implements it on PostgreSQL; the services never see SQL.
 public protocol UnitOfWork: Sendable {
+    /// The ledger's side of this unit of work, where it has one (see `FundsStore`).
+    var funds: (any FundsStore)? { get }
     // Stations
     func station(id: String) async throws -> Station?
     /// The stations with these ids that exist.

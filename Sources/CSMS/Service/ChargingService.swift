@@ -7,10 +7,13 @@ public struct ChargingService: Sendable {
     public var heartbeatInterval: Int
     /// What a BootNotification from a station created by auto-registration or pending policy gets.
     public var pendingRetryInterval: Int
+    /// Funds holds before charging; nil where settlement is not run (tokens are then decided by their rules alone).
+    public var funds: FundsService?
 
-    public init(heartbeatInterval: Int = 300, pendingRetryInterval: Int = 60) {
+    public init(heartbeatInterval: Int = 300, pendingRetryInterval: Int = 60, funds: FundsService? = nil) {
         self.heartbeatInterval = heartbeatInterval
         self.pendingRetryInterval = pendingRetryInterval
+        self.funds = funds
     }
 
     // MARK: Provisioning
@@ -64,7 +67,9 @@ public struct ChargingService: Sendable {
         case anyExcept(Int64)
     }
 
-    public func authorize(_ uow: any UnitOfWork, idToken: String, now: Date, charging check: ConcurrencyCheck = .any) async throws -> AuthorizationInfo {
+    /// `station`: where the token asks to charge (an Authorize). An accepted token of a ledger driver then has its
+    /// funds held there, or is refused with NoCredit.
+    public func authorize(_ uow: any UnitOfWork, idToken: String, now: Date, charging check: ConcurrencyCheck = .any, at station: String? = nil) async throws -> AuthorizationInfo {
         let token = try await uow.token(value: idToken)
         let group: IdToken? =
             if let groupId = token?.groupId, groupId != idToken { try await uow.token(value: groupId) } else { nil }
@@ -74,7 +79,11 @@ public struct ChargingService: Sendable {
             case .any: try await uow.hasActiveTransaction(idToken: idToken, excluding: nil)
             case .anyExcept(let id): try await uow.hasActiveTransaction(idToken: idToken, excluding: id)
             }
-        return AuthorizationRules.decide(token: token, group: group, alreadyCharging: charging, now: now)
+        var info = AuthorizationRules.decide(token: token, group: group, alreadyCharging: charging, now: now)
+        if let station, info.status == .accepted, let funds {
+            info.status = try await funds.gate(uow, idToken: idToken, stationId: station, evseId: nil, transactionId: nil, now: now)
+        }
+        return info
     }
 
     // MARK: OCPP 1.6 transactions
@@ -93,13 +102,16 @@ public struct ChargingService: Sendable {
             let auth = try await authorize(uow, idToken: idToken, now: now, charging: .anyExcept(existing.id))
             return StartResult(transactionId: existing.id, authorization: auth, duplicate: true)
         }
-        let auth = try await authorize(uow, idToken: idToken, now: now)
+        var auth = try await authorize(uow, idToken: idToken, now: now)
         var reasons: [String] = []
         if startedAt.timeIntervalSince(now) > 300 { reasons.append("start timestamp in the future") }
         let tx = try await uow.insertTransaction(
             NewTransaction(version: .v16, stationId: stationId, connector: connector, idToken: idToken, reservationId: reservationId, startedAt: startedAt, meterStartWh: meterStartWh, suspectReasons: reasons)
         )
         if let reservationId { try await consumeReservation(uow, id: reservationId, stationId: stationId, idToken: idToken, transactionId: tx.id, now: now) }
+        if auth.status == .accepted, let funds {
+            auth.status = try await funds.gate(uow, idToken: idToken, stationId: stationId, evseId: connector.evseId, transactionId: tx.id, now: now)
+        }
         try await uow.appendOutbox(topic: "session.started", payload: Self.eventPayload(tx))
         return StartResult(transactionId: tx.id, authorization: auth, duplicate: false)
     }
@@ -302,7 +314,7 @@ public struct ChargingService: Sendable {
         let fresh = try await uow.recordTransactionEvent(transactionId: tx.id, seqNo: e.seqNo, eventType: e.eventType, triggerReason: e.triggerReason, offline: e.offline, at: e.timestamp)
         // The same rule as a 1.6 start: a token already charging elsewhere is ConcurrentTx. A token this
         // transaction already carries is not checked against itself.
-        let auth: AuthorizationInfo? =
+        var auth: AuthorizationInfo? =
             if let token = e.idToken { try await authorize(uow, idToken: token, now: now, charging: tx.idToken == token && !created ? .none : .anyExcept(tx.id)) } else { nil }
         guard fresh else { return auth }  // a repeated seqNo: acknowledged, not applied twice
 
@@ -322,11 +334,16 @@ public struct ChargingService: Sendable {
         // A 2.0.1 transaction often starts on the cable with neither token nor EVSE; the event that first gives them
         // is when the session becomes someone's, for whoever follows sessions (OCPI).
         let wasAnonymous = tx.idToken == nil || tx.evseId == 0
+        let tokenArrives = e.idToken != nil && (created || tx.idToken == nil)
         if let token = e.idToken, tx.idToken == nil { tx.idToken = token }
         if let state = e.chargingState { tx.chargingState = state }
         if tx.evseId == 0, let evse = e.evse { tx.evseId = evse.evseId; tx.connectorId = evse.connectorId }
         let identified = !created && wasAnonymous && tx.idToken != nil && tx.evseId != 0
         if e.eventType == "Started", let startedAt = tx.startedAt, e.timestamp < startedAt { tx.startedAt = e.timestamp }
+        // The token's funds are held once it is this transaction's: NoCredit tells the station to stop.
+        if tokenArrives, let token = tx.idToken, auth?.status == .accepted, let funds {
+            auth?.status = try await funds.gate(uow, idToken: token, stationId: stationId, evseId: tx.evseId, transactionId: tx.id, now: now)
+        }
         if let reservationId = e.reservationId, let token = tx.idToken {
             tx.reservationId = reservationId
             try await consumeReservation(uow, id: reservationId, stationId: stationId, idToken: token, transactionId: tx.id, now: now)

@@ -132,20 +132,23 @@ public actor Anchorer {
         return AnchorJob.Inclusion(transactionHash: log.transactionHash, blockNumber: log.blockNumber, blockHash: log.blockHash, logIndex: log.logIndex)
     }
 
-    private func reserveNonce() async throws -> UInt64 {
+    /// The nonce the next new job takes. It is only taken (`nextNonce` advanced) once the job signed with it is saved:
+    /// a failure in between leaves the nonce free for the next job, never a gap that no transaction fills.
+    private func nextFreeNonce() async throws -> UInt64 {
         let pending = try await rpc.transactionCount(key.address, block: "pending")
-        let nonce = max(pending, nextNonce ?? 0)
-        nextNonce = nonce + 1
-        return nonce
+        // A job signed and saved whose broadcast never reached the node still owns its nonce.
+        let saved = try await store.unfinishedJobs().compactMap(\.nonce).max().map { $0 + 1 } ?? 0
+        return max(pending, nextNonce ?? 0, saved)
     }
 
     private func send(_ job: inout AnchorJob, chainId: UInt64) async throws {
         let data = AnchorABI.encodeAnchor(root: job.root, count: job.count, uri: job.uri)
         let gas = try await rpc.estimateGas(from: key.address, to: contract, data: data)
         let fees = try await currentFees(gasLimit: gas + gas / 5)
-        let nonce = try await reserveNonce()
+        let nonce = try await nextFreeNonce()
         job.nonce = nonce
         try await sign(&job, fees: fees, chainId: chainId, head: try await rpc.blockNumber())
+        nextNonce = nonce + 1
         try await broadcastLatest(job)
     }
 

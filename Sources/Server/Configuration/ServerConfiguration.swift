@@ -52,6 +52,7 @@ public struct ServerConfiguration: Sendable {
 
     /// The OCPI side: who Voltaic is to its roaming partners, and where they reach it.
     public var ocpi = OCPIConfiguration()
+    public var settlement = SettlementConfiguration()
 
     public init(database: DatabaseLocation, migrationsDirectory: String, adminToken: String, nodeId: String = ProcessInfo.processInfo.hostName) {
         self.database = database
@@ -82,6 +83,32 @@ public struct OCPIConfiguration: Sendable {
     public var openData = true
     /// How often a charging session's progress is pushed to its eMSP.
     public var sessionUpdateInterval: Duration = .seconds(60)
+
+    public init() {}
+}
+
+/// Settlement: funds holds, capture into receipts, batches and their anchoring.
+public struct SettlementConfiguration: Sendable {
+    /// The Ed25519 receipt key (32 raw bytes, or 64 hex digits). Made, readable by its owner only, where missing.
+    /// Every node of one system must use the same file.
+    public var receiptKeyFile = "voltaic-receipt.key"
+    /// A hold covers this many minutes of charging at the EVSE's power, estimated by the tariff.
+    public var holdMinutes = 60
+    /// The most one hold blocks; nil for none.
+    public var holdCap: Decimal?
+    /// A receipt batch is closed at this many receipts, or when its oldest receipt waited `batchInterval`.
+    public var batchSize = 1000
+    public var batchInterval: Duration = .seconds(60)
+    /// The anchoring chain; without an RPC URL, batches and roots are recorded and anchoring waits.
+    public var chainRPC: String?
+    /// The key that signs anchor transactions: a file of 64 hex digits (an optional 0x), readable by its owner only.
+    public var chainKeyFile: String?
+    /// The anchor contract (`voltaic chain deploy` deploys one).
+    public var chainContract: String?
+    /// Confirmations that make an anchor final where the node has no `finalized` tag.
+    public var chainConfirmations: UInt64 = 3
+    /// How often the anchorer looks at the chain.
+    public var chainPollInterval: Duration = .seconds(2)
 
     public init() {}
 }

@@ -10,6 +10,8 @@ struct PostgresUnitOfWork: UnitOfWork {
     let connection: PostgresConnection
     let logger: Logger
 
+    var funds: (any FundsStore)? { PostgresFundsStore(connection: connection, logger: logger) }
+
     // MARK: Stations
 
     func station(id: String) async throws -> Station? {

@@ -127,6 +127,18 @@ public struct PushRepository: Sendable {
                 ).decode((Int64, String).self) { sentBefore.insert("\(partner) \(key)") }
             }
 
+            // Ended transactions that hold funds wait for settlement (Settlement's worker captures them).
+            let ended = intents.compactMap { if case .session(let t, true) = $0.kind { t } else { nil } }
+            if !ended.isEmpty {
+                try await conn.query(
+                    """
+                    INSERT INTO settlement_queue (transaction_id) SELECT transaction_id FROM holds WHERE transaction_id = ANY(\(ended)) AND state = 'held'
+                    ON CONFLICT (transaction_id) DO NOTHING
+                    """,
+                    logger: logger
+                )
+            }
+
             var rows = PushRows()
             // Sessions: a roaming token's transaction is an OCPI session from its start, and has its CDR from its end,
             // made here whether or not the eMSP takes pushes (it can pull them). Each goes to that eMSP alone.
