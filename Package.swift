@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "OCPP", "OCPI", "CSMS", "Storage", "Settlement",
+                "OCPP", "OCPI", "CSMS", "Storage", "Settlement", "Chain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -71,10 +71,13 @@ CREATE TABLE holds (
     expires_at     timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now(),
     settled_at     timestamptz,
+    -- When the session's cost reached the hold and the station was asked to stop.
+    stop_requested_at timestamptz,
     CHECK ((state = 'captured') = (captured IS NOT NULL))
 );
 CREATE INDEX holds_open ON holds (id_token, station_id) WHERE state = 'held' AND transaction_id IS NULL;
 CREATE INDEX holds_lapsing ON holds (expires_at) WHERE state = 'held' AND transaction_id IS NULL;
+CREATE INDEX holds_charging ON holds (transaction_id) WHERE state = 'held' AND transaction_id IS NOT NULL;
 
 -- Journal entries and their postings: immutable, and each entry's postings sum to zero in every currency.
 CREATE TABLE journal_entries (

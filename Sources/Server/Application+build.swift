@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import CSMS
+import Chain
+import Settlement
 import NIOCore
 import Foundation
 public import Hummingbird
@@ -22,7 +24,11 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     }
     let repository = AdminRepository(client: client, logger: logger)
     let registry = StationRegistry()
-    let service = ChargingService(heartbeatInterval: config.heartbeatInterval)
+    let signer = try ReceiptSigner.load(path: config.settlement.receiptKeyFile, logger: logger)
+    let holdPolicy = HoldPolicy(minutes: config.settlement.holdMinutes, cap: config.settlement.holdCap)
+    let service = ChargingService(heartbeatInterval: config.heartbeatInterval, funds: FundsService(policy: holdPolicy))
+    let settlements = SettlementRepository(client: client, logger: logger)
+    let chain = try ChainSetup.load(config.settlement, client: client, logger: logger)
     let dispatcher = InboundDispatcher(
         runner: committer,
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
@@ -50,7 +56,12 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     let router = buildRouter(
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
         adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness, pushes: PushRepository(client: client, logger: logger)),
-        ocpi: config.ocpi, baseURL: config.ocpi.publicBaseURL ?? "http://\(config.host):\(config.port)"
+        ocpi: config.ocpi, baseURL: config.ocpi.publicBaseURL ?? "http://\(config.host):\(config.port)", signer: signer,
+        chain: chain.map { SettlementController.ChainInfo(rpc: $0.anchorer.rpc, contract: $0.anchorer.contract) }
+    )
+    let settlementService = SettlementService(
+        repository: settlements, signer: signer, configuration: config.settlement, anchoring: chain, registry: registry, dispatcher: commands,
+        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
     )
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(
@@ -70,7 +81,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer, liveness, maintenance, pushService, commandService],
+        services: [client, committer, liveness, maintenance, pushService, commandService, settlementService],
         logger: logger
     )
     app.beforeServerStarts {
@@ -94,7 +105,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
 func buildRouter(
     client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher,
     runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger, metrics: MetricsEndpoint? = nil,
-    ocpi: OCPIConfiguration = OCPIConfiguration(), baseURL: String = "http://127.0.0.1:8180"
+    ocpi: OCPIConfiguration = OCPIConfiguration(), baseURL: String = "http://127.0.0.1:8180", signer: ReceiptSigner = ReceiptSigner(),
+    chain: SettlementController.ChainInfo? = nil
 ) -> Router<AdminContext> {
     let router = Router(context: AdminContext.self)
     let routes = RouteTable()
@@ -130,6 +142,13 @@ func buildRouter(
     PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)
     ocpiController.addAdminRoutes(to: api)
     ocpiController.addRoutes(to: router)
+    let settlement = SettlementController(
+        repository: SettlementRepository(client: client, logger: logger), signer: signer,
+        anchors: chain == nil ? nil : PostgresAnchorStore(client: client, logger: logger), chain: chain,
+        baseURL: (ocpi.publicBaseURL ?? baseURL).hasSuffix("/") ? String((ocpi.publicBaseURL ?? baseURL).dropLast()) : (ocpi.publicBaseURL ?? baseURL)
+    )
+    settlement.addRoutes(to: api)
+    settlement.addPublicRoutes(to: router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Settlement
 import Hummingbird
 import Logging
 import PostgresNIO
@@ -93,6 +94,36 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("ocpi-session-updates"), help: "Seconds between two pushes of a charging session's progress (energy, periods, cost so far) to its eMSP. Env: VOLTAIC_OCPI_SESSION_UPDATES. Default: 60")
     var ocpiSessionUpdates: Double?
+
+    @Option(name: .customLong("receipt-key-file"), help: "The Ed25519 key that signs receipts (64 hex digits); made, owner-only, where missing. Every node must use the same one. Env: VOLTAIC_RECEIPT_KEY_FILE. Default: <data-dir>/receipt.key")
+    var receiptKeyFile: String?
+
+    @Option(name: .customLong("hold-minutes"), help: "Minutes of charging at the EVSE's power that a funds hold covers, priced by its tariff. Env: VOLTAIC_HOLD_MINUTES. Default: 60")
+    var holdMinutes: Int?
+
+    @Option(name: .customLong("hold-cap"), help: "The most one funds hold blocks, in the tariff's currency (e.g. 50.00); none by default. Env: VOLTAIC_HOLD_CAP")
+    var holdCap: String?
+
+    @Option(name: .customLong("batch-size"), help: "Receipts per Merkle batch at most. Env: VOLTAIC_BATCH_SIZE. Default: 1000")
+    var batchSize: Int?
+
+    @Option(name: .customLong("batch-interval"), help: "Seconds the oldest receipt waits before its batch is closed anyway. Env: VOLTAIC_BATCH_INTERVAL. Default: 60")
+    var batchInterval: Double?
+
+    @Option(name: .customLong("chain-rpc"), help: "JSON-RPC URL of the anchoring chain. Without it, batches and roots are recorded and anchoring waits. Env: VOLTAIC_CHAIN_RPC")
+    var chainRPC: String?
+
+    @Option(name: .customLong("chain-key-file"), help: "File with the anchoring key (64 hex digits), readable by its owner only. Env: VOLTAIC_CHAIN_KEY_FILE")
+    var chainKeyFile: String?
+
+    @Option(name: .customLong("chain-contract"), help: "Address of the anchor contract (voltaic chain deploy). Env: VOLTAIC_CHAIN_CONTRACT")
+    var chainContract: String?
+
+    @Option(name: .customLong("chain-confirmations"), help: "Confirmations that make an anchor final where the node has no finalized tag. Env: VOLTAIC_CHAIN_CONFIRMATIONS. Default: 3")
+    var chainConfirmations: UInt64?
+
+    @Option(name: .customLong("chain-poll-interval"), help: "Seconds between two looks at the chain. Env: VOLTAIC_CHAIN_POLL_INTERVAL. Default: 2")
+    var chainPollInterval: Double?
 
     /// Every station holds a descriptor: the cap stays below the file limit (raised to its hard value).
     /// Default 15,000 or what the limit allows; `--max-connections` may go up to the limit.
@@ -217,6 +248,33 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--ocpi-push-backoff-max must not be below --ocpi-push-backoff")
         }
         guard config.maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024") }
+        config.settlement.receiptKeyFile = receiptKeyFile ?? env["VOLTAIC_RECEIPT_KEY_FILE"] ?? database.resolvedDataDirectory + "/receipt.key"
+        if let n: Int = try setting(holdMinutes, "VOLTAIC_HOLD_MINUTES") {
+            guard (1...10_080).contains(n) else { throw ValidationError("--hold-minutes is 1 to 10080") }
+            config.settlement.holdMinutes = n
+        }
+        if let text = holdCap ?? env["VOLTAIC_HOLD_CAP"] {
+            do { config.settlement.holdCap = try Amounts.parse(text) } catch { throw ValidationError("--hold-cap: \(error)") }
+        }
+        if let n: Int = try setting(batchSize, "VOLTAIC_BATCH_SIZE") {
+            guard (1...100_000).contains(n) else { throw ValidationError("--batch-size is 1 to 100000") }
+            config.settlement.batchSize = n
+        }
+        if let s: Double = try setting(batchInterval, "VOLTAIC_BATCH_INTERVAL") {
+            guard s >= 0.1, s <= 86_400 else { throw ValidationError("--batch-interval is at least 0.1 and at most 86400 seconds") }
+            config.settlement.batchInterval = .milliseconds(Int(s * 1000))
+        }
+        config.settlement.chainRPC = chainRPC ?? env["VOLTAIC_CHAIN_RPC"]
+        config.settlement.chainKeyFile = chainKeyFile ?? env["VOLTAIC_CHAIN_KEY_FILE"]
+        config.settlement.chainContract = chainContract ?? env["VOLTAIC_CHAIN_CONTRACT"]
+        if let n: UInt64 = try setting(chainConfirmations, "VOLTAIC_CHAIN_CONFIRMATIONS") {
+            guard (1...1000).contains(n) else { throw ValidationError("--chain-confirmations is 1 to 1000") }
+            config.settlement.chainConfirmations = n
+        }
+        if let s: Double = try setting(chainPollInterval, "VOLTAIC_CHAIN_POLL_INTERVAL") {
+            guard s >= 0.05, s <= 3600 else { throw ValidationError("--chain-poll-interval is at least 0.05 and at most 3600 seconds") }
+            config.settlement.chainPollInterval = .milliseconds(Int(s * 1000))
+        }
 
         let app = try await buildApplication(config, logger: logger)
         try await app.runService()

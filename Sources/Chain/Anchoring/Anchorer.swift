@@ -5,8 +5,8 @@ public import Logging
 /// transactions re-signed with the same nonce and higher fees, "nonce too low" read as an earlier attempt
 /// having been mined, reorgs detected by block hash and answered by rebroadcasting.
 public actor Anchorer {
-    public let rpc: EthereumRPC
-    public let contract: Address
+    nonisolated public let rpc: EthereumRPC
+    nonisolated public let contract: Address
     public let policy: AnchorLifecycle.Policy
     let key: PrivateKey
     let store: any AnchorStore

@@ -206,3 +206,27 @@ public struct PostgresAnchorStore: AnchorStore {
         }
     }
 }
+
+extension SettlementRepository {
+    public struct AnchorStatus: Sendable {
+        public var batchId: Int64
+        public var size: Int
+        public var root: [UInt8]
+        public var job: AnchorJob?
+    }
+
+    /// Every batch, newest first, with its anchor job's state.
+    public func anchorStatus(limit: Int = 100) async throws -> [AnchorStatus] {
+        var out: [AnchorStatus] = []
+        for try await (id, size, root, body) in try await client.query(
+            """
+            SELECT b.id, b.size, b.root, j.body::text FROM receipt_batches b LEFT JOIN anchor_jobs j ON j.id = b.anchor_job_id
+            ORDER BY b.id DESC LIMIT \(limit)
+            """,
+            logger: logger
+        ).decode((Int64, Int32, Data, String?).self) {
+            out.append(AnchorStatus(batchId: id, size: Int(size), root: Array(root), job: try body.map { try JSONDecoder().decode(AnchorJob.self, from: Data($0.utf8)) }))
+        }
+        return out
+    }
+}

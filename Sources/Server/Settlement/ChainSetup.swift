@@ -1,0 +1,35 @@
+import Chain
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// The anchoring chain from the settlement configuration: all of RPC URL, key file and contract, or none.
+enum ChainSetup {
+    static func load(_ c: SettlementConfiguration, client: PostgresClient, logger: Logger) throws -> SettlementService.Anchoring? {
+        let given = [c.chainRPC, c.chainKeyFile, c.chainContract].compactMap { $0 }
+        guard !given.isEmpty else { return nil }
+        guard let url = c.chainRPC, let keyFile = c.chainKeyFile, let contractText = c.chainContract else {
+            throw ConfigurationError("anchoring needs --chain-rpc, --chain-key-file and --chain-contract together")
+        }
+        guard let contract = Address(contractText.lowercased()) else { throw ConfigurationError("--chain-contract: \(contractText.prefix(60)) is not an address") }
+        let key = try loadKey(keyFile)
+        let store = PostgresAnchorStore(client: client, logger: logger)
+        let anchorer = Anchorer(
+            rpc: EthereumRPC(url: url, logger: logger), key: key, contract: contract, store: store,
+            policy: AnchorLifecycle.Policy(confirmations: c.chainConfirmations), logger: logger
+        )
+        return SettlementService.Anchoring(store: store, anchorer: anchorer)
+    }
+
+    /// A chain key file: 64 hex digits, with or without 0x. Its content is never logged.
+    static func loadKey(_ path: String) throws -> PrivateKey {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the chain key file \(path)")
+        }
+        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32, let key = try? PrivateKey(bytes: bytes) else {
+            throw ConfigurationError("\(path): a chain key is 64 hex digits")
+        }
+        return key
+    }
+}

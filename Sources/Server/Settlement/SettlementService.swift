@@ -1,0 +1,163 @@
+import Chain
+import Foundation
+import Logging
+import OCPP
+import ServiceLifecycle
+import Settlement
+import Storage
+
+/// Settlement's workers, on every node:
+/// - capture: ended held sessions, one transaction each (`SettlementRepository.settleNext`, SKIP LOCKED across nodes);
+/// - lapsed holds: released back to the driver;
+/// - the hold guard: a session whose cost so far reached its hold is asked to stop (RemoteStopTransaction /
+///   RequestStopTransaction), on the node that holds its station;
+/// - batching: receipts into Merkle batches (one batcher at a time);
+/// - anchoring: batch roots on chain, by one node at a time per key (a session advisory lock), from jobs kept in
+///   PostgreSQL, so that any node resumes where a dead one stopped.
+struct SettlementService: Service {
+    let repository: SettlementRepository
+    let signer: ReceiptSigner
+    let configuration: SettlementConfiguration
+    let anchoring: Anchoring?
+    let registry: StationRegistry
+    let dispatcher: CommandDispatcher
+    let databaseTimeout: Duration
+    let logger: Logger
+    let ready: StartupGate
+    var idle: Duration = .milliseconds(250)
+
+    struct Anchoring: Sendable {
+        let store: PostgresAnchorStore
+        let anchorer: Anchorer
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await ready.wait()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await captureLoop() }
+                group.addTask { await guardLoop() }
+                group.addTask { await batchLoop() }
+                if let anchoring { group.addTask { await anchorLoop(anchoring) } }
+            }
+        }
+    }
+
+    func captureLoop() async {
+        var lastSweep = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            do {
+                while !Task.isCancelled {
+                    let outcome = try await Deadline.run(within: databaseTimeout * 2) { try await repository.settleNext(signer: signer) }
+                    guard case .captured(let tx, let receipt, let amount) = outcome else {
+                        if case .idle = outcome { break }
+                        continue
+                    }
+                    logger.info("session captured", metadata: ["transaction.id": "\(tx)", "receipt.id": "\(receipt)", "amount": "\(amount)"])
+                }
+                if ContinuousClock.now - lastSweep > .seconds(15) {
+                    lastSweep = .now
+                    let released = try await Deadline.run(within: databaseTimeout) { try await repository.releaseLapsedHolds() }
+                    if released > 0 { logger.notice("lapsed holds released", metadata: ["count": "\(released)"]) }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("settlement failed; retried later", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+                try? await Deadline.run(within: databaseTimeout) { try await repository.deferSettlement(error: "\(error)") }
+            }
+            try? await Task.sleep(for: idle)
+        }
+    }
+
+    /// Sessions that reached their hold are stopped: a driver is never charged more than was held.
+    func guardLoop() async {
+        while !Task.isCancelled {
+            do {
+                let over = try await Deadline.run(within: databaseTimeout * 2) { try await repository.overspent() }
+                for session in over {
+                    guard let station = registry.session(session.stationId) else { continue }  // another node's, or offline
+                    let (action, payload): (String, JSONValue) =
+                        station.version == .v16
+                        ? ("RemoteStopTransaction", .object(["transactionId": .number(JSONNumber(session.transactionId))]))
+                        : ("RequestStopTransaction", .object(["transactionId": .string(session.uid)]))
+                    try await Deadline.run(within: databaseTimeout) { try await repository.markStopRequested(transactionId: session.transactionId) }
+                    logger.notice("session reached its hold; stopping it", metadata: [
+                        "transaction.id": "\(session.transactionId)", "hold": "\(session.held)", "cost": "\(session.cost)",
+                    ])
+                    do {
+                        _ = try await dispatcher.send(stationId: session.stationId, action: action, payload: payload)
+                    } catch {
+                        logger.warning("stop at the hold not delivered; retried", metadata: ["transaction.id": "\(session.transactionId)", "error": "\(error)"])
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("hold guard pass failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    func batchLoop() async {
+        while !Task.isCancelled {
+            do {
+                let size = configuration.batchSize, age = configuration.batchInterval
+                while let batch = try await Deadline.run(within: databaseTimeout * 4, { try await repository.batchReceipts(maxCount: size, maxAge: age) { MerkleTree(leaves: $0).root } }) {
+                    logger.info("receipts batched", metadata: ["batch.id": "\(batch)"])
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("batching failed; retried", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    func anchorLoop(_ a: Anchoring) async {
+        while !Task.isCancelled {
+            do {
+                for batch in try await Deadline.run(within: databaseTimeout, { try await repository.unanchoredBatches() }) {
+                    if let job = try await Deadline.run(within: databaseTimeout, { try await a.store.enqueue(batchId: batch.id, root: batch.root, count: batch.size, uri: "voltaic:batch:\(batch.id)") }) {
+                        logger.info("batch queued for anchoring", metadata: ["batch.id": "\(batch.id)", "anchor.job": "\(job.id)"])
+                    }
+                }
+                _ = try await a.store.whileAnchoringLock { await a.anchorer.tick() }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("anchoring pass failed; retried", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+            }
+            try? await Task.sleep(for: configuration.chainPollInterval)
+        }
+    }
+}
+
+extension ReceiptSigner {
+    /// The key in `path` (32 raw bytes, or 64 hex digits), made with owner-only permissions where missing.
+    static func load(path: String, logger: Logger) throws -> ReceiptSigner {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            let fresh = ReceiptSigner()
+            let hex = fresh.rawRepresentation.map { String(format: "%02x", $0) }.joined() + "\n"
+            guard fm.createFile(atPath: path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigurationError("cannot create the receipt key file \(path)")
+            }
+            logger.notice("receipt key made", metadata: ["path": "\(path)", "key.id": "\(fresh.keyId)"])
+            return fresh
+        }
+        guard let data = fm.contents(atPath: path) else { throw ConfigurationError("cannot read the receipt key file \(path)") }
+        let raw: [UInt8]
+        if data.count == 32 {
+            raw = Array(data)
+        } else if let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), let bytes = Hex.decode(text), bytes.count == 32 {
+            raw = bytes
+        } else {
+            throw ConfigurationError("\(path): a receipt key is 32 bytes, or 64 hex digits")
+        }
+        do { return try ReceiptSigner(rawRepresentation: raw) } catch { throw ConfigurationError("\(path): not an Ed25519 key") }
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
