@@ -13,10 +13,11 @@ struct Harness: Sendable {
     let client: PostgresClient
     let committer: GroupCommitter
     let repo: AdminRepository
-    let service = ChargingService()
+    var service = ChargingService()
 
     static func with(
-        workers: Int = 2, deadline: Duration = .seconds(5), startCommitter: Bool = true, _ body: @Sendable (Harness) async throws -> Void
+        workers: Int = 2, deadline: Duration = .seconds(5), startCommitter: Bool = true, service: ChargingService = ChargingService(),
+        _ body: @Sendable (Harness) async throws -> Void
     ) async throws {
         let location = try await TestPostgres.shared.database()
         let logger = TestPostgres.shared.logger
@@ -25,7 +26,7 @@ struct Harness: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if startCommitter { group.addTask { try await committer.run() } }
                 defer { group.cancelAll() }
-                try await body(Harness(client: client, committer: committer, repo: AdminRepository(client: client, logger: logger)))
+                try await body(Harness(client: client, committer: committer, repo: AdminRepository(client: client, logger: logger), service: service))
             }
         }
     }
