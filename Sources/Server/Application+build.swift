@@ -145,7 +145,8 @@ func buildRouter(
     let settlement = SettlementController(
         repository: SettlementRepository(client: client, logger: logger), signer: signer,
         anchors: chain == nil ? nil : PostgresAnchorStore(client: client, logger: logger), chain: chain,
-        baseURL: (ocpi.publicBaseURL ?? baseURL).hasSuffix("/") ? String((ocpi.publicBaseURL ?? baseURL).dropLast()) : (ocpi.publicBaseURL ?? baseURL)
+        baseURL: (ocpi.publicBaseURL ?? baseURL).hasSuffix("/") ? String((ocpi.publicBaseURL ?? baseURL).dropLast()) : (ocpi.publicBaseURL ?? baseURL),
+        runner: runner, bookingService: BookingService(policy: service.funds?.policy ?? HoldPolicy())
     )
     settlement.addRoutes(to: api)
     settlement.addPublicRoutes(to: router)

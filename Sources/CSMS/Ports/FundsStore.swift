@@ -17,6 +17,38 @@ public protocol FundsStore: Sendable {
     /// Places the hold if the driver's balance covers it, and posts its journal entry.
     func placeHold(_ hold: NewHold) async throws -> HoldPlacement
     func attachHold(id: Int64, transactionId: Int64) async throws
+    /// The live bookings (state booked or reserved) of this station whose slot holds `now`, of this EVSE when given.
+    func bookings(stationId: String, evseId: Int?, now: Date) async throws -> [ActiveBooking]
+    /// Marks a booking used by a transaction and gives that transaction the booking's hold.
+    func useBooking(id: Int64, transactionId: Int64) async throws
+    /// Inserts a booking; throws `BookingService.Refusal.overlap` when a live booking of the EVSE overlaps it.
+    func insertBooking(_ booking: NewBooking) async throws -> Int64
+    /// Links a booking and its hold both ways.
+    func linkBookingHold(bookingId: Int64, holdId: Int64) async throws
+    /// The sharing calendar (its opening times) and host of the station's location, when the location has a host:
+    /// a private location, public only in its windows. Nil for an operator's location.
+    func sharing(stationId: String) async throws -> (calendar: SharingCalendar, host: String?)?
+}
+
+public struct ActiveBooking: Sendable, Hashable {
+    public var id: Int64
+    public var evseId: Int
+    public var expectedType: String
+    public var expectedValue: String
+
+    public init(id: Int64, evseId: Int, expectedType: String, expectedValue: String) {
+        self.id = id
+        self.evseId = evseId
+        self.expectedType = expectedType
+        self.expectedValue = expectedValue
+    }
+
+    /// Whether `identity` is the one the booking expects (a MAC address in any case and with any separator).
+    public func expects(_ identity: String) -> Bool {
+        guard expectedType == "mac" else { return identity == expectedValue }
+        func norm(_ s: String) -> String { s.lowercased().filter { $0.isHexDigit } }
+        return norm(identity) == norm(expectedValue) && !norm(identity).isEmpty
+    }
 }
 
 public struct DriverLink: Sendable, Hashable {
@@ -77,4 +109,26 @@ public enum HoldPlacement: Sendable, Hashable {
 
 extension UnitOfWork {
     public var funds: (any FundsStore)? { nil }
+}
+
+public struct NewBooking: Sendable, Hashable {
+    public var stationId: String
+    public var evseId: Int
+    public var driverId: String
+    public var idToken: String
+    public var expectedType: String
+    public var expectedValue: String
+    public var start: Date
+    public var end: Date
+
+    public init(stationId: String, evseId: Int, driverId: String, idToken: String, expectedType: String, expectedValue: String, start: Date, end: Date) {
+        self.stationId = stationId
+        self.evseId = evseId
+        self.driverId = driverId
+        self.idToken = idToken
+        self.expectedType = expectedType
+        self.expectedValue = expectedValue
+        self.start = start
+        self.end = end
+    }
 }

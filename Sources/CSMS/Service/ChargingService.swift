@@ -70,6 +70,31 @@ public struct ChargingService: Sendable {
     /// `station`: where the token asks to charge (an Authorize). An accepted token of a ledger driver then has its
     /// funds held there, or is refused with NoCredit.
     public func authorize(_ uow: any UnitOfWork, idToken: String, now: Date, charging check: ConcurrencyCheck = .any, at station: String? = nil) async throws -> AuthorizationInfo {
+        try await authorize(uow, idToken: idToken, now: now, charging: check, at: station.map { Place(stationId: $0, evseId: nil, transactionId: nil) })
+    }
+
+    /// Where a token asks to charge: a station, maybe its EVSE, and the transaction it starts.
+    public struct Place: Sendable, Hashable {
+        public var stationId: String
+        public var evseId: Int?
+        public var transactionId: Int64?
+    }
+
+    /// The token rules, then settlement's: a booked slot decides first (the booked identity is accepted even if the
+    /// token rules do not know it, anyone else at that EVSE is refused), then sharing windows and funds holds.
+    func authorize(_ uow: any UnitOfWork, idToken: String, now: Date, charging check: ConcurrencyCheck, at place: Place?) async throws -> AuthorizationInfo {
+        if let place, let funds,
+           let booked = try await funds.booking(uow, identity: idToken, stationId: place.stationId, evseId: place.evseId, transactionId: place.transactionId, now: now) {
+            return AuthorizationInfo(status: booked)
+        }
+        var info = try await rules(uow, idToken: idToken, now: now, charging: check)
+        if let place, info.status == .accepted, let funds {
+            info.status = try await funds.gate(uow, idToken: idToken, stationId: place.stationId, evseId: place.evseId, transactionId: place.transactionId, now: now)
+        }
+        return info
+    }
+
+    func rules(_ uow: any UnitOfWork, idToken: String, now: Date, charging check: ConcurrencyCheck) async throws -> AuthorizationInfo {
         let token = try await uow.token(value: idToken)
         let group: IdToken? =
             if let groupId = token?.groupId, groupId != idToken { try await uow.token(value: groupId) } else { nil }
@@ -79,11 +104,7 @@ public struct ChargingService: Sendable {
             case .any: try await uow.hasActiveTransaction(idToken: idToken, excluding: nil)
             case .anyExcept(let id): try await uow.hasActiveTransaction(idToken: idToken, excluding: id)
             }
-        var info = AuthorizationRules.decide(token: token, group: group, alreadyCharging: charging, now: now)
-        if let station, info.status == .accepted, let funds {
-            info.status = try await funds.gate(uow, idToken: idToken, stationId: station, evseId: nil, transactionId: nil, now: now)
-        }
-        return info
+        return AuthorizationRules.decide(token: token, group: group, alreadyCharging: charging, now: now)
     }
 
     // MARK: OCPP 1.6 transactions
@@ -102,16 +123,13 @@ public struct ChargingService: Sendable {
             let auth = try await authorize(uow, idToken: idToken, now: now, charging: .anyExcept(existing.id))
             return StartResult(transactionId: existing.id, authorization: auth, duplicate: true)
         }
-        var auth = try await authorize(uow, idToken: idToken, now: now)
         var reasons: [String] = []
         if startedAt.timeIntervalSince(now) > 300 { reasons.append("start timestamp in the future") }
         let tx = try await uow.insertTransaction(
             NewTransaction(version: .v16, stationId: stationId, connector: connector, idToken: idToken, reservationId: reservationId, startedAt: startedAt, meterStartWh: meterStartWh, suspectReasons: reasons)
         )
         if let reservationId { try await consumeReservation(uow, id: reservationId, stationId: stationId, idToken: idToken, transactionId: tx.id, now: now) }
-        if auth.status == .accepted, let funds {
-            auth.status = try await funds.gate(uow, idToken: idToken, stationId: stationId, evseId: connector.evseId, transactionId: tx.id, now: now)
-        }
+        let auth = try await authorize(uow, idToken: idToken, now: now, charging: .anyExcept(tx.id), at: Place(stationId: stationId, evseId: connector.evseId, transactionId: tx.id))
         try await uow.appendOutbox(topic: "session.started", payload: Self.eventPayload(tx))
         return StartResult(transactionId: tx.id, authorization: auth, duplicate: false)
     }
@@ -341,8 +359,10 @@ public struct ChargingService: Sendable {
         let identified = !created && wasAnonymous && tx.idToken != nil && tx.evseId != 0
         if e.eventType == "Started", let startedAt = tx.startedAt, e.timestamp < startedAt { tx.startedAt = e.timestamp }
         // The token's funds are held once it is this transaction's: NoCredit tells the station to stop.
-        if tokenArrives, let token = tx.idToken, auth?.status == .accepted, let funds {
-            auth?.status = try await funds.gate(uow, idToken: token, stationId: stationId, evseId: tx.evseId, transactionId: tx.id, now: now)
+        // Once the token is this transaction's, settlement decides too: the booked identity, sharing windows, funds
+        // (NoCredit or Invalid tells the station to stop).
+        if tokenArrives, let token = tx.idToken, funds != nil {
+            auth = try await authorize(uow, idToken: token, now: now, charging: .anyExcept(tx.id), at: Place(stationId: stationId, evseId: tx.evseId, transactionId: tx.id))
         }
         if let reservationId = e.reservationId, let token = tx.idToken {
             tx.reservationId = reservationId

@@ -12,10 +12,31 @@ public struct FundsService: Sendable {
         self.policy = policy
     }
 
-    /// `.accepted` when the session may go on (a hold exists or none is needed), `.noCredit` when the driver's funds
-    /// do not cover the hold. With a transaction, the hold is (or becomes) that transaction's.
+    /// During a booked slot the EVSE belongs to the booked identity (an RFID/app token, an eMAID or the car's MAC
+    /// address), whether the token rules know it or not: `.accepted` for it (with a transaction, the booking is used
+    /// and its hold becomes the transaction's), `.invalid` for anyone else at that EVSE. Nil when no booking applies.
+    public func booking(_ uow: any UnitOfWork, identity: String, stationId: String, evseId: Int?, transactionId: Int64?, now: Date) async throws -> AuthorizationStatus? {
+        guard let store = uow.funds else { return nil }
+        let evse = evseId == 0 ? nil : evseId
+        let live = try await store.bookings(stationId: stationId, evseId: evse, now: now)
+        guard !live.isEmpty else { return nil }
+        if let mine = live.first(where: { $0.expects(identity) }) {
+            if let transactionId { try await store.useBooking(id: mine.id, transactionId: transactionId) }
+            return .accepted
+        }
+        return evse == nil ? nil : .invalid
+    }
+
+    /// `.accepted` when the session may go on (a hold exists or none is needed), `.notAtThisTime` outside a private
+    /// location's sharing windows for anyone but its host, `.noCredit` when the driver's funds do not cover the
+    /// hold. With a transaction, the hold is (or becomes) that transaction's.
     public func gate(_ uow: any UnitOfWork, idToken: String, stationId: String, evseId: Int?, transactionId: Int64?, now: Date) async throws -> AuthorizationStatus {
-        guard let store = uow.funds, let driver = try await store.driver(ofToken: idToken), !driver.postpaid else { return .accepted }
+        guard let store = uow.funds else { return .accepted }
+        let driver = try await store.driver(ofToken: idToken)
+        if let sharing = try await store.sharing(stationId: stationId), !sharing.calendar.isOpen(at: now), driver == nil || driver?.driverId != sharing.host {
+            return .notAtThisTime
+        }
+        guard let driver, !driver.postpaid else { return .accepted }
         if let transactionId, try await store.hasHold(transactionId: transactionId) { return .accepted }
         if let open = try await store.openHold(idToken: idToken, stationId: stationId, now: now) {
             if let transactionId { try await store.attachHold(id: open, transactionId: transactionId) }

@@ -1,3 +1,4 @@
+import CSMS
 import Chain
 import Foundation
 import HTTPTypes
@@ -17,6 +18,8 @@ struct SettlementController: Sendable {
     let chain: ChainInfo?
     /// Public base URL for the driver's links.
     let baseURL: String
+    let runner: any TransactionRunner
+    let bookingService: BookingService
 
     struct ChainInfo: Sendable {
         var rpc: EthereumRPC
@@ -35,6 +38,10 @@ struct SettlementController: Sendable {
         group.get("receipts/{id}", use: getReceipt)
         group.get("receipts/{id}/proof", use: getProof)
         group.get("transactions/{id}/receipt", use: receiptOfTransaction)
+        group.post("bookings", use: book)
+        group.get("bookings", use: listBookings)
+        group.get("bookings/{id}", use: getBooking)
+        group.delete("bookings/{id}", use: cancelBooking)
     }
 
     /// The routes a driver reaches with the link's secret alone, and the public key.
@@ -449,6 +456,165 @@ struct SettlementController: Sendable {
 
     @Sendable func receiptKey(_ request: Request, context: AdminContext) async throws -> KeyView {
         KeyView(algorithm: ReceiptSigner.algorithm, keyId: signer.keyId, publicKey: Data(signer.publicKey).base64EncodedString())
+    }
+}
+
+// MARK: Bookings
+
+extension SettlementController {
+    struct BookingInput: Decodable, Sendable {
+        var booking: NewBooking
+
+        enum CodingKeys: String, CodingKey { case stationId, evseId, driverId, idToken, expected, start, minutes }
+        enum ExpectedKeys: String, CodingKey { case type, value }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            func text(_ key: CodingKeys, _ max: Int) throws -> String {
+                guard let v = try? c.decode(String.self, forKey: key) else { throw OCPIFieldError(path: key.rawValue, reason: "required, a string") }
+                guard (1...max).contains(v.utf8.count) else { throw OCPIFieldError(path: key.rawValue, reason: "1 to \(max) bytes") }
+                return v
+            }
+            let station = try text(.stationId, 48), driver = try text(.driverId, 64), token = try text(.idToken, 255)
+            guard let evse = try? c.decode(Int.self, forKey: .evseId), (1...999).contains(evse) else { throw OCPIFieldError(path: "evseId", reason: "required, 1 to 999") }
+            guard let minutes = try? c.decode(Int.self, forKey: .minutes), (1...1440).contains(minutes) else { throw OCPIFieldError(path: "minutes", reason: "required, 1 to 1440") }
+            var start = Date()
+            if c.contains(.start) {
+                guard let raw = try? c.decode(String.self, forKey: .start), let t = OCPIDateTime(string: raw) else {
+                    throw OCPIFieldError(path: "start", reason: "an RFC 3339 date-time")
+                }
+                start = t.date
+            }
+            var type = "token", value = token
+            if c.contains(.expected) {
+                let e = try c.nestedContainer(keyedBy: ExpectedKeys.self, forKey: .expected)
+                guard let t = try? e.decode(String.self, forKey: .type), BookingService.expectedTypes.contains(t) else {
+                    throw OCPIFieldError(path: "expected.type", reason: "one of token, emaid, mac")
+                }
+                guard let v = try? e.decode(String.self, forKey: .value), (1...255).contains(v.utf8.count) else {
+                    throw OCPIFieldError(path: "expected.value", reason: "1 to 255 bytes")
+                }
+                (type, value) = (t, v)
+            }
+            guard start.timeIntervalSinceNow < 366 * 86_400, start.timeIntervalSinceNow > -86_400 else {
+                throw OCPIFieldError(path: "start", reason: "within a year from now")
+            }
+            booking = NewBooking(stationId: station, evseId: evse, driverId: driver, idToken: token, expectedType: type, expectedValue: value,
+                                 start: start, end: start.addingTimeInterval(Double(minutes) * 60))
+        }
+    }
+
+    struct BookingView: Encodable, ResponseEncodable, Sendable {
+        struct Expected: Encodable, Sendable { var type: String; var value: String }
+        var id: Int64
+        var stationId: String
+        var evseId: Int
+        var driverId: String
+        var idToken: String
+        var expected: Expected
+        var start: Date
+        var end: Date
+        var state: String
+        var holdId: Int64?
+        var held: String?
+        var captured: String?
+        var reservationId: Int?
+        var transactionId: Int64?
+        var createdAt: Date
+
+        init(_ b: SettlementRepository.BookingView) {
+            id = b.id
+            stationId = b.stationId
+            evseId = b.evseId
+            driverId = b.driverId
+            idToken = b.idToken
+            expected = Expected(type: b.expectedType, value: b.expectedValue)
+            start = b.start
+            end = b.end
+            state = b.state
+            holdId = b.holdId
+            held = b.held.map(Amounts.text)
+            captured = b.captured.map(Amounts.text)
+            reservationId = b.reservationId
+            transactionId = b.transactionId
+            createdAt = b.createdAt
+        }
+
+        enum CodingKeys: String, CodingKey { case id, stationId, evseId, driverId, idToken, expected, start, end, state, holdId, held, captured, reservationId, transactionId, createdAt }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(stationId, forKey: .stationId)
+            try c.encode(evseId, forKey: .evseId)
+            try c.encode(driverId, forKey: .driverId)
+            try c.encode(idToken, forKey: .idToken)
+            try c.encode(expected, forKey: .expected)
+            try c.encode(start, forKey: .start)
+            try c.encode(end, forKey: .end)
+            try c.encode(state, forKey: .state)
+            try c.encode(holdId, forKey: .holdId)
+            try c.encode(held, forKey: .held)
+            try c.encode(captured, forKey: .captured)
+            try c.encode(reservationId, forKey: .reservationId)
+            try c.encode(transactionId, forKey: .transactionId)
+            try c.encode(createdAt, forKey: .createdAt)
+        }
+    }
+
+    @Sendable func book(_ request: Request, context: AdminContext) async throws -> EditedResponse<BookingView> {
+        let body = try await CatalogController.decode(BookingInput.self, request, context)
+        context.audit.set(action: "Book", target: "\(body.booking.stationId)/\(body.booking.evseId)")
+        let (service, booking, now) = (bookingService, body.booking, Date())
+        let made: (id: Int64, held: Decimal)
+        do {
+            made = try await runner.perform { uow in try await service.book(uow, booking, now: now) }
+        } catch let refusal as BookingService.Refusal {
+            switch refusal {
+            case .noSuchDriver: throw Problem(.notFound, "No such driver", refusal.description)
+            case .overlap: throw Problem(.conflict, "Slot taken", refusal.description)
+            case .noCredit: throw Problem(.init(code: 402, reasonPhrase: "Payment Required"), "Insufficient funds", refusal.description)
+            case .outsideSharingWindows: throw Problem(.unprocessableContent, "Outside sharing windows", refusal.description)
+            case .notBookable: throw Problem(.unprocessableContent, "Not bookable", refusal.description)
+            case .notTheDriversToken, .invalid: throw Problem(.unprocessableContent, "Invalid field", refusal.description)
+            }
+        }
+        guard let view = try await repository.booking(id: made.id) else { throw Problem(.internalServerError, "Booking missing", "booking \(made.id)") }
+        return EditedResponse(status: .created, response: BookingView(view))
+    }
+
+    @Sendable func listBookings(_ request: Request, context: AdminContext) async throws -> Items<BookingView> {
+        let q = request.uri.queryParameters
+        let station = q.get("stationId"), driver = q.get("driverId")
+        for (name, v) in [("stationId", station), ("driverId", driver)] where v.map({ !(1...64).contains($0.utf8.count) }) == true {
+            throw Problem(.badRequest, "Invalid \(name)", "\(name) is 1 to 64 characters")
+        }
+        let limit = try PushController.positive(q.get("limit"), "limit").map { Int(min($0, 1000)) } ?? 100
+        return Items(items: try await repository.bookings(stationId: station, driverId: driver, limit: limit).map(BookingView.init))
+    }
+
+    static func bookingId(_ context: AdminContext) throws -> Int64 {
+        guard let id = Int64(try context.parameters.require("id")), id > 0 else { throw Problem(.badRequest, "Invalid booking id", "a booking id is a positive integer") }
+        return id
+    }
+
+    @Sendable func getBooking(_ request: Request, context: AdminContext) async throws -> BookingView {
+        let id = try Self.bookingId(context)
+        guard let b = try await repository.booking(id: id) else { throw Problem(.notFound, "No such booking", "no booking \(id)") }
+        return BookingView(b)
+    }
+
+    /// Cancels a booking nobody has charged in: the reservation fee is captured, the rest of the hold released.
+    @Sendable func cancelBooking(_ request: Request, context: AdminContext) async throws -> BookingView {
+        let id = try Self.bookingId(context)
+        context.audit.set(action: "CancelBooking", target: String(id))
+        switch try await repository.endBooking(id: id, as: .cancelled) {
+        case .noSuchBooking: throw Problem(.notFound, "No such booking", "no booking \(id)")
+        case .notOpen(let state): throw Problem(.conflict, "Booking not open", "booking \(id) is \(state)")
+        case .ended: break
+        }
+        guard let b = try await repository.booking(id: id) else { throw Problem(.notFound, "No such booking", "no booking \(id)") }
+        return BookingView(b)
     }
 }
 

@@ -1,3 +1,4 @@
+import CSMS
 import Chain
 import Foundation
 import Logging
@@ -38,6 +39,7 @@ struct SettlementService: Service {
                 group.addTask { await captureLoop() }
                 group.addTask { await guardLoop() }
                 group.addTask { await batchLoop() }
+                group.addTask { await bookingLoop() }
                 if let anchoring { group.addTask { await anchorLoop(anchoring) } }
             }
         }
@@ -95,6 +97,57 @@ struct SettlementService: Service {
                 logger.warning("hold guard pass failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
             }
             try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    /// Bookings: at a slot's start the station (when this node holds it) is sent ReserveNow for the expected
+    /// identity; a slot that ended unused is a no-show, charged its reservation by the tariff.
+    func bookingLoop() async {
+        while !Task.isCancelled {
+            do {
+                for booking in try await Deadline.run(within: databaseTimeout, { try await repository.bookingsDue() }) {
+                    guard let station = registry.session(booking.stationId) else { continue }
+                    await reserve(booking, version: station.version)
+                }
+                for id in try await Deadline.run(within: databaseTimeout, { try await repository.noShows() }) {
+                    let outcome = try await Deadline.run(within: databaseTimeout) { try await repository.endBooking(id: id, as: .noShow) }
+                    logger.notice("booking not used: no-show", metadata: ["booking.id": "\(id)", "outcome": "\(outcome)"])
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("booking pass failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    func reserve(_ b: SettlementRepository.BookingView, version: OCPPVersion) async {
+        do {
+            let reservation = try await Deadline.run(within: databaseTimeout) {
+                try await dispatcher.repository.createReservation(stationId: b.stationId, evseId: b.evseId, idToken: b.expectedValue, expiresAt: b.end)
+            }
+            try await Deadline.run(within: databaseTimeout) { try await repository.markReserved(bookingId: b.id, reservationId: reservation.id) }
+            let payload: JSONValue
+            if version == .v16 {
+                payload = .object([
+                    "connectorId": .number(JSONNumber(b.evseId)), "expiryDate": .string(OCPPDateTime.format(b.end)),
+                    "idTag": .string(String(b.expectedValue.prefix(20))), "reservationId": .number(JSONNumber(reservation.id)),
+                ])
+            } else {
+                let type = ["emaid": "eMAID", "mac": "MacAddress"][b.expectedType] ?? "Central"
+                payload = .object([
+                    "id": .number(JSONNumber(reservation.id)), "expiryDateTime": .string(OCPPDateTime.format(b.end)), "evseId": .number(JSONNumber(b.evseId)),
+                    "idToken": .object(["idToken": .string(String(b.expectedValue.prefix(36))), "type": .string(type)]),
+                ])
+            }
+            let answer = try await dispatcher.send(stationId: b.stationId, action: "ReserveNow", payload: payload)
+            let status: String = if case .result(let r) = answer.answer { r["status"]?.stringValue ?? "Rejected" } else { "CallError" }
+            try await Deadline.run(within: databaseTimeout) {
+                try await dispatcher.repository.setReservationStatus(id: reservation.id, status: status == "Accepted" ? .accepted : .rejected)
+            }
+            logger.info("booked slot reserved at the station", metadata: ["booking.id": "\(b.id)", "reservation.id": "\(reservation.id)", "status": "\(status)"])
+        } catch {
+            logger.warning("ReserveNow for a booking failed; the booking still holds the EVSE", metadata: ["booking.id": "\(b.id)", "error": "\(error)"])
         }
     }
 

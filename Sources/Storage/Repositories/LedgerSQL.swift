@@ -156,3 +156,76 @@ struct PostgresFundsStore: FundsStore {
         try await connection.query("UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL WHERE id = \(id)", logger: logger)
     }
 }
+
+extension PostgresFundsStore {
+    func bookings(stationId: String, evseId: Int?, now: Date) async throws -> [ActiveBooking] {
+        var out: [ActiveBooking] = []
+        for try await (id, evse, type, value) in try await connection.query(
+            """
+            SELECT id, evse_id::int8, expected_type, expected_value FROM bookings
+            WHERE station_id = \(stationId) AND state IN ('booked', 'reserved') AND slot @> \(now)::timestamptz
+              AND (\(evseId.map(Int64.init))::int8 IS NULL OR evse_id = \(evseId.map(Int64.init)))
+            ORDER BY id
+            """,
+            logger: logger
+        ).decode((Int64, Int64, String, String).self) { out.append(ActiveBooking(id: id, evseId: Int(evse), expectedType: type, expectedValue: value)) }
+        return out
+    }
+
+    func useBooking(id: Int64, transactionId: Int64) async throws {
+        try await connection.query(
+            """
+            WITH b AS (
+                UPDATE bookings SET state = 'used', transaction_id = \(transactionId), updated_at = now()
+                WHERE id = \(id) AND state IN ('booked', 'reserved') RETURNING hold_id
+            )
+            UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL
+            WHERE id = (SELECT hold_id FROM b) AND state = 'held' AND transaction_id IS NULL
+            """,
+            logger: logger
+        )
+    }
+
+    func sharing(stationId: String) async throws -> (calendar: SharingCalendar, host: String?)? {
+        for try await (body, zone, host) in try await connection.query(
+            """
+            SELECT l.body::text, l.time_zone, h.host FROM evses e JOIN locations l ON l.id = e.location_id
+            JOIN location_hosts h ON h.location_id = l.id
+            WHERE e.station_id = \(stationId) AND e.removed_at IS NULL ORDER BY e.evse_id LIMIT 1
+            """,
+            logger: logger
+        ).decode((String, String, String).self) {
+            let site = try CatalogJSON.decode(LocationSite.self, body)
+            return (SharingCalendar(hours: site.openingTimes, timeZone: TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!), host)
+        }
+        return nil
+    }
+}
+
+extension PostgresFundsStore {
+    func insertBooking(_ b: NewBooking) async throws -> Int64 {
+        do {
+            for try await id in try await connection.query(
+                """
+                INSERT INTO bookings (station_id, evse_id, driver_id, id_token, expected_type, expected_value, slot)
+                VALUES (\(b.stationId), \(Int64(b.evseId)), \(b.driverId), \(b.idToken), \(b.expectedType), \(b.expectedValue), tstzrange(\(b.start), \(b.end), '[)'))
+                RETURNING id
+                """,
+                logger: logger
+            ).decode(Int64.self) { return id }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23P01" {
+            throw BookingService.Refusal.overlap
+        }
+        throw MissingRow("a new booking")
+    }
+
+    func linkBookingHold(bookingId: Int64, holdId: Int64) async throws {
+        try await connection.query(
+            """
+            WITH b AS (UPDATE bookings SET hold_id = \(holdId) WHERE id = \(bookingId) RETURNING id)
+            UPDATE holds SET booking_id = (SELECT id FROM b) WHERE id = \(holdId)
+            """,
+            logger: logger
+        )
+    }
+}

@@ -45,13 +45,16 @@ extension SettlementRepository {
     }
 
     static func settle(_ conn: PostgresConnection, transactionId: Int64, signer: ReceiptSigner, now: Date, logger: Logger) async throws -> SettleOutcome {
-        struct Hold { var id: Int64; var driver: String; var currency: String; var amount: Decimal; var state: String; var tariff: String?; var zone: String; var location: String?; var token: String }
+        struct Hold { var id: Int64; var driver: String; var currency: String; var amount: Decimal; var state: String; var tariff: String?; var zone: String; var location: String?; var token: String; var slotStart: Date? }
         var hold: Hold?
-        for try await (id, driver, currency, amount, state, tariff, zone, location, token) in try await conn.query(
-            "SELECT id, driver_id, currency, amount::text, state, tariff::text, time_zone, location_id, id_token FROM holds WHERE transaction_id = \(transactionId) FOR UPDATE",
+        for try await (id, driver, currency, amount, state, tariff, zone, location, token, slot) in try await conn.query(
+            """
+            SELECT h.id, h.driver_id, h.currency, h.amount::text, h.state, h.tariff::text, h.time_zone, h.location_id, h.id_token, lower(b.slot)
+            FROM holds h LEFT JOIN bookings b ON b.id = h.booking_id WHERE h.transaction_id = \(transactionId) FOR UPDATE OF h
+            """,
             logger: logger
-        ).decode((Int64, String, String, String, String, String?, String, String?, String).self) {
-            hold = Hold(id: id, driver: driver, currency: currency, amount: try LedgerSQL.decimal(amount), state: state, tariff: tariff, zone: zone, location: location, token: token)
+        ).decode((Int64, String, String, String, String, String?, String, String?, String, Date?).self) {
+            hold = Hold(id: id, driver: driver, currency: currency, amount: try LedgerSQL.decimal(amount), state: state, tariff: tariff, zone: zone, location: location, token: token, slotStart: slot)
         }
         guard let hold, hold.state == "held" else { return .alreadySettled(transactionId: transactionId) }
 
@@ -90,7 +93,12 @@ extension SettlementRepository {
         guard let tariffJSON = hold.tariff else { throw MissingRow("the tariff snapshot of hold \(hold.id)") }
         let tariff = try CatalogJSON.decode(Tariff.self, tariffJSON)
         let zone = TimeZone(identifier: hold.zone) ?? TimeZone(identifier: "UTC")!
-        let (_, totals) = try metered.priced(tariff: tariff, timeZone: zone, currency: hold.currency)
+        var (usage, totals) = try metered.priced(tariff: tariff, timeZone: zone, currency: hold.currency)
+        if let slotStart = hold.slotStart {
+            // A booked session pays its reservation too: from the slot's start to the charging's.
+            usage = ReservationPricing.withReservation(usage, slotStart: slotStart)
+            totals = try PricingEngine.price(usage, tariff: tariff, timeZone: zone)
+        }
 
         var host = defaultHost
         var renewable = tariff.energyMix?.renewablePercent

@@ -1,0 +1,31 @@
+-- Bookings of future slots and the car expected in them. The sharing windows of a private location are its OCPI
+-- opening_times (regular hours on its clock, exceptional openings and closings), kept in the location's body.
+
+-- btree_gist lets one exclusion constraint compare the station id (=) and the slot (&&). A trusted extension: the
+-- database's owner may create it.
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+
+-- A driver's booking of one EVSE for a slot. Two live bookings of one EVSE never overlap: PostgreSQL refuses it.
+CREATE TABLE bookings (
+    id             bigserial PRIMARY KEY,
+    station_id     text NOT NULL REFERENCES stations (id),
+    evse_id        integer NOT NULL CHECK (evse_id >= 1),
+    driver_id      text NOT NULL REFERENCES drivers (id),
+    -- The driver's token that pays (the hold's).
+    id_token       text NOT NULL,
+    -- The identity expected at the EVSE during the slot: an RFID/app token, an eMAID or the EV's MAC address.
+    expected_type  text NOT NULL CHECK (expected_type IN ('token', 'emaid', 'mac')),
+    expected_value text NOT NULL CHECK (length(expected_value) BETWEEN 1 AND 255),
+    slot           tstzrange NOT NULL CHECK (NOT isempty(slot) AND lower_inc(slot) AND NOT upper_inc(slot) AND NOT lower_inf(slot) AND NOT upper_inf(slot)),
+    state          text NOT NULL DEFAULT 'booked' CHECK (state IN ('booked', 'reserved', 'used', 'cancelled', 'no_show')),
+    hold_id        bigint REFERENCES holds (id),
+    reservation_id integer,
+    transaction_id bigint REFERENCES transactions (id),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    EXCLUDE USING gist (station_id WITH =, evse_id WITH =, slot WITH &&) WHERE (state IN ('booked', 'reserved', 'used'))
+);
+CREATE INDEX bookings_due ON bookings (lower(slot)) WHERE state = 'booked';
+CREATE INDEX bookings_open ON bookings (upper(slot)) WHERE state IN ('booked', 'reserved');
+
+ALTER TABLE holds ADD COLUMN booking_id bigint REFERENCES bookings (id);
