@@ -93,6 +93,9 @@ public actor Anchorer {
         case .included(let inclusion):
             job.state = .included(inclusion)
             logger.info("anchor included", metadata: ["anchor.job": "\(job.id)", "eth.block": "\(inclusion.blockNumber)"])
+            try await store.save(job)
+            CrashPoint.hit("anchor.included")
+            return
         case .final(let inclusion):
             job.state = .final(inclusion)
             logger.info("anchor final", metadata: ["anchor.job": "\(job.id)", "eth.block": "\(inclusion.blockNumber)"])
@@ -149,7 +152,9 @@ public actor Anchorer {
         job.nonce = nonce
         try await sign(&job, fees: fees, chainId: chainId, head: try await rpc.blockNumber())
         nextNonce = nonce + 1
+        CrashPoint.hit("anchor.signed")
         try await broadcastLatest(job)
+        CrashPoint.hit("anchor.broadcast")
     }
 
     /// Fees for a new transaction: EIP-1559 where blocks carry a base fee, legacy gas price otherwise.

@@ -26,6 +26,7 @@ struct SettlementService: Service {
     let logger: Logger
     let ready: StartupGate
     var idle: Duration = .milliseconds(250)
+    var captureWorkers = 4
 
     struct Anchoring: Sendable {
         let store: PostgresAnchorStore
@@ -45,8 +46,27 @@ struct SettlementService: Service {
         }
     }
 
+    /// Captures in `captureWorkers` parallel loops (each settles one transaction per database transaction; SKIP
+    /// LOCKED keeps them, and other nodes, on different ones), and releases lapsed holds every 15 s.
     func captureLoop() async {
-        var lastSweep = ContinuousClock.now - .seconds(3600)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<captureWorkers { group.addTask { await captureWorker() } }
+            group.addTask {
+                while !Task.isCancelled {
+                    do {
+                        let released = try await Deadline.run(within: databaseTimeout) { try await repository.releaseLapsedHolds() }
+                        if released > 0 { logger.notice("lapsed holds released", metadata: ["count": "\(released)"]) }
+                    } catch {
+                        if Task.isCancelled { return }
+                        logger.warning("releasing lapsed holds failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+                    }
+                    try? await Task.sleep(for: .seconds(15))
+                }
+            }
+        }
+    }
+
+    func captureWorker() async {
         while !Task.isCancelled {
             do {
                 while !Task.isCancelled {
@@ -55,17 +75,12 @@ struct SettlementService: Service {
                         if case .idle = outcome { break }
                         continue
                     }
-                    logger.info("session captured", metadata: ["transaction.id": "\(tx)", "receipt.id": "\(receipt)", "amount": "\(amount)"])
-                }
-                if ContinuousClock.now - lastSweep > .seconds(15) {
-                    lastSweep = .now
-                    let released = try await Deadline.run(within: databaseTimeout) { try await repository.releaseLapsedHolds() }
-                    if released > 0 { logger.notice("lapsed holds released", metadata: ["count": "\(released)"]) }
+                    logger.debug("session captured", metadata: ["transaction.id": "\(tx)", "receipt.id": "\(receipt)", "amount": "\(amount)"])
+                    CrashPoint.hit("capture.committed")
                 }
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("settlement failed; retried later", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
-                try? await Deadline.run(within: databaseTimeout) { try await repository.deferSettlement(error: "\(error)") }
             }
             try? await Task.sleep(for: idle)
         }
@@ -157,6 +172,7 @@ struct SettlementService: Service {
                 let size = configuration.batchSize, age = configuration.batchInterval
                 while let batch = try await Deadline.run(within: databaseTimeout * 4, { try await repository.batchReceipts(maxCount: size, maxAge: age) { MerkleTree(leaves: $0).root } }) {
                     logger.info("receipts batched", metadata: ["batch.id": "\(batch)"])
+                    CrashPoint.hit("batch.committed")
                 }
             } catch {
                 if Task.isCancelled { return }
@@ -172,6 +188,7 @@ struct SettlementService: Service {
                 for batch in try await Deadline.run(within: databaseTimeout, { try await repository.unanchoredBatches() }) {
                     if let job = try await Deadline.run(within: databaseTimeout, { try await a.store.enqueue(batchId: batch.id, root: batch.root, count: batch.size, uri: "voltaic:batch:\(batch.id)") }) {
                         logger.info("batch queued for anchoring", metadata: ["batch.id": "\(batch.id)", "anchor.job": "\(job.id)"])
+                        CrashPoint.hit("anchor.enqueued")
                     }
                 }
                 _ = try await a.store.whileAnchoringLock { await a.anchorer.tick() }

@@ -1,7 +1,9 @@
 public import Foundation
 import CSMS
+import Chain
 import OCPI
 import PostgresNIO
+import Synchronization
 public import Settlement
 
 extension SettlementRepository {
@@ -19,29 +21,39 @@ extension SettlementRepository {
     /// and the queue entry's removal commit together or not at all. Another node settles another transaction
     /// (SKIP LOCKED); a crash at any point leaves the queue entry for the next try.
     public func settleNext(signer: ReceiptSigner, now: Date = Date()) async throws -> SettleOutcome {
-        try await client.withTransaction(logger: logger) { conn in
-            var due: Int64?
-            for try await id in try await conn.query(
-                "SELECT transaction_id FROM settlement_queue WHERE not_before <= now() ORDER BY queued_at, transaction_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        let claimed = Mutex<Int64?>(nil)
+        do {
+            return try await client.withTransaction(logger: logger) { conn in
+                var due: Int64?
+                for try await id in try await conn.query(
+                    "SELECT transaction_id FROM settlement_queue WHERE not_before <= now() ORDER BY queued_at, transaction_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    logger: logger
+                ).decode(Int64.self) { due = id }
+                guard let transactionId = due else { return .idle }
+                claimed.withLock { $0 = transactionId }
+                let outcome = try await Self.settle(conn, transactionId: transactionId, signer: signer, now: now, logger: logger)
+                try await conn.query("DELETE FROM settlement_queue WHERE transaction_id = \(transactionId)", logger: logger)
+                return outcome
+            }
+        } catch {
+            // Rolled back: the entry waits (backing off) with its error for the admin, and others go on meanwhile.
+            guard let id = claimed.withLock({ $0 }) else { throw error }
+            try? await client.query(
+                """
+                UPDATE settlement_queue SET attempts = attempts + 1, last_error = \(String("\(error)".prefix(500))),
+                    not_before = now() + least(interval '1 second' * power(2, least(attempts, 20)), interval '10 minutes')
+                WHERE transaction_id = \(id)
+                """,
                 logger: logger
-            ).decode(Int64.self) { due = id }
-            guard let transactionId = due else { return .idle }
-            let outcome = try await Self.settle(conn, transactionId: transactionId, signer: signer, now: now, logger: logger)
-            try await conn.query("DELETE FROM settlement_queue WHERE transaction_id = \(transactionId)", logger: logger)
-            return outcome
+            )
+            throw SettleFailure(transactionId: id, reason: "\(String(reflecting: error).prefix(300))")
         }
     }
 
-    /// Marks a queue entry that failed to settle, to be retried after a pause (its error kept for the admin).
-    public func deferSettlement(error: String) async throws {
-        try await client.query(
-            """
-            UPDATE settlement_queue SET attempts = attempts + 1, last_error = \(String(error.prefix(500))),
-                not_before = now() + least(interval '1 second' * power(2, attempts), interval '10 minutes')
-            WHERE transaction_id = (SELECT transaction_id FROM settlement_queue WHERE not_before <= now() ORDER BY queued_at, transaction_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-            """,
-            logger: logger
-        )
+    public struct SettleFailure: Error, CustomStringConvertible {
+        public var transactionId: Int64
+        public var reason: String
+        public var description: String { "transaction \(transactionId) not settled: \(reason)" }
     }
 
     static func settle(_ conn: PostgresConnection, transactionId: Int64, signer: ReceiptSigner, now: Date, logger: Logger) async throws -> SettleOutcome {
@@ -113,8 +125,10 @@ extension SettlementRepository {
         let rule = try await splitRule(conn, locationId: hold.location, host: host, at: tx.start, logger: logger)
         let plan = CapturePlan(holdId: hold.id, driver: hold.driver, currency: hold.currency, held: hold.amount,
                                price: totals.totalCost.inclVat ?? totals.totalCost.exclVat, rule: rule, host: host)
+        CrashPoint.hit("capture.priced")
         var entries: [Int64] = []
         for entry in plan.entries { entries.append(try await LedgerSQL.post(conn, entry, holdId: hold.id, logger: logger)) }
+        CrashPoint.hit("capture.posted")
         try await conn.query(
             "UPDATE holds SET state = 'captured', captured = \("\(plan.captured)")::numeric, settled_at = \(now) WHERE id = \(hold.id)", logger: logger
         )
@@ -136,6 +150,7 @@ extension SettlementRepository {
             """,
             logger: logger
         )
+        CrashPoint.hit("capture.receipt")
         return .captured(transactionId: transactionId, receiptId: receipt.id, amount: plan.captured)
     }
 }
