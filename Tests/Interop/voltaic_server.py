@@ -26,11 +26,13 @@ def free_port():
 class VoltaicServer:
     """One `voltaic serve` process on the embedded PostgreSQL in a temporary data directory."""
 
-    def __init__(self, data_dir=None, extra_args=()):
+    def __init__(self, data_dir=None, extra_args=(), env=None):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="voltaic-it-", dir="/tmp")
         os.chmod(self.data_dir, 0o755)
         self.port = free_port()
         self.extra_args = list(extra_args)
+        # Extra environment of the server process (e.g. VOLTAIC_CRASH_AT); may be changed between starts.
+        self.env = dict(env or {})
         self.process = None
         self.log_path = os.path.join(self.data_dir, "serve.log")
 
@@ -45,6 +47,7 @@ class VoltaicServer:
     def start(self, timeout=120):
         env = dict(os.environ)
         env["VOLTAIC_MIGRATIONS_DIR"] = os.path.join(ROOT, "Migrations")
+        env.update(self.env)
         args = [
             os.environ.get("VOLTAIC_BIN", BINARY), "serve", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", ADMIN_TOKEN,
             "--ping-interval", "2", "--call-timeout", "5", "--ocpi-partner-timeout", "3", *self.extra_args,

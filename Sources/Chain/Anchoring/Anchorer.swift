@@ -13,6 +13,9 @@ public actor Anchorer {
     let logger: Logger
     private var chainId: UInt64?
     private var nextNonce: UInt64?
+    /// Sent jobs whose latest attempt this process has broadcast. A job saved as sent by an earlier process may never
+    /// have reached the node (a crash between save and broadcast): its signed bytes go out again once.
+    private var broadcastHere: Set<UUID> = []
 
     public init(rpc: EthereumRPC, key: PrivateKey, contract: Address, store: any AnchorStore, policy: AnchorLifecycle.Policy = .init(), logger: Logger = Logger(label: "voltaic.anchor")) {
         self.rpc = rpc
@@ -68,6 +71,9 @@ public actor Anchorer {
                 try await send(&job, chainId: id)
                 return
             }
+        }
+        if case .sent = job.state, !broadcastHere.contains(job.id) {
+            try await broadcastLatest(job)
         }
         let head = try await rpc.blockNumber()
         let finalized = try? await rpc.block("finalized")?.number
@@ -203,8 +209,9 @@ public actor Anchorer {
             outcome = nil
         } catch let error {
             outcome = error.code
-            guard error.code == .nonceTooLow || error.code == .replacementUnderpriced else { throw error }
+            guard error.code == .nonceTooLow || error.code == .replacementUnderpriced || error.code == .alreadyKnown else { throw error }
         }
+        broadcastHere.insert(job.id)
         if outcome == .nonceTooLow {
             // One of the earlier attempts was mined: the next tick finds its receipt.
             logger.info("nonce already used; an earlier attempt was mined", metadata: ["anchor.job": "\(job.id)"])
