@@ -10,8 +10,12 @@ CREATE TABLE bookings (
     id             bigserial PRIMARY KEY,
     station_id     text NOT NULL REFERENCES stations (id),
     evse_id        integer NOT NULL CHECK (evse_id >= 1),
-    driver_id      text NOT NULL REFERENCES drivers (id),
-    -- The driver's token that pays (the hold's).
+    -- The ledger driver who booked, or the roaming partner whose token did (OCPI RESERVE_NOW: no hold, the eMSP
+    -- is billed by the CDR) with the partner's reservation id.
+    driver_id      text REFERENCES drivers (id),
+    partner_id     bigint REFERENCES ocpi_partners (id),
+    ocpi_reservation_id text CHECK (length(ocpi_reservation_id) BETWEEN 1 AND 36),
+    -- The token that pays (the hold's), or the roaming token.
     id_token       text NOT NULL,
     -- The identity expected at the EVSE during the slot: an RFID/app token, an eMAID or the EV's MAC address.
     expected_type  text NOT NULL CHECK (expected_type IN ('token', 'emaid', 'mac')),
@@ -23,9 +27,12 @@ CREATE TABLE bookings (
     transaction_id bigint REFERENCES transactions (id),
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
+    CHECK ((driver_id IS NULL) <> (partner_id IS NULL)),
+    CHECK ((partner_id IS NULL) = (ocpi_reservation_id IS NULL)),
     EXCLUDE USING gist (station_id WITH =, evse_id WITH =, slot WITH &&) WHERE (state IN ('booked', 'reserved', 'used'))
 );
 CREATE INDEX bookings_due ON bookings (lower(slot)) WHERE state = 'booked';
 CREATE INDEX bookings_open ON bookings (upper(slot)) WHERE state IN ('booked', 'reserved');
+CREATE UNIQUE INDEX bookings_ocpi ON bookings (partner_id, lower(ocpi_reservation_id)) WHERE state IN ('booked', 'reserved');
 
 ALTER TABLE holds ADD COLUMN booking_id bigint REFERENCES bookings (id);

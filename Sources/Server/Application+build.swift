@@ -51,7 +51,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
 
     let commandService = OCPICommandService(
         store: CommandRepository(client: client, logger: logger), registry: registry, dispatcher: commands,
-        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
+        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady, settlements: SettlementRepository(client: client, logger: logger)
     )
     let router = buildRouter(
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
@@ -136,7 +136,8 @@ func buildRouter(
     let ocpiController = OCPIController(
         partners: partners, catalog: catalog, configuration: ocpi, baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL,
         client: PartnerClient(http: .shared, timeout: ocpi.partnerTimeout), runner: runner, sessions: SessionRepository(client: client, logger: logger),
-        commandStore: CommandRepository(client: client, logger: logger), commandTimeout: commands.callTimeout
+        commandStore: CommandRepository(client: client, logger: logger), commandTimeout: commands.callTimeout,
+        settlements: SettlementRepository(client: client, logger: logger), reservations: repository
     )
     PartnerController(partners: partners, versionsURL: ocpiController.versionsURL).addRoutes(to: api)
     PushController(pushes: PushRepository(client: client, logger: logger)).addRoutes(to: api)

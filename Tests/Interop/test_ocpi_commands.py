@@ -10,12 +10,13 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from charge_points import Station16, connected, now
+from charge_points import Station16, Station201, connected, now
 from emsp.party import EMSP
 from ocpp.routing import on
 from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
 from ocpp.v201 import call as c201
+from ocpp.v201 import call_result as r201
 from test_ocpi import admin_ok, connector, register, site, tariff_body
 from test_ocpi_sessions import dec, priced_by_cli, same_totals
 from voltaic_server import VoltaicServer
@@ -264,7 +265,7 @@ def test_refusals_are_honest_and_a_silent_charger_times_out():
         _, answer = command(server, token_c, "START_SESSION", {"response_url": results.url("x"), "token": other, "location_id": loc})
         assert answer["status_code"] == 2001, answer
         _, answer = command(server, token_c, "RESERVE_NOW", {"response_url": results.url("x")})
-        assert answer["data"]["result"] == "NOT_SUPPORTED", answer
+        assert answer["status_code"] == 2001 and "token" in answer["status_message"], answer
         status, answer = command(server, token_c, "FLY_TO_THE_MOON", {})
         assert status == 404, answer
 
@@ -285,3 +286,93 @@ def test_refusals_are_honest_and_a_silent_charger_times_out():
                 task.cancel()
 
         asyncio.run(silent())
+
+
+class ReservingStation201(Station201):
+    @on("ReserveNow")
+    def reserve_now(self, **kw):
+        self._got("ReserveNow", kw)
+        return r201.ReserveNow(status="Accepted")
+
+    @on("CancelReservation")
+    def cancel_reservation(self, **kw):
+        self._got("CancelReservation", kw)
+        return r201.CancelReservation(status="Accepted")
+
+
+def later(minutes):
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def test_reserve_now_books_the_evse_and_cancel_reservation_frees_it():
+    """RESERVE_NOW is a booking (the same path as the admin API's): the EVSE is the token's until the expiry, another
+    reservation of it is REJECTED, another car is refused at it, ReserveNow goes to the charger with the CSMS's
+    reservation id; the same reservation id replaces it; CANCEL_RESERVATION frees the EVSE at once."""
+    with scene() as (server, emsp, results, token_c, stations):
+        sid, loc, evse = stations["1.6"]
+
+        async def on16():
+            async with connected(server, sid, "1.6") as cp:
+                await cp.call(c16.BootNotification(charge_point_vendor="Cmd", charge_point_model="Test"))
+                await asyncio.sleep(1)
+                body = {"response_url": results.url("r1"), "token": token("RES1"), "expiry_date": later(30), "reservation_id": "R1",
+                        "location_id": loc, "evse_uid": evse}
+                _, answer = await acommand(server, token_c, "RESERVE_NOW", body)
+                assert answer["data"]["result"] == "ACCEPTED", answer
+                got = await asyncio.to_thread(results.wait, "r1")
+                assert [g[1]["result"] for g in got] == ["ACCEPTED"], got
+                sent = [kw for a, kw in cp.received if a == "ReserveNow"]
+                assert len(sent) == 1 and sent[0]["id_tag"] == "RES1" and sent[0]["connector_id"] == 1, sent
+                reservation = sent[0]["reservation_id"]
+                # The EVSE is taken: another reservation of it overlaps, and PostgreSQL refuses it.
+                _, answer = await acommand(server, token_c, "RESERVE_NOW", dict(body, reservation_id="R2", token=token("RES2"), response_url=results.url("r2")))
+                assert answer["data"]["result"] == "REJECTED" and "reserved" in answer["data"]["message"][0]["text"], answer
+                # Another car is refused at the reserved EVSE.
+                status, _ = await asyncio.to_thread(server.api, "POST", "/tokens", {"value": "LOCAL9"})
+                assert status == 201
+                r = await cp.call(c16.StartTransaction(connector_id=1, id_tag="LOCAL9", meter_start=0, timestamp=now()))
+                assert r.id_tag_info["status"] == "Invalid", r
+                await cp.call(c16.StopTransaction(transaction_id=r.transaction_id, meter_stop=0, timestamp=now()))
+                # The same reservation id again replaces it, at the charger too (the same CSMS reservation id).
+                _, answer = await acommand(server, token_c, "RESERVE_NOW", dict(body, expiry_date=later(45), response_url=results.url("r1b")))
+                assert answer["data"]["result"] == "ACCEPTED", answer
+                await asyncio.to_thread(results.wait, "r1b")
+                sent = [kw for a, kw in cp.received if a == "ReserveNow"]
+                assert len(sent) == 2 and sent[1]["reservation_id"] == reservation, sent
+                assert server.sql(f"SELECT count(*) FROM bookings WHERE station_id = '{sid}' AND state = 'reserved'") == [["1"]]
+                # An unknown reservation cannot be cancelled; a known one is, and the EVSE is free for another at once.
+                _, answer = await acommand(server, token_c, "CANCEL_RESERVATION", {"response_url": results.url("c0"), "reservation_id": "NOPE"})
+                assert answer["data"]["result"] == "REJECTED", answer
+                _, answer = await acommand(server, token_c, "CANCEL_RESERVATION", {"response_url": results.url("c1"), "reservation_id": "r1"})
+                assert answer["data"]["result"] == "ACCEPTED", answer
+                got = await asyncio.to_thread(results.wait, "c1")
+                assert [g[1]["result"] for g in got] == ["ACCEPTED"], got
+                assert [kw["reservation_id"] for a, kw in cp.received if a == "CancelReservation"] == [reservation]
+                _, answer = await acommand(server, token_c, "RESERVE_NOW", dict(body, reservation_id="R2", token=token("RES2"), response_url=results.url("r2b")))
+                assert answer["data"]["result"] == "ACCEPTED", answer
+                # An expiry in the past is refused at once.
+                _, answer = await acommand(server, token_c, "RESERVE_NOW", dict(body, reservation_id="R3", expiry_date=later(-5)))
+                assert answer["data"]["result"] == "REJECTED", answer
+
+        asyncio.run(on16())
+
+        sid2, loc2, evse2 = stations["2.0.1"]
+
+        async def on201():
+            from websockets.asyncio.client import connect
+            async with connect(f"{server.ws_url}/{sid2}", subprotocols=["ocpp2.0.1"]) as ws:
+                cp = ReservingStation201(sid2, ws, response_timeout=15)
+                task = asyncio.create_task(cp.start())
+                await cp.call(c201.BootNotification(charging_station={"model": "Cmd", "vendor_name": "Test"}, reason="PowerUp"))
+                await asyncio.sleep(1)
+                _, answer = await acommand(server, token_c, "RESERVE_NOW", {
+                    "response_url": results.url("r201"), "token": token("RES201"), "expiry_date": later(20), "reservation_id": "R201",
+                    "location_id": loc2})
+                assert answer["data"]["result"] == "ACCEPTED", answer
+                got = await asyncio.to_thread(results.wait, "r201")
+                assert [g[1]["result"] for g in got] == ["ACCEPTED"], got
+                sent = [kw for a, kw in cp.received if a == "ReserveNow"]
+                assert len(sent) == 1 and sent[0]["id_token"] == {"id_token": "RES201", "type": "ISO14443"} and sent[0]["evse_id"] == 1, sent
+                task.cancel()
+
+        asyncio.run(on201())

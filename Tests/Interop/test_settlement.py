@@ -122,7 +122,8 @@ def env(tmp_path_factory):
         server = VoltaicServer(extra_args=[
             "--chain-rpc", rpc, "--chain-key-file", str(key), "--chain-contract", contract, "--chain-confirmations", "1",
             "--chain-poll-interval", "0.2", "--batch-size", "50", "--batch-interval", "1", "--hold-minutes", str(HOLD_MINUTES),
-        ]).start()
+        ])
+        server.start()  # a server that fails to start is still destroyed below, with its data directory
         yield SimpleNamespace(server=server, rpc=rpc, contract=contract, work=work)
     finally:
         if server:

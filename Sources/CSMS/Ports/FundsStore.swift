@@ -115,13 +115,19 @@ public struct NewBooking: Sendable, Hashable {
     public var stationId: String
     public var evseId: Int
     public var driverId: String
+    /// A roaming partner's booking (OCPI RESERVE_NOW): the partner and its reservation id; no driver, no hold.
+    public var partnerId: Int64?
+    public var ocpiReservationId: String?
     public var idToken: String
     public var expectedType: String
     public var expectedValue: String
     public var start: Date
     public var end: Date
 
-    public init(stationId: String, evseId: Int, driverId: String, idToken: String, expectedType: String, expectedValue: String, start: Date, end: Date) {
+    public init(stationId: String, evseId: Int, driverId: String, idToken: String, expectedType: String, expectedValue: String, start: Date, end: Date,
+                partnerId: Int64? = nil, ocpiReservationId: String? = nil) {
+        self.partnerId = partnerId
+        self.ocpiReservationId = ocpiReservationId
         self.stationId = stationId
         self.evseId = evseId
         self.driverId = driverId

@@ -36,6 +36,17 @@ public struct BookingService: Sendable {
 
     public static let expectedTypes: Set<String> = ["token", "emaid", "mac"]
 
+    /// A roaming partner's booking (OCPI RESERVE_NOW) for its token: the EVSE is reserved for that token now until
+    /// the expiry; no funds are held (the eMSP pays by the CDR). Sharing windows and overlaps apply as to anyone.
+    public func bookRoaming(_ uow: any UnitOfWork, _ b: NewBooking, now: Date) async throws -> Int64 {
+        guard let store = uow.funds else { throw Refusal.notBookable }
+        guard b.partnerId != nil, b.end > now, b.end > b.start else { throw Refusal.invalid(field: "expiry_date", reason: "must be in the future") }
+        if let sharing = try await store.sharing(stationId: b.stationId), !sharing.calendar.covers(from: b.start, to: b.end) {
+            throw Refusal.outsideSharingWindows
+        }
+        return try await store.insertBooking(b)
+    }
+
     /// Books and holds; returns the booking's id and the amount held.
     public func book(_ uow: any UnitOfWork, _ b: NewBooking, now: Date) async throws -> (id: Int64, held: Decimal) {
         guard let store = uow.funds else { throw Refusal.notBookable }

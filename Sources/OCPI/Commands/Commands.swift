@@ -116,3 +116,45 @@ public struct UnlockConnector: Hashable, Sendable, Decodable {
         connectorId = try c.decode(.connectorId, ciString: 36)
     }
 }
+
+/// RESERVE_NOW: reserve an EVSE (or any EVSE of a location) for the token until `expiry_date`. A new RESERVE_NOW with
+/// the same reservation id replaces the reservation.
+public struct ReserveNow: Hashable, Sendable, Decodable {
+    public var responseURL: String
+    public var token: Token
+    public var expiryDate: OCPIDateTime
+    public var reservationId: String
+    public var locationId: String
+    public var evseUID: String?
+    public var authorizationReference: String?
+
+    enum CodingKeys: String, CodingKey {
+        case responseURL = "response_url", token, expiryDate = "expiry_date", reservationId = "reservation_id", locationId = "location_id"
+        case evseUID = "evse_uid", authorizationReference = "authorization_reference"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        responseURL = try c.decodeURL(.responseURL)
+        token = try c.decode(Token.self, forKey: .token)
+        expiryDate = try c.decode(OCPIDateTime.self, forKey: .expiryDate)
+        reservationId = try c.decode(.reservationId, ciString: 36)
+        locationId = try c.decode(.locationId, ciString: 36)
+        evseUID = try c.decodeIfPresent(.evseUID, ciString: 36)
+        authorizationReference = try c.decodeIfPresent(.authorizationReference, ciString: 36)
+    }
+}
+
+/// CANCEL_RESERVATION: cancel the reservation of this id.
+public struct CancelReservation: Hashable, Sendable, Decodable {
+    public var responseURL: String
+    public var reservationId: String
+
+    enum CodingKeys: String, CodingKey { case responseURL = "response_url", reservationId = "reservation_id" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        responseURL = try c.decodeURL(.responseURL)
+        reservationId = try c.decode(.reservationId, ciString: 36)
+    }
+}

@@ -509,7 +509,9 @@ extension SettlementController {
         var id: Int64
         var stationId: String
         var evseId: Int
-        var driverId: String
+        var driverId: String?
+        var partnerId: Int64?
+        var ocpiReservationId: String?
         var idToken: String
         var expected: Expected
         var start: Date
@@ -527,6 +529,8 @@ extension SettlementController {
             stationId = b.stationId
             evseId = b.evseId
             driverId = b.driverId
+            partnerId = b.partnerId
+            ocpiReservationId = b.ocpiReservationId
             idToken = b.idToken
             expected = Expected(type: b.expectedType, value: b.expectedValue)
             start = b.start
@@ -540,7 +544,7 @@ extension SettlementController {
             createdAt = b.createdAt
         }
 
-        enum CodingKeys: String, CodingKey { case id, stationId, evseId, driverId, idToken, expected, start, end, state, holdId, held, captured, reservationId, transactionId, createdAt }
+        enum CodingKeys: String, CodingKey { case id, stationId, evseId, driverId, partnerId, ocpiReservationId, idToken, expected, start, end, state, holdId, held, captured, reservationId, transactionId, createdAt }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -548,6 +552,8 @@ extension SettlementController {
             try c.encode(stationId, forKey: .stationId)
             try c.encode(evseId, forKey: .evseId)
             try c.encode(driverId, forKey: .driverId)
+            try c.encode(partnerId, forKey: .partnerId)
+            try c.encode(ocpiReservationId, forKey: .ocpiReservationId)
             try c.encode(idToken, forKey: .idToken)
             try c.encode(expected, forKey: .expected)
             try c.encode(start, forKey: .start)

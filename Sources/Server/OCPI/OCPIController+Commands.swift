@@ -28,8 +28,8 @@ extension OCPIController {
         case .startSession: answer = try await startSession(try await Self.decode(StartSession.self, request, context: context), partner: partner)
         case .stopSession: answer = try await stopSession(try await Self.decode(StopSession.self, request, context: context), partner: partner)
         case .unlockConnector: answer = try await unlock(try await Self.decode(UnlockConnector.self, request, context: context), partner: partner)
-        case .reserveNow, .cancelReservation:
-            answer = CommandResponse(result: .notSupported, timeout: 0, message: "reservations through OCPI are not offered by this CPO yet")
+        case .reserveNow: answer = try await reserveNow(try await Self.decode(ReserveNow.self, request, context: context), partner: partner)
+        case .cancelReservation: answer = try await cancelReservation(try await Self.decode(CancelReservation.self, request, context: context), partner: partner)
         }
         context.logger.info("OCPI command", metadata: ["ocpi.partner.id": "\(partner.id)", "ocpi.command": "\(type.rawValue)", "ocpi.command.response": "\(answer.result.rawValue)"])
         return OCPIReply.envelope(answer, request: request, routing: routing(partner))
@@ -120,4 +120,84 @@ extension OCPIController {
         ))
         return accepted()
     }
+
+    /// RESERVE_NOW is a booking of the EVSE for the token from now to the expiry (PostgreSQL refuses one that overlaps
+    /// another), then ReserveNow to the station, whose answer is the command's result. The same reservation id again
+    /// replaces the reservation, at the station too (it is sent with the same CSMS reservation id).
+    func reserveNow(_ r: ReserveNow, partner: PartnerRepository.Partner) async throws -> CommandResponse {
+        let key = RoamingTokenService.Key(countryCode: r.token.countryCode, partyId: r.token.partyId, uid: r.token.uid, type: r.token.type)
+        let (service, parties, partnerId, token) = (tokens, Self.parties(partner), partner.id, r.token)
+        do {
+            _ = try await runner.perform { uow in try await service.put(uow, token, key: key, partnerId: partnerId, parties: parties) }
+        } catch let refusal as RoamingTokenService.Refusal {
+            throw OCPIError.invalid("token: \(refusal.description)")
+        }
+        guard token.authorizesLocally else { return rejected("the token is not valid, or its whitelist is NEVER") }
+        let now = Date()
+        guard r.expiryDate.date > now else { return rejected("expiry_date is in the past") }
+        guard r.expiryDate.date < now.addingTimeInterval(7 * 86_400) else { return rejected("expiry_date is more than 7 days away") }
+        let place: CommandRepository.Place
+        switch try await self.place(locationId: r.locationId, evseUID: r.evseUID) {
+        case .success(let p): place = p
+        case .failure(let answer): return answer
+        }
+        // A replacement: the old booking ends (no fee: the eMSP is billed by the CDR), its reservation id is reused.
+        var reservationId: Int?
+        if let old = try await settlements.ocpiBooking(partnerId: partner.id, reservationId: r.reservationId) {
+            _ = try await settlements.endBooking(id: old.id, as: .cancelled)
+            reservationId = old.reservationId
+        }
+        let booking = NewBooking(
+            stationId: place.stationId, evseId: place.evseId, driverId: "", idToken: token.uid, expectedType: "token", expectedValue: token.uid,
+            start: now, end: r.expiryDate.date, partnerId: partner.id, ocpiReservationId: r.reservationId
+        )
+        let bookings = bookings
+        let bookingId: Int64
+        do {
+            bookingId = try await runner.perform { uow in try await bookings.bookRoaming(uow, booking, now: now) }
+        } catch let refusal as BookingService.Refusal {
+            switch refusal {
+            case .overlap: return rejected("the EVSE is reserved for part of that time")
+            case .outsideSharingWindows: return rejected("the location is not public until the expiry")
+            default: return rejected(refusal.description)
+            }
+        }
+        let reservation: Int
+        if let reservationId {
+            reservation = reservationId
+        } else {
+            reservation = try await reservations.createReservation(stationId: place.stationId, evseId: place.evseId, idToken: token.uid, expiresAt: r.expiryDate.date).id
+        }
+        try await settlements.markReserved(bookingId: bookingId, reservationId: reservation)
+        let translated = Result { () throws(CommandTranslation.Refusal) -> CommandTranslation.Call in
+            try CommandTranslation.reserveNow(version: place.version, evseId: place.evseId, uid: token.uid, type: token.type, expiry: r.expiryDate, reservationId: reservation)
+        }
+        let call: CommandTranslation.Call
+        switch translated {
+        case .success(let c): call = c
+        case .failure(.rejected(let why)):
+            _ = try await settlements.endBooking(id: bookingId, as: .cancelled)
+            return rejected(why)
+        }
+        _ = try await commandStore.record(.init(
+            partnerId: partner.id, command: .reserveNow, stationId: place.stationId, action: call.action, payload: call.payload,
+            responseURL: r.responseURL, tokenUID: token.uid, authorizationReference: r.authorizationReference, within: commandWindow
+        ))
+        return accepted()
+    }
+
+    func cancelReservation(_ c: CancelReservation, partner: PartnerRepository.Partner) async throws -> CommandResponse {
+        guard let booking = try await settlements.ocpiBooking(partnerId: partner.id, reservationId: c.reservationId) else {
+            return rejected("no open reservation '\(c.reservationId.prefix(36))' of this platform")
+        }
+        _ = try await settlements.endBooking(id: booking.id, as: .cancelled)
+        guard let reservation = booking.reservationId else { return accepted() }
+        let call = CommandTranslation.cancelReservation(reservationId: reservation)
+        _ = try await commandStore.record(.init(
+            partnerId: partner.id, command: .cancelReservation, stationId: booking.stationId, action: call.action, payload: call.payload,
+            responseURL: c.responseURL, within: commandWindow
+        ))
+        return accepted()
+    }
+
 }

@@ -23,6 +23,10 @@ struct OCPIController: Sendable {
     let commandStore: CommandRepository
     /// How long a station may take to answer a command's CALL.
     let commandTimeout: Duration
+    /// RESERVE_NOW and CANCEL_RESERVATION are bookings: the same path as the admin API's.
+    let settlements: SettlementRepository
+    let reservations: AdminRepository
+    let bookings = BookingService()
 
     var versionsURL: String { "\(baseURL)/ocpi/versions" }
     func moduleURL(_ version: OCPIVersion, _ path: String) -> String { "\(baseURL)/ocpi/\(version.rawValue)\(path.isEmpty ? "" : "/" + path)" }

@@ -207,8 +207,9 @@ extension PostgresFundsStore {
         do {
             for try await id in try await connection.query(
                 """
-                INSERT INTO bookings (station_id, evse_id, driver_id, id_token, expected_type, expected_value, slot)
-                VALUES (\(b.stationId), \(Int64(b.evseId)), \(b.driverId), \(b.idToken), \(b.expectedType), \(b.expectedValue), tstzrange(\(b.start), \(b.end), '[)'))
+                INSERT INTO bookings (station_id, evse_id, driver_id, partner_id, ocpi_reservation_id, id_token, expected_type, expected_value, slot)
+                VALUES (\(b.stationId), \(Int64(b.evseId)), \(b.partnerId == nil ? b.driverId : nil), \(b.partnerId), \(b.ocpiReservationId), \(b.idToken),
+                        \(b.expectedType), \(b.expectedValue), tstzrange(\(b.start), \(b.end), '[)'))
                 RETURNING id
                 """,
                 logger: logger

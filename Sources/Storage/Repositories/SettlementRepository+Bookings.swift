@@ -9,7 +9,10 @@ extension SettlementRepository {
         public var id: Int64
         public var stationId: String
         public var evseId: Int
-        public var driverId: String
+        /// The ledger driver, or nil for a roaming partner's booking.
+        public var driverId: String?
+        public var partnerId: Int64?
+        public var ocpiReservationId: String?
         public var idToken: String
         public var expectedType: String
         public var expectedValue: String
@@ -27,13 +30,14 @@ extension SettlementRepository {
 
     static let bookingColumns = """
         b.id, b.station_id, b.evse_id::int8, b.driver_id, b.id_token, b.expected_type, b.expected_value, lower(b.slot), upper(b.slot), b.state,
-        b.hold_id, h.amount::text, h.state, h.captured::text, b.reservation_id::int8, b.transaction_id, b.created_at
+        b.hold_id, h.amount::text, h.state, h.captured::text, b.reservation_id::int8, b.transaction_id, b.created_at, b.partner_id, b.ocpi_reservation_id
         """
 
     static func booking(_ row: PostgresRow) throws -> BookingView {
         let c = row.makeRandomAccess()
         return BookingView(
-            id: try c[0].decode(Int64.self), stationId: try c[1].decode(String.self), evseId: Int(try c[2].decode(Int64.self)), driverId: try c[3].decode(String.self),
+            id: try c[0].decode(Int64.self), stationId: try c[1].decode(String.self), evseId: Int(try c[2].decode(Int64.self)), driverId: try c[3].decode(String?.self),
+            partnerId: try c[17].decode(Int64?.self), ocpiReservationId: try c[18].decode(String?.self),
             idToken: try c[4].decode(String.self), expectedType: try c[5].decode(String.self), expectedValue: try c[6].decode(String.self),
             start: try c[7].decode(Date.self), end: try c[8].decode(Date.self), state: try c[9].decode(String.self), holdId: try c[10].decode(Int64?.self),
             held: try c[11].decode(String?.self).map(LedgerSQL.decimal), holdState: try c[12].decode(String?.self),
@@ -144,5 +148,29 @@ extension SettlementRepository {
             try await conn.query("UPDATE bookings SET state = \(end.rawValue), updated_at = now() WHERE id = \(id)", logger: logger)
             return .ended(fee: fee)
         }
+    }
+}
+
+extension SettlementRepository {
+    /// A roaming partner's open booking by its OCPI reservation id (any case).
+    public func ocpiBooking(partnerId: Int64, reservationId: String) async throws -> BookingView? {
+        for try await row in try await client.query(
+            """
+            SELECT \(unescaped: Self.bookingColumns) FROM bookings b LEFT JOIN holds h ON h.id = b.hold_id
+            WHERE b.partner_id = \(partnerId) AND lower(b.ocpi_reservation_id) = lower(\(reservationId)) AND b.state IN ('booked', 'reserved')
+            """,
+            logger: logger
+        ) { return try Self.booking(row) }
+        return nil
+    }
+}
+
+extension SettlementRepository {
+    /// The open booking a CSMS reservation id was sent for.
+    public func openBooking(reservationId: Int) async throws -> Int64? {
+        for try await id in try await client.query(
+            "SELECT id FROM bookings WHERE reservation_id = \(Int64(reservationId)) AND state IN ('booked', 'reserved') ORDER BY id DESC LIMIT 1", logger: logger
+        ).decode(Int64.self) { return id }
+        return nil
     }
 }

@@ -42,6 +42,26 @@ enum CommandTranslation {
         return Call(action: "UnlockConnector", payload: .object(["evseId": .number(JSONNumber(evseId)), "connectorId": .number(JSONNumber(connectorId))]))
     }
 
+    /// RESERVE_NOW: ReserveNow for the token on the EVSE until the expiry, with the CSMS's reservation id.
+    static func reserveNow(version: String?, evseId: Int, uid: String, type: TokenType, expiry: OCPIDateTime, reservationId: Int) throws(Refusal) -> Call {
+        if isV16(version) {
+            guard uid.utf8.count <= 20 else { throw .rejected("the token's uid is longer than an OCPP 1.6 idTag (20 characters)") }
+            return Call(action: "ReserveNow", payload: .object([
+                "connectorId": .number(JSONNumber(evseId)), "expiryDate": .string(expiry.description), "idTag": .string(uid),
+                "reservationId": .number(JSONNumber(reservationId)),
+            ]))
+        }
+        return Call(action: "ReserveNow", payload: .object([
+            "id": .number(JSONNumber(reservationId)), "expiryDateTime": .string(expiry.description), "evseId": .number(JSONNumber(evseId)),
+            "idToken": .object(["idToken": .string(uid), "type": .string(type == .rfid ? "ISO14443" : "Central")]),
+        ]))
+    }
+
+    /// CANCEL_RESERVATION: CancelReservation of the CSMS's reservation id (the same field name in both versions).
+    static func cancelReservation(reservationId: Int) -> Call {
+        Call(action: "CancelReservation", payload: .object(["reservationId": .number(JSONNumber(reservationId))]))
+    }
+
     /// The result of a CALL the station answered.
     static func result(_ command: CommandType, answer: JSONValue) -> CommandResult {
         let status = answer["status"]?.stringValue ?? ""
@@ -50,7 +70,9 @@ enum CommandTranslation {
         case (_, "Accepted"), (.unlockConnector, "Unlocked"): return CommandResult(result: .accepted)
         case (.unlockConnector, "UnlockFailed"): return CommandResult(result: .failed, message: said)
         case (.unlockConnector, "NotSupported"): return CommandResult(result: .notSupported, message: said)
-        case (.unlockConnector, "OngoingAuthorizedTransaction"): return CommandResult(result: .evseOccupied, message: said)
+        case (.unlockConnector, "OngoingAuthorizedTransaction"), (.reserveNow, "Occupied"): return CommandResult(result: .evseOccupied, message: said)
+        case (.reserveNow, "Faulted"), (.reserveNow, "Unavailable"): return CommandResult(result: .evseInoperative, message: said)
+        case (.cancelReservation, "Rejected"): return CommandResult(result: .unknownReservation, message: said)
         case (_, "Rejected"): return CommandResult(result: .rejected, message: said)
         default: return CommandResult(result: .failed, message: said)
         }

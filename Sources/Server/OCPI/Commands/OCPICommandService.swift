@@ -1,3 +1,4 @@
+import CSMS
 import Foundation
 import HTTPTypes
 import Logging
@@ -15,6 +16,8 @@ struct OCPICommandService: Service {
     let databaseTimeout: Duration
     let logger: Logger
     let ready: StartupGate
+    /// Where a RESERVE_NOW's booking is ended when the station refuses the reservation.
+    var settlements: SettlementRepository?
     var idle: Duration = .milliseconds(200)
 
     func run() async throws {
@@ -64,6 +67,9 @@ struct OCPICommandService: Service {
                 : CommandResult(result: .failed, message: problem.detail ?? problem.title)
         }
         logger.info("OCPI command answered", metadata: metadata.merging(["ocpi.command.result": "\(result.result.rawValue)"]) { $1 })
+        if command.command == .reserveNow, case .number(let n)? = command.payload["reservationId"] ?? command.payload["id"], let id = n.int64Value.map(Int.init) {
+            await settleReservation(id, accepted: result.result == .accepted, metadata: metadata)
+        }
         do {
             try await Deadline.run(within: databaseTimeout) { try await store.complete(id: command.id, result) }
         } catch {
@@ -71,4 +77,17 @@ struct OCPICommandService: Service {
             logger.warning("OCPI command result not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
     }
+
+    /// The station's word on a RESERVE_NOW: the reservation is Accepted or Rejected; a refused one frees its booking.
+    func settleReservation(_ id: Int, accepted: Bool, metadata: Logger.Metadata) async {
+        do {
+            try await Deadline.run(within: databaseTimeout) { try await dispatcher.repository.setReservationStatus(id: id, status: accepted ? .accepted : .rejected) }
+            if !accepted, let settlements, let booking = try await Deadline.run(within: databaseTimeout, { try await settlements.openBooking(reservationId: id) }) {
+                _ = try await Deadline.run(within: databaseTimeout) { try await settlements.endBooking(id: booking, as: .cancelled) }
+            }
+        } catch {
+            logger.warning("the reservation's outcome was not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
 }
