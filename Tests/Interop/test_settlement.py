@@ -23,7 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -51,9 +51,10 @@ def money(value):
     return Decimal(value).quantize(CENT)
 
 
-# 60 min at 11 kW = 11 kWh × 0.40 × 1.21 = 5.324, rounded up: 5.33.
-HOLD = (Decimal(POWER_W) / 1000 * HOLD_MINUTES / 60 * PRICE * (1 + VAT)).quantize(CENT, rounding=ROUND_CEILING)
-assert HOLD == Decimal("5.33")
+# 60 min at 11 kW = 11 kWh × 0.40 = 4.40, and with 21 % VAT 5.324: the engine's price to the cent, 5.32, is held (a
+# session of that energy is charged exactly that).
+HOLD = (Decimal(POWER_W) / 1000 * HOLD_MINUTES / 60 * PRICE * (1 + VAT)).quantize(CENT, rounding=ROUND_HALF_UP)
+assert HOLD == Decimal("5.32")
 
 
 def price_incl(wh):
@@ -384,7 +385,7 @@ def test_story_16_and_201(env, tmp_path):
         t0 = utcnow() - datetime.timedelta(minutes=40)
         minutes = lambda n: t0 + datetime.timedelta(minutes=n)  # noqa: E731
 
-        # Station A, OCPP 1.6: Authorize holds 5.33; 7.5 kWh cost 3.63; 1.70 comes back.
+        # Station A, OCPP 1.6: Authorize holds 5.32; 7.5 kWh cost 3.63; 1.69 comes back.
         async def on_a():
             async with connected(server, s.a) as cp:
                 await boot16(cp)
@@ -395,7 +396,7 @@ def test_story_16_and_201(env, tmp_path):
                 assert (hold["driverId"], hold["currency"], hold["amount"], hold["state"], hold["idToken"], hold["stationId"], hold["transactionId"]) == \
                     (driver, CURRENCY, str(HOLD), "held", token, s.a, None), hold
                 assert hold["captured"] is None and hold["expiresAt"], hold
-                assert await asyncio.to_thread(balance, server, driver) == ("14.67", "5.33")
+                assert await asyncio.to_thread(balance, server, driver) == ("14.68", "5.32")
                 r = await start16(cp, token, t0, 1000)
                 assert r.id_tag_info["status"] == "Accepted", r
                 tx = r.transaction_id
@@ -414,7 +415,7 @@ def test_story_16_and_201(env, tmp_path):
         assert receipt_a["funds"]["holdId"] == hold_a, receipt_a["funds"]
         assert balance(server, driver) == ("16.37", "0.00")
         captured = [h for h in holds(server, driver) if h["id"] == hold_a]
-        assert len(captured) == 1 and (captured[0]["state"], captured[0]["captured"], captured[0]["amount"]) == ("captured", "3.63", "5.33"), captured
+        assert len(captured) == 1 and (captured[0]["state"], captured[0]["captured"], captured[0]["amount"]) == ("captured", "3.63", "5.32"), captured
         lines = statement(server, period_start, utcnow() + datetime.timedelta(seconds=5))
         assert lines == {("driver", driver, CURRENCY): (Decimal("3.63"), 1), ("host", s.host, CURRENCY): (Decimal("2.91"), 1),
                          ("platform", "platform", CURRENCY): (Decimal("0.54"), 1), ("referrer", s.referrer, CURRENCY): (Decimal("0.18"), 1)}, lines
@@ -427,7 +428,7 @@ def test_story_16_and_201(env, tmp_path):
                 await boot201(cp)
                 id_token = {"id_token": token, "type": "ISO14443"}
                 assert (await cp.call(call201.Authorize(id_token=id_token))).id_token_info["status"] == "Accepted"
-                assert await asyncio.to_thread(balance, server, driver) == ("11.04", "5.33")
+                assert await asyncio.to_thread(balance, server, driver) == ("11.05", "5.32")
                 r = await cp.call(tx_event(uid, "Started", 0, t0, "Authorized", id_token=id_token, evse={"id": 1, "connector_id": 1},
                                            meter_value=[meter201(t0, 20000, "Transaction.Begin")], info={"charging_state": "Charging"}))
                 assert r.id_token_info["status"] == "Accepted", r
@@ -586,7 +587,7 @@ def test_hold_reached_mid_session_stops_and_charges_exactly_the_hold(env):
         s = host_site(server)
         t0 = utcnow() - datetime.timedelta(minutes=90)
         at = lambda n: t0 + datetime.timedelta(minutes=n)  # noqa: E731
-        # 15 kWh would cost 7.26: more than the 5.33 held.
+        # 15 kWh would cost 7.26: more than the 5.32 held.
         assert price_incl(15000) == Decimal("7.26")
 
         driver16, token16 = new_driver(server, str(HOLD))
@@ -611,12 +612,12 @@ def test_hold_reached_mid_session_stops_and_charges_exactly_the_hold(env):
         tx = run(on_16())
         view = wait_receipt(server, tx)
         _, got, want = check_receipt(server, view, tx, s.a, token16, 15000, HOLD, HOLD, price=Decimal("7.26"))
-        # 5.33: 4.264 → 4.26, 0.7995 → 0.79, 0.2665 → 0.26, and the 0.02 left to the host.
-        assert want == {"host": Decimal("4.28"), "platform": Decimal("0.79"), "referrer": Decimal("0.26")}
+        # 5.32: 4.256 → 4.25, 0.798 → 0.79, 0.266 → 0.26, and the 0.02 left to the host.
+        assert want == {"host": Decimal("4.27"), "platform": Decimal("0.79"), "referrer": Decimal("0.26")}
         check_split(got, want, s)
         assert balance(server, driver16) == ("0.00", "0.00")
         items = holds(server, driver16)
-        assert [(h["state"], h["amount"], h["captured"]) for h in items] == [("captured", "5.33", "5.33")], items
+        assert [(h["state"], h["amount"], h["captured"]) for h in items] == [("captured", "5.32", "5.32")], items
         driver_conserved(server, driver16, str(HOLD))
 
         # The same on OCPP 2.0.1: RequestStopTransaction names the transaction by its id.
