@@ -101,7 +101,8 @@ SELECT (SELECT count(*) FROM settlement_queue), (SELECT count(*) FROM settlement
 """
 
 # The floor's tables: copies of the real ones (columns, defaults, checks, indexes), their foreign keys, and the
-# postings balance trigger (its function names `postings` unqualified: with search_path floor,public it checks these).
+# postings balance trigger (its function names `postings` unqualified: with search_path floor,public it checks these),
+# holding what the real ones held at t0.
 FLOOR_SETUP = """
 \\set ON_ERROR_STOP on
 DROP SCHEMA IF EXISTS floor CASCADE;
@@ -114,6 +115,9 @@ CREATE TABLE floor.settlement_queue (LIKE public.settlement_queue INCLUDING ALL)
 INSERT INTO floor.holds (id, driver_id, currency, amount, state, id_token, station_id, transaction_id, tariff, time_zone, location_id, created_at)
 SELECT id, driver_id, currency, amount, 'held', id_token, station_id, transaction_id, tariff, time_zone, location_id, created_at FROM public.holds ORDER BY id;
 INSERT INTO floor.settlement_queue (transaction_id) SELECT transaction_id FROM floor.holds ORDER BY id LIMIT {total};
+-- The ledger as Voltaic's run found it at t0: the top-up and every hold's entry, with their postings.
+INSERT INTO floor.journal_entries SELECT * FROM public.journal_entries WHERE kind IN ('topup', 'hold') ORDER BY id;
+INSERT INTO floor.postings SELECT p.* FROM public.postings p JOIN floor.journal_entries e ON e.id = p.entry_id ORDER BY p.id;
 ALTER TABLE floor.holds ADD FOREIGN KEY (driver_id) REFERENCES public.drivers (id), ADD FOREIGN KEY (transaction_id) REFERENCES public.transactions (id);
 ALTER TABLE floor.journal_entries ADD FOREIGN KEY (hold_id) REFERENCES floor.holds (id);
 ALTER TABLE floor.postings ADD FOREIGN KEY (entry_id) REFERENCES floor.journal_entries (id), ADD FOREIGN KEY (account_id) REFERENCES public.accounts (id);
@@ -121,7 +125,8 @@ ALTER TABLE floor.receipts ADD FOREIGN KEY (transaction_id) REFERENCES public.tr
 ALTER TABLE floor.settlement_queue ADD FOREIGN KEY (transaction_id) REFERENCES public.transactions (id);
 CREATE TRIGGER postings_balanced AFTER INSERT ON floor.postings REFERENCING NEW TABLE AS new_postings
     FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_entries_balanced();
-VACUUM ANALYZE floor.holds, floor.settlement_queue, floor.journal_entries, floor.postings, floor.receipts;
+-- Analyzed as the seed analyzed the real ones (the queue and the receipts were not).
+VACUUM ANALYZE floor.holds, floor.journal_entries, floor.postings;
 """
 
 # One capture's writes. Names unqualified: PGOPTIONS puts the floor schema first.

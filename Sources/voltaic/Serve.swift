@@ -104,6 +104,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("hold-cap"), help: "The most one funds hold blocks, in the tariff's currency (e.g. 50.00); none by default. Env: VOLTAIC_HOLD_CAP")
     var holdCap: String?
 
+    @Option(name: .customLong("hold-reached"), help: "When a session's cost reaches its hold: stop (RemoteStop/RequestStop), or extend (double the hold while the driver's funds allow, then stop). Env: VOLTAIC_HOLD_REACHED. Default: stop")
+    var holdReached: String?
+
     @Option(name: .customLong("batch-size"), help: "Receipts per Merkle batch at most. Env: VOLTAIC_BATCH_SIZE. Default: 1000")
     var batchSize: Int?
 
@@ -255,6 +258,10 @@ struct Serve: AsyncParsableCommand {
         }
         if let text = holdCap ?? env["VOLTAIC_HOLD_CAP"] {
             do { config.settlement.holdCap = try Amounts.parse(text) } catch { throw ValidationError("--hold-cap: \(error)") }
+        }
+        if let text = holdReached ?? env["VOLTAIC_HOLD_REACHED"] {
+            guard let value = SettlementConfiguration.HoldReached(rawValue: text) else { throw ValidationError("--hold-reached is stop or extend, not '\(text.prefix(20))'") }
+            config.settlement.holdReached = value
         }
         if let n: Int = try setting(batchSize, "VOLTAIC_BATCH_SIZE") {
             guard (1...100_000).contains(n) else { throw ValidationError("--batch-size is 1 to 100000") }

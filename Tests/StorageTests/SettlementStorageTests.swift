@@ -217,4 +217,30 @@ import TestSupport
             #expect(paid == earned)
         }
     }
+
+    /// The hold guard's view: a session whose cost so far reached its hold is found; an extension raises the hold
+    /// while funds allow (once per new total, however often it is retried), and the session is found no more.
+    @Test func aSessionAtItsHoldIsFoundAndItsHoldExtendedWhileFundsAllow() async throws {
+        try await Harness.with(service: Self.funded) { h in
+            try await setUp(h)
+            try await driver(h, "bob", token: "BOB1", funds: "8.00")
+            let at = OCPIDateTime(Date().addingTimeInterval(-1800))
+            let (tx, auth) = try await start(h, "CPS", "BOB1", meterStart: 0, at: at.description)
+            #expect(auth == "Accepted")
+            #expect(try await repo(h).overspent(retryAfter: .zero).isEmpty)
+            // 9 kWh so far: 3.60 + 21 % = 4.36, past the 3.56 held.
+            let mv = #"{"connectorId":1,"transactionId":\#(tx),"meterValue":[{"timestamp":"\#(OCPIDateTime(Date()))","sampledValue":[{"value":"9000","measurand":"Energy.Active.Import.Register","unit":"Wh"}]}]}"#
+            #expect(try await h.call(.v16, "CPS", "MeterValues", mv).isResult)
+            let over = try await repo(h).overspent(retryAfter: .zero)
+            #expect(over.map(\.transactionId) == [tx] && over.first?.cost == Decimal(string: "4.36") && over.first?.held == Decimal(string: "3.56"))
+            #expect(try await repo(h).extendHold(transactionId: tx, by: Decimal(string: "3.56")!))
+            #expect(try await balance(h, "bob") == (Decimal(string: "0.88")!, Decimal(string: "7.12")!))
+            #expect(try await repo(h).overspent(retryAfter: .zero).isEmpty)
+            // Not enough left for another: refused, nothing moved.
+            #expect(try await !repo(h).extendHold(transactionId: tx, by: Decimal(string: "7.12")!))
+            #expect(try await balance(h, "bob") == (Decimal(string: "0.88")!, Decimal(string: "7.12")!))
+            #expect(try await ledgerTotals(h) == ["EUR": 0])
+        }
+    }
+
 }

@@ -96,6 +96,11 @@ public struct SettlementConfiguration: Sendable {
     public var holdMinutes = 60
     /// The most one hold blocks; nil for none.
     public var holdCap: Decimal?
+    /// What happens when a session's cost reaches its hold: it is stopped, or its hold is doubled while the driver's
+    /// funds allow (and stopped when they do not).
+    public var holdReached: HoldReached = .stop
+
+    public enum HoldReached: String, Sendable, CaseIterable { case stop, extend }
     /// A receipt batch is closed at this many receipts, or when its oldest receipt waited `batchInterval`.
     public var batchSize = 1000
     public var batchInterval: Duration = .seconds(60)

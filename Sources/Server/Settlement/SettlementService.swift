@@ -93,6 +93,12 @@ struct SettlementService: Service {
                 let over = try await Deadline.run(within: databaseTimeout * 2) { try await repository.overspent() }
                 for session in over {
                     guard let station = registry.session(session.stationId) else { continue }  // another node's, or offline
+                    // Extend when configured and the driver's funds allow (by the hold's size again); else stop.
+                    if configuration.holdReached == .extend,
+                       try await Deadline.run(within: databaseTimeout, { try await repository.extendHold(transactionId: session.transactionId, by: session.held) }) {
+                        logger.notice("session reached its hold; hold extended", metadata: ["transaction.id": "\(session.transactionId)", "hold": "\(session.held * 2)"])
+                        continue
+                    }
                     let (action, payload): (String, JSONValue) =
                         station.version == .v16
                         ? ("RemoteStopTransaction", .object(["transactionId": .number(JSONNumber(session.transactionId))]))

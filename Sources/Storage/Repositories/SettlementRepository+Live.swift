@@ -141,3 +141,29 @@ extension SettlementRepository {
         return (accounts, totals)
     }
 }
+
+extension SettlementRepository {
+    /// Raises a charging session's hold by `by` when the driver's available funds cover it (one more hold entry,
+    /// keyed by the new total so a retry posts nothing twice). False when they do not: the session is then stopped.
+    public func extendHold(transactionId: Int64, by amount: Decimal) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { conn in
+            var found: (Int64, String, String, String)?
+            for try await row in try await conn.query(
+                "SELECT id, driver_id, currency, amount::text FROM holds WHERE transaction_id = \(transactionId) AND state = 'held' FOR UPDATE", logger: logger
+            ).decode((Int64, String, String, String).self) { found = row }
+            guard let (id, driver, currency, current) = found else { return false }
+            let spendable = AccountRef(.driver, driver, currency)
+            let accountId = try await LedgerSQL.account(conn, spendable, logger: logger)
+            _ = try await conn.query("SELECT 1 FROM accounts WHERE id = \(accountId) FOR UPDATE", logger: logger).collect()
+            guard try await LedgerSQL.balance(conn, spendable, logger: logger) >= amount else { return false }
+            let total = try LedgerSQL.decimal(current) + amount
+            var entry = CapturePlan.hold(id: id, driver: driver, currency: currency, amount: amount)
+            entry.idempotencyKey = "hold:\(id):to:\(total)"
+            try await LedgerSQL.post(conn, entry, holdId: id, logger: logger)
+            try await conn.query(
+                "UPDATE holds SET amount = \("\(total)")::numeric, stop_requested_at = NULL WHERE id = \(id)", logger: logger
+            )
+            return true
+        }
+    }
+}
