@@ -682,3 +682,103 @@ def test_replayed_stop_never_captures_twice(env):
         assert [(h["id"], h["state"], h["captured"]) for h in items] == [(hold_id, "captured", "3.63")], items
         driver_conserved(server, driver, "20.00")
         ledger_is_whole(server)
+
+
+def booking_site(server):
+    """A host's private location, public every day but for one closed hour tomorrow; its tariff prices a reservation
+    (1.00 flat, 2.00 when it expires unused) besides energy (0.40/kWh), all with 21 % VAT. Station A (1.6), 11 kW."""
+    tag = uuid.uuid4().hex[:6].upper()
+    s = SimpleNamespace(tag=tag, tariff=f"TB-{tag}", loc=f"LOCB-{tag}", host=f"alice-{tag}", a=f"BOOK-{tag}-A")
+    body = tariff_body(s.tariff, price=str(PRICE))
+    body["elements"] = [
+        {"price_components": [{"type": "FLAT", "price": 2.00, "vat": 21.0, "step_size": 1}], "restrictions": {"reservation": "RESERVATION_EXPIRES"}},
+        {"price_components": [{"type": "FLAT", "price": 1.00, "vat": 21.0, "step_size": 1}], "restrictions": {"reservation": "RESERVATION"}},
+    ] + body["elements"]
+    admin_ok(server, "PUT", f"/tariffs/{s.tariff}", body)
+    tomorrow = (utcnow() + datetime.timedelta(days=1)).replace(hour=10, minute=0, second=0)
+    s.closed = (tomorrow, tomorrow + datetime.timedelta(hours=1))
+    hours = {"twentyfourseven": False, "regular_hours": [{"weekday": d, "period_begin": "00:00", "period_end": "23:59"} for d in range(1, 8)],
+             "exceptional_closings": [{"period_begin": iso(s.closed[0]), "period_end": iso(s.closed[1])}]}
+    admin_ok(server, "PUT", f"/locations/{s.loc}", site(s.loc, opening_times=hours))
+    ok(server, "PUT", f"/locations/{s.loc}/host", {"host": s.host})
+    admin_ok(server, "POST", "/stations", {"id": s.a, "securityProfile": 0})
+    admin_ok(server, "PUT", f"/stations/{s.a}/evses/1", {
+        "location_id": s.loc, "evse_id": f"NL*VOL*E{tag}B*1", "connectors": [dict(connector(s.tariff), max_electric_power=POWER_W)],
+    })
+    return s
+
+
+def test_booking_story(env):
+    """Bob books a 30-minute slot of Alice's charger: the slot's price and its reservation are held, the charger is told
+    whom to expect, another car is refused in the slot, Bob's car charges 7.5 kWh and pays energy and reservation,
+    exactly. An overlapping booking is refused by PostgreSQL, one in the closed hour by the sharing windows; a
+    cancelled booking pays its reservation and gets the rest back."""
+    server = env.server
+    with diagnostics(server):
+        s = booking_site(server)
+        bob, bob_token = new_driver(server, topup="20.00")
+        eve, eve_token = new_driver(server, topup="20.00")
+        start = utcnow() - datetime.timedelta(minutes=1)
+
+        async def story():
+            async with connected(server, s.a) as cp:
+                await boot16(cp)
+                status, b = await api(server, "POST", "/bookings", {"stationId": s.a, "evseId": 1, "driverId": bob, "idToken": bob_token,
+                                                                    "start": iso(start), "minutes": 30})
+                assert status == 201, b
+                # 30 min at 11 kW: 5.5 kWh × 0.40 = 2.20, 2.66 with VAT; the reservation at most 2.00 + VAT = 2.42.
+                assert (b["state"], b["held"], b["expected"]) == ("booked", "5.08", {"type": "token", "value": bob_token}), b
+                assert await asyncio.to_thread(balance, server, bob) == ("14.92", "5.08")
+                # Overlaps are refused by the database's exclusion constraint; the closed hour by the windows.
+                status, refused = await api(server, "POST", "/bookings", {"stationId": s.a, "evseId": 1, "driverId": eve, "idToken": eve_token,
+                                                                          "start": iso(start + datetime.timedelta(minutes=20)), "minutes": 30})
+                assert status == 409, refused
+                status, refused = await api(server, "POST", "/bookings", {"stationId": s.a, "evseId": 1, "driverId": eve, "idToken": eve_token,
+                                                                          "start": iso(s.closed[0] + datetime.timedelta(minutes=10)), "minutes": 20})
+                assert status == 422 and "sharing windows" in refused["detail"], refused
+                # The slot has begun: the charger is told to reserve the EVSE for Bob's token.
+                reserve = (await wait_for_call(cp, "ReserveNow"))[0]
+                assert (reserve["id_tag"], reserve["connector_id"]) == (bob_token, 1), reserve
+                # Eve's car in Bob's slot: refused.
+                r = await start16(cp, eve_token, utcnow(), 0)
+                assert r.id_tag_info["status"] == "Invalid", r
+                await cp.call(stop16(r.transaction_id, eve_token, utcnow(), 0))
+                # Bob's car: accepted, charges 7.5 kWh.
+                assert (await cp.call(call16.Authorize(id_tag=bob_token))).id_tag_info["status"] == "Accepted"
+                t0 = utcnow()
+                r = await cp.call(call16.StartTransaction(connector_id=1, id_tag=bob_token, meter_start=1000, timestamp=iso(t0),
+                                                          reservation_id=reserve["reservation_id"]))
+                assert r.id_tag_info["status"] == "Accepted", r
+                await cp.call(call16.MeterValues(connector_id=1, transaction_id=r.transaction_id, meter_value=[meter16(t0 + datetime.timedelta(seconds=1), 4000)]))
+                await cp.call(stop16(r.transaction_id, bob_token, t0 + datetime.timedelta(seconds=2), 8500))
+                return b["id"], r.transaction_id
+
+        booking_id, tx = run(story())
+        view = wait_receipt(server, tx)
+        _, receipt = receipt_bytes(view)
+        p = receipt["price"]
+        # Energy 3.00 + 0.63 VAT and the reservation 1.00 + 0.21: 4.84, of 5.08 held.
+        assert (money(p["charged"]), money(p["reservation"]["inclVat"]), money(p["energy"]["inclVat"])) == (Decimal("4.84"), Decimal("1.21"), Decimal("3.63")), p
+        f = receipt["funds"]
+        assert (money(f["held"]), money(f["captured"]), money(f["released"])) == (Decimal("5.08"), Decimal("4.84"), Decimal("0.24")), f
+        assert balance(server, bob) == ("15.16", "0.00")
+        b = ok(server, "GET", f"/bookings/{booking_id}")
+        assert (b["state"], b["transactionId"], b["captured"]) == ("used", tx, "4.84"), b
+        # Eve's refused attempt cost her nothing.
+        assert balance(server, eve) == ("20.00", "0.00")
+
+        # A booking tomorrow, cancelled today: the reservation is paid (priced as one not used), the rest returned.
+        status, later = server.api("POST", "/bookings", {"stationId": s.a, "evseId": 1, "driverId": eve, "idToken": eve_token,
+                                                         "start": iso(s.closed[1] + datetime.timedelta(hours=2)), "minutes": 30})
+        assert status == 201, later
+        cancelled = ok(server, "DELETE", f"/bookings/{later['id']}")
+        assert (cancelled["state"], cancelled["captured"]) == ("cancelled", "2.42"), cancelled
+        assert balance(server, eve) == ("17.58", "0.00")
+        assert server.api("DELETE", f"/bookings/{later['id']}")[0] == 409
+        # Too little money for a slot: 402, nothing held.
+        poor, poor_token = new_driver(server, topup="1.00")
+        status, refused = server.api("POST", "/bookings", {"stationId": s.a, "evseId": 1, "driverId": poor, "idToken": poor_token,
+                                                           "start": iso(s.closed[1] + datetime.timedelta(hours=5)), "minutes": 30})
+        assert status == 402 and "insufficient funds" in refused["detail"], refused
+        assert holds(server, poor) == []
+        ledger_is_whole(server)
