@@ -22,8 +22,9 @@ claim the lowest queue entry (FOR UPDATE SKIP LOCKED, on its primary key), the c
 the release entry and its 2 postings, the hold's UPDATE, the receipt INSERT (a bytea of the run's mean receipt
 size, a 64-byte signature), the queue DELETE; against copies of the tables (same columns, indexes, checks, foreign
 keys and the postings balance trigger) in a scratch schema, prepared statements. The ratio is Voltaic's receipts/s
-over pgbench's tps: what the reads, pricing, signing and round trips cost on top of the bare writes. Median of
-`--runs`.
+over pgbench's tps: what the reads, pricing, signing and round trips cost on top of the bare writes. The same
+floor is run again with `-M extended` (each statement parsed and planned on every execution, as the server's unnamed
+statements are), for what planning alone costs; it is shown, not used in the ratio. Median of `--runs`.
 """
 import argparse
 import json
@@ -273,8 +274,8 @@ def log_problems(path):
 # One run ----------------------------------------------------------------------------------------------------------
 
 
-def floor_run(server, args, body_bytes, key_id):
-    """pgbench, 4 clients, the capture's writes: tps, its CPU seconds and PostgreSQL's."""
+def floor_run(server, args, body_bytes, key_id, mode="prepared"):
+    """pgbench, 4 clients, the capture's writes, on fresh copies of the tables: tps, its CPU seconds and PostgreSQL's."""
     pgbench = bc.pg_bin("pgbench")
     if not os.access(pgbench, os.X_OK):
         return {"skipped": f"pgbench not found ({pgbench})"}
@@ -292,7 +293,7 @@ def floor_run(server, args, body_bytes, key_id):
     with open(script_path, "w") as f:
         f.write(FLOOR_SCRIPT.format(capture=CAPTURE, release=RELEASE, body_bytes=body_bytes, md5s=math.ceil(body_bytes / 16), key_id=key_id,
                                     **SHARES, **accounts))
-    cmd = [pgbench, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "1", "-t", str(per_client), "-f", script_path,
+    cmd = [pgbench, "-n", "-M", mode, "-c", str(CLIENTS), "-j", "1", "-t", str(per_client), "-f", script_path,
            "-h", os.path.join(server.data_dir, "postgres", "run"), "-U", "voltaic", "voltaic"]
     if args.server_cpu:
         cmd = ["taskset", "-c", str(args.server_cpu)] + cmd
@@ -357,6 +358,11 @@ def one_run(run, args):
         cpu = bc.window(s0, s1)
 
         receipts, last_receipt, mean_body = one(server, "SELECT count(*), extract(epoch FROM max(created_at)), avg(length(body)) FROM receipts")
+        # The rate while the queue was full against the rate as it emptied: the first and the last tenth of the receipts.
+        made = [float(r[0]) for r in psql(server, "SELECT extract(epoch FROM created_at) FROM receipts ORDER BY created_at;")]
+        tenth = max(1, len(made) // 10)
+        first_rate = tenth / max(1e-9, made[tenth - 1] - t0)
+        last_rate = tenth / max(1e-9, made[-1] - made[-tenth - 1]) if len(made) > tenth else float("nan")
         sizes = [int(r[0]) for r in psql(server, "SELECT size FROM receipt_batches ORDER BY id;")]
         lags = sorted(float(r[0]) for r in psql(server, """SELECT extract(epoch FROM j.updated_at - b.created_at) FROM receipt_batches b
             JOIN anchor_jobs j ON j.id = b.anchor_job_id WHERE j.body->'state' ? 'final';"""))
@@ -382,10 +388,13 @@ def one_run(run, args):
 
         body_bytes = int(round(float(mean_body)))
         floor = floor_run(server, args, body_bytes, key_id)
+        # The same writes parsed and planned on every execution, as unnamed statements are: what planning costs.
+        if "tps" in floor:
+            floor["extended"] = floor_run(server, args, body_bytes, key_id, mode="extended")
         warn_total, warn = log_problems(server.log_path)
         t_receipts, t_final = float(last_receipt) - t0, last_final - t0
         result = {
-            "run": run, "sessions": n, "receipts_per_s": n / t_receipts, "t_receipts_s": t_receipts, "t_final_s": t_final,
+            "run": run, "sessions": n, "receipts_per_s": n / t_receipts, "first_tenth_per_s": first_rate, "last_tenth_per_s": last_rate, "t_receipts_s": t_receipts, "t_final_s": t_final,
             "batches": len(sizes), "batch_sizes": sizes, "batch_final_p50_s": bc.percentile(lags, 0.5), "batch_final_max_s": lags[-1] if lags else float("nan"),
             "server_cpu_s": cpu["server_cpu_s"], "pg_cpu_s": cpu["pg_cpu_s"], "wall_s": cpu["wall_s"], "receipt_bytes": body_bytes,
             "floor": floor, "problems": problems, "log_warnings": warn_total, "log_messages": {k: v[0] for k, v in warn.items()},
@@ -443,18 +452,18 @@ def main():
         rows.append(one_run(run, args))
 
     print()
-    print(" run  receipts/s  to receipts s  to final s  batches  size min/med/max  batch->final p50/max s  server cpu s  pg cpu s  floor tps  ratio")
+    print(" run  receipts/s  first/last 10 %  to receipts s  to final s  batches  size min/med/max  batch->final p50/max s  server cpu s  pg cpu s  floor tps  ratio")
     for r in rows:
         f = r["floor"]
         tps = f.get("tps")
-        print(f"{r['run']:4d} {r['receipts_per_s']:11.0f} {r['t_receipts_s']:14.2f} {r['t_final_s']:11.2f} {r['batches']:8d} {sizes_text(r['batch_sizes']):>16}"
+        print(f"{r['run']:4d} {r['receipts_per_s']:11.0f} {r['first_tenth_per_s']:8.0f} / {r['last_tenth_per_s']:4.0f} {r['t_receipts_s']:14.2f} {r['t_final_s']:11.2f} {r['batches']:8d} {sizes_text(r['batch_sizes']):>16}"
               f" {r['batch_final_p50_s']:11.2f} / {r['batch_final_max_s']:5.2f} {r['server_cpu_s']:13.1f} {r['pg_cpu_s']:9.1f}"
               + (f" {tps:10.0f} {r['receipts_per_s'] / tps:6.3f}" if tps else "          -      -"))
-    med = {k: bc.median([r[k] for r in rows]) for k in ("receipts_per_s", "t_receipts_s", "t_final_s", "batch_final_p50_s", "batch_final_max_s", "server_cpu_s", "pg_cpu_s")}
+    med = {k: bc.median([r[k] for r in rows]) for k in ("receipts_per_s", "first_tenth_per_s", "last_tenth_per_s", "t_receipts_s", "t_final_s", "batch_final_p50_s", "batch_final_max_s", "server_cpu_s", "pg_cpu_s")}
     floor_tps = [r["floor"]["tps"] for r in rows if "tps" in r["floor"]]
     med_tps = bc.median(floor_tps) if floor_tps else None
     med_ratio = bc.median([r["receipts_per_s"] / r["floor"]["tps"] for r in rows if "tps" in r["floor"]]) if floor_tps else None
-    print(f" med {med['receipts_per_s']:11.0f} {med['t_receipts_s']:14.2f} {med['t_final_s']:11.2f} {'':8} {'':>16}"
+    print(f" med {med['receipts_per_s']:11.0f} {med['first_tenth_per_s']:8.0f} / {med['last_tenth_per_s']:4.0f} {med['t_receipts_s']:14.2f} {med['t_final_s']:11.2f} {'':8} {'':>16}"
           f" {med['batch_final_p50_s']:11.2f} / {med['batch_final_max_s']:5.2f} {med['server_cpu_s']:13.1f} {med['pg_cpu_s']:9.1f}"
           + (f" {med_tps:10.0f} {med_ratio:6.3f}" if floor_tps else "          -      -"))
     print()
@@ -464,7 +473,13 @@ def main():
     if floor_tps:
         f = r0["floor"]
         print(f"# floor (pgbench, {CLIENTS} clients, {f['transactions']} transactions, prepared): run 1 pgbench {f['pgbench_cpu_s']:.1f} s cpu, "
-              f"PostgreSQL {f['pg_cpu_s']:.1f} s cpu; ratio = Voltaic receipts/s / pgbench tps, median of the runs' ratios")
+              f"PostgreSQL {f['pg_cpu_s']:.1f} s cpu ({1e6 * f['pg_cpu_s'] / f['transactions']:.0f} us a transaction); "
+              f"ratio = Voltaic receipts/s / pgbench tps, median of the runs' ratios")
+        ext = [r["floor"]["extended"] for r in rows if "extended" in r["floor"]]
+        if ext:
+            e = ext[0]
+            print(f"# the same floor with -M extended (every statement parsed and planned each time): median {bc.median([x['tps'] for x in ext]):.0f} tps; "
+                  f"run 1 PostgreSQL {1e6 * e['pg_cpu_s'] / e['transactions']:.0f} us a transaction")
     else:
         print(f"# floor: {r0['floor'].get('skipped')}: no ratio")
     print(f"# anchor job state as stored (last job of run 1): {r0['anchor_state_example']}")

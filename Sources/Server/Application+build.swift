@@ -12,6 +12,7 @@ import OCPP
 import PostgresNIO
 import ServiceLifecycle
 import Storage
+import Synchronization
 
 /// Builds the whole system on one listener: the OCPP WebSocket at `/ocpp/{stationId}`, the admin API
 /// under `/api/v1` and `/health`. Tests build the same application.
@@ -47,7 +48,13 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         policy: PushPolicy(maxAttempts: config.ocpi.pushAttempts, backoff: config.ocpi.pushBackoff, maxBackoff: config.ocpi.pushBackoffMax),
         databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady, sessionUpdates: config.ocpi.sessionUpdateInterval
     )
-    let commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
+    let cluster = ClusterNode(
+        id: config.nodeInstance, name: config.nodeId, repository: ClusterRepository(client: client, logger: logger), registry: registry,
+        databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
+    )
+    var commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
+    commands.cluster = cluster
+    cluster.dispatcher.withLock { [commands] in $0 = commands }
 
     let commandService = OCPICommandService(
         store: CommandRepository(client: client, logger: logger), registry: registry, dispatcher: commands,
@@ -81,7 +88,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
             MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
         },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer, liveness, maintenance, pushService, commandService, settlementService],
+        services: [client, committer, liveness, maintenance, pushService, commandService, settlementService, cluster],
         logger: logger
     )
     app.beforeServerStarts {
@@ -95,7 +102,9 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
                 )
             }
         }
-        try await repository.markOffline(node: config.nodeId)
+        // The lease first: a node that holds stations is one the others see alive. What an earlier process of this
+        // node held is swept once its lease lapses.
+        try await cluster.join()
         schemaReady.open()
     }
     return app

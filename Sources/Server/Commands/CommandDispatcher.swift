@@ -11,6 +11,8 @@ struct CommandDispatcher: Sendable {
     let repository: AdminRepository
     let callTimeout: Duration
     var metrics: ServerMetrics?
+    /// The other nodes: a station held by one of them is called through it.
+    var cluster: ClusterNode?
 
     struct Answer: Sendable {
         var version: OCPPVersion
@@ -19,8 +21,11 @@ struct CommandDispatcher: Sendable {
         var responseViolation: String?
     }
 
-    func send(stationId: String, action: String, payload: JSONValue) async throws(Problem) -> Answer {
+    func send(stationId: String, action: String, payload: JSONValue, forward: Bool = true) async throws(Problem) -> Answer {
         guard let session = registry.session(stationId) else {
+            if forward, let cluster, let answer = try await cluster.forward(stationId: stationId, action: action, payload: payload, within: callTimeout) {
+                return answer
+            }
             throw Problem(.conflict, "Station offline", "station '\(stationId)' is not connected")
         }
         let version = session.version

@@ -29,8 +29,12 @@ public struct ServerConfiguration: Sendable {
     public var callTimeout: Duration = .seconds(30)
     public var heartbeatInterval = 300
     public var unknownStations: UnknownStationPolicy = .reject
-    /// Identifies this node in `stations.connected_node`.
+    /// This node's name in a cluster (`--node-id`).
     public var nodeId: String
+    /// This process among the nodes: the name and a random suffix, so that two processes never share one (co-hosted
+    /// nodes share a host name). It is what `stations.connected_node` and the `nodes` lease hold.
+    public let instanceId: String = (0..<4).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    public var nodeInstance: String { "\(nodeId.prefix(80))-\(instanceId)" }
     /// The most stations connected at once; more are refused with 503. `voltaic serve` derives it from the
     /// open-file limit (`FileLimit`) unless `--max-connections` says less.
     public var maxConnections = 15_000

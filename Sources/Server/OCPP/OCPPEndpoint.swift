@@ -184,7 +184,7 @@ struct OCPPEndpoint: Sendable {
         connections.increment()
         defer { connections.decrement() }
         // Online in the database before its first message is applied; concurrent connects share one write.
-        await presence.setPresenceAndWait(stationId: stationId, online: true, node: configuration.nodeId, at: Date())
+        await presence.setPresenceAndWait(stationId: stationId, online: true, node: configuration.nodeInstance, at: Date())
         log.info("station connected")
         defer { log.info("station disconnected") }
         do {
@@ -215,7 +215,7 @@ struct OCPPEndpoint: Sendable {
     private func disconnect(_ session: StationSession, _ log: Logger) async {
         await session.disconnected()
         if registry.remove(session) {
-            presence.setPresence(stationId: session.stationId, online: false, node: configuration.nodeId, at: Date())
+            presence.setPresence(stationId: session.stationId, online: false, node: configuration.nodeInstance, at: Date())
         }
     }
 }

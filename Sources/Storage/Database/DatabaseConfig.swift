@@ -15,14 +15,26 @@ public enum DatabaseLocation: Sendable, Hashable {
             Self.tune(&c)
             return c
         case .url(let text):
-            guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty else {
+            guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
                 throw DatabaseConfigError(reason: "the database URL must look like postgres://user:password@host:5432/database")
             }
             let query = url.queryItems ?? []
+            let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+            // libpq's form for a unix socket: postgres://user@/database?host=/run/postgresql (the socket's directory).
+            if let socket = query.first(where: { $0.name == "host" })?.value, socket.hasPrefix("/") {
+                var c = PostgresClient.Configuration(
+                    unixSocketPath: "\(socket)/.s.PGSQL.\(url.port ?? 5432)", username: url.user?.removingPercentEncoding ?? "postgres",
+                    password: url.password?.removingPercentEncoding, database: override ?? (path.isEmpty ? nil : path)
+                )
+                Self.tune(&c)
+                return c
+            }
+            guard let host = url.host, !host.isEmpty else {
+                throw DatabaseConfigError(reason: "the database URL must look like postgres://user:password@host:5432/database (or ?host=/socket/directory)")
+            }
             let tls = try DatabaseTLS(
                 sslmode: query.first { $0.name == "sslmode" }?.value, sslrootcert: query.first { $0.name == "sslrootcert" }?.value
             )
-            let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
             var c = PostgresClient.Configuration(
                 host: host, port: url.port ?? 5432, username: url.user?.removingPercentEncoding ?? "postgres",
                 password: url.password?.removingPercentEncoding, database: override ?? (path.isEmpty ? nil : path), tls: tls.postgresTLS()

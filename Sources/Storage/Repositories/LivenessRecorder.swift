@@ -163,17 +163,27 @@ public final class LivenessRecorder: StationLiveness, Service {
                 try await withDeadline(deadline) { [client, logger] in
                     try await client.withTransaction(logger: logger) { conn in
                         try await Self.lockInOrder(ids, on: conn, logger: logger)
+                        // A connection takes the station (a new ownership epoch); a node that held it before is told by
+                        // NOTIFY, at commit, and closes its old socket.
                         try await conn.query(
                             """
-                            UPDATE stations SET online = v.online, connected_node = CASE WHEN v.online THEN NULLIF(v.node, '') END,
-                                last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
-                            FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
-                            WHERE stations.id = v.id
-                              -- Leaving: only the node that holds the station may say it left (it may be on another by now).
-                              AND (v.online OR stations.connected_node IS NOT DISTINCT FROM NULLIF(v.node, ''))
+                            WITH before AS (SELECT id, connected_node FROM stations WHERE id = ANY(\(ids)::text[])),
+                            changed AS (
+                                UPDATE stations SET online = v.online, connected_node = CASE WHEN v.online THEN NULLIF(v.node, '') END,
+                                    owner_epoch = stations.owner_epoch + CASE WHEN v.online THEN 1 ELSE 0 END,
+                                    last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
+                                FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
+                                WHERE stations.id = v.id
+                                  -- Leaving: only the node that holds the station may say it left (it may be on another by now).
+                                  AND (v.online OR stations.connected_node IS NOT DISTINCT FROM NULLIF(v.node, ''))
+                                RETURNING stations.id, v.online, v.node, stations.owner_epoch
+                            )
+                            SELECT pg_notify('voltaic', json_build_object('kind', 'taken', 'station', c.id, 'node', c.node, 'epoch', c.owner_epoch)::text)
+                            FROM changed c JOIN before b ON b.id = c.id
+                            WHERE c.online AND b.connected_node IS NOT NULL AND b.connected_node IS DISTINCT FROM c.node
                             """,
                             logger: logger
-                        )
+                        ).collect()
                     }
                 }
             } catch {
