@@ -25,7 +25,7 @@ struct DriverCommand: AsyncParsableCommand {
 
         func run() async throws {
             try DriverCommand.check(id: id)
-            for t in tokens where t.isEmpty || t.utf8.count > 255 { throw ValidationError("--token: a token is 1 to 255 bytes") }
+            for t in tokens where t.isEmpty || t.unicodeScalars.count > 255 { throw ValidationError("--token: a token is 1 to 255 characters") }
             let logger = makeLogger("warning")
             let (id, tokens, postpaid) = (id, tokens, postpaid)
             try await database.withDatabase(logger: logger, migrate: false) { client in
@@ -68,7 +68,7 @@ struct DriverCommand: AsyncParsableCommand {
             let value: Decimal, code: String
             do { value = try Amounts.parse(amount) } catch { throw ValidationError("--amount: \(error)") }
             do { code = try Amounts.currency(currency) } catch { throw ValidationError("--currency: \(error)") }
-            guard (1...128).contains(reference.utf8.count) else { throw ValidationError("--reference: 1 to 128 bytes") }
+            guard (1...128).contains(reference.unicodeScalars.count) else { throw ValidationError("--reference: 1 to 128 characters") }
             let logger = makeLogger("warning")
             let (id, reference) = (id, reference)
             let outcome = try await database.withDatabase(logger: logger, migrate: false) { client in
@@ -76,6 +76,7 @@ struct DriverCommand: AsyncParsableCommand {
             }
             switch outcome {
             case .noSuchDriver: throw ValidationError("no driver '\(id)' (add it with 'voltaic driver put')")
+            case .referenceUsed: throw ValidationError("--reference: '\(reference)' credited another driver, currency or amount")
             case .credited(let entry, let balance): print("Entry \(entry): \(id) has \(Amounts.text(balance)) \(code) available.")
             }
         }
@@ -94,7 +95,9 @@ struct SettlementCommand: AsyncParsableCommand {
         func run() async throws {
             func time(_ raw: String?, _ name: String) throws -> Date? {
                 guard let raw else { return nil }
-                guard let t = OCPIDateTime(string: raw) else { throw ValidationError("--\(name): \(raw.prefix(40)) is not an RFC 3339 date-time") }
+                guard let t = OCPIDateTime(string: raw), (0...253_402_300_799).contains(t.seconds) else {
+                    throw ValidationError("--\(name): \(raw.prefix(40)) is not an RFC 3339 date-time from 1970 to 9999")
+                }
                 return t.date
             }
             let end = try time(to, "to") ?? Date()

@@ -243,4 +243,26 @@ import TestSupport
         }
     }
 
+
+    /// A top-up's reference is its idempotency key: a replay credits once; the reference used for another top-up
+    /// (another driver, currency or amount) is refused, not silently ignored.
+    @Test func aTopUpReferenceCreditsOnce() async throws {
+        try await Harness.with { h in
+            try await driver(h, "bob", token: "BOB1", funds: nil)
+            try await driver(h, "eve", token: "EVE1", funds: nil)
+            let repo = repo(h)
+            guard case .credited(let first, _) = try await repo.topUp(driver: "bob", currency: "EUR", amount: 10, provider: "ledger", reference: "r1") else {
+                Issue.record("not credited")
+                return
+            }
+            #expect(try await repo.topUp(driver: "bob", currency: "EUR", amount: 10, provider: "ledger", reference: "r1") == .credited(entryId: first, balance: 10))
+            #expect(try await repo.topUp(driver: "eve", currency: "EUR", amount: 10, provider: "ledger", reference: "r1") == .referenceUsed)
+            #expect(try await repo.topUp(driver: "bob", currency: "USD", amount: 10, provider: "ledger", reference: "r1") == .referenceUsed)
+            #expect(try await repo.topUp(driver: "bob", currency: "EUR", amount: 11, provider: "ledger", reference: "r1") == .referenceUsed)
+            #expect(try await repo.topUp(driver: "nobody", currency: "EUR", amount: 1, provider: "ledger", reference: "r2") == .noSuchDriver)
+            #expect(try await balance(h, "bob") == (10, 0))
+            #expect(try await balance(h, "eve") == (0, 0))
+        }
+    }
+
 }

@@ -26,8 +26,8 @@ final class AuditNote: Sendable {
 }
 
 /// The role each route needs. Keys and the audit log are for admins; changing the set of stations, the catalog
-/// (locations, EVSEs, tariffs) and the OCPI partners is for admins; every other change (commands,
-/// reservations, tokens) is for operators; reading is for viewers.
+/// (locations, EVSEs, tariffs), the OCPI partners, and money (top-ups, revenue splits) is for admins; every other
+/// change (commands, reservations, bookings, tokens, drivers) is for operators; reading is for viewers.
 enum AccessPolicy {
     static func requiredRole(method: HTTPRequest.Method, route: String) -> APIRole {
         if route.hasPrefix("/api/v1/keys") || route.hasPrefix("/api/v1/audit") { return .admin }
@@ -36,6 +36,7 @@ enum AccessPolicy {
         case (.post, "/api/v1/stations"), (.patch, "/api/v1/stations/{id}"), (.delete, "/api/v1/stations/{id}"): return .admin
         case (_, "/api/v1/stations/{id}/evses/{evse}"): return .admin
         case (_, _) where route.hasPrefix("/api/v1/locations") || route.hasPrefix("/api/v1/tariffs") || route.hasPrefix("/api/v1/ocpi"): return .admin
+        case (.post, "/api/v1/drivers/{id}/topups"), (.post, "/api/v1/split-rules"): return .admin
         default: return .operator
         }
     }

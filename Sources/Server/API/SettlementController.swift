@@ -64,8 +64,8 @@ struct SettlementController: Sendable {
             postpaid = try c.decodeIfPresent(Bool.self, forKey: .postpaid) ?? false
             tokens = try c.decodeIfPresent([String].self, forKey: .tokens) ?? []
             guard tokens.count <= 100 else { throw OCPIFieldError(path: "tokens", reason: "at most 100 tokens") }
-            for (i, t) in tokens.enumerated() where t.isEmpty || t.utf8.count > 255 {
-                throw OCPIFieldError(path: "tokens[\(i)]", reason: "a token is 1 to 255 bytes")
+            for (i, t) in tokens.enumerated() where t.isEmpty || t.unicodeScalars.count > 255 {
+                throw OCPIFieldError(path: "tokens[\(i)]", reason: "a token is 1 to 255 characters")
             }
         }
     }
@@ -88,6 +88,9 @@ struct SettlementController: Sendable {
             balances = d.balances.map { Balance(currency: $0.currency, available: Amounts.text($0.available), held: Amounts.text($0.held)) }
         }
     }
+
+    /// A time the API can give back as RFC 3339: years 1970 to 9999, in UTC.
+    static func representable(_ t: OCPIDateTime) -> Bool { (0...253_402_300_799).contains(t.seconds) }
 
     static func partyId(_ context: AdminContext, _ what: String) throws -> String {
         let id = try context.parameters.require("id")
@@ -131,7 +134,7 @@ struct SettlementController: Sendable {
             }
             do { amount = try Amounts.parse(text) } catch { throw OCPIFieldError(path: "amount", reason: error.description) }
             reference = try c.decode(String.self, forKey: .reference)
-            guard (1...128).contains(reference.utf8.count) else { throw OCPIFieldError(path: "reference", reason: "1 to 128 bytes") }
+            guard (1...128).contains(reference.unicodeScalars.count) else { throw OCPIFieldError(path: "reference", reason: "1 to 128 characters") }
         }
     }
 
@@ -147,6 +150,8 @@ struct SettlementController: Sendable {
         let body = try await CatalogController.decode(TopUpInput.self, request, context)
         switch try await repository.topUp(driver: id, currency: body.currency, amount: body.amount, provider: LedgerFundsProvider.name, reference: body.reference) {
         case .noSuchDriver: throw Problem(.notFound, "No such driver", "no driver '\(id)'")
+        case .referenceUsed:
+            throw Problem(.conflict, "Reference already used", "reference '\(Problem.bounded(body.reference))' credited another driver, currency or amount")
         case .credited(let entry, let balance):
             return EditedResponse(status: .created, response: TopUpView(entryId: entry, currency: body.currency, available: Amounts.text(balance)))
         }
@@ -204,7 +209,7 @@ struct SettlementController: Sendable {
     @Sendable func listHolds(_ request: Request, context: AdminContext) async throws -> Items<HoldView> {
         let q = request.uri.queryParameters
         let driver = q.get("driverId")
-        if let driver, !(1...64).contains(driver.utf8.count) { throw Problem(.badRequest, "Invalid driverId", "driverId is 1 to 64 characters") }
+        if let driver, !(1...64).contains(driver.unicodeScalars.count) { throw Problem(.badRequest, "Invalid driverId", "driverId is 1 to 64 characters") }
         let tx = try PushController.positive(q.get("transactionId"), "transactionId")
         let limit = try PushController.positive(q.get("limit"), "limit").map { Int(min($0, 1000)) } ?? 100
         return Items(items: try await repository.holds(driverId: driver, transactionId: tx, limit: limit).map(HoldView.init))
@@ -217,7 +222,7 @@ struct SettlementController: Sendable {
         enum CodingKeys: String, CodingKey { case host }
         init(from decoder: any Decoder) throws {
             host = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .host)
-            guard (1...64).contains(host.utf8.count) else { throw OCPIFieldError(path: "host", reason: "1 to 64 bytes") }
+            guard (1...64).contains(host.unicodeScalars.count) else { throw OCPIFieldError(path: "host", reason: "1 to 64 characters") }
         }
     }
 
@@ -246,21 +251,25 @@ struct SettlementController: Sendable {
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             scope = try c.decode(String.self, forKey: .scope)
-            guard scope == "default" || ((scope.hasPrefix("location:") || scope.hasPrefix("host:")) && scope.split(separator: ":", maxSplits: 1).last.map { !$0.isEmpty && $0.utf8.count <= 64 } == true && scope.contains(":"))
-            else { throw OCPIFieldError(path: "scope", reason: "'default', 'location:<id>' or 'host:<id>'") }
+            let owner = scope.hasPrefix("location:") ? scope.dropFirst(9) : scope.hasPrefix("host:") ? scope.dropFirst(5) : nil
+            guard scope == "default" || owner.map({ (1...64).contains($0.unicodeScalars.count) }) == true else {
+                throw OCPIFieldError(path: "scope", reason: "'default', 'location:<id>' or 'host:<id>', the id 1 to 64 characters")
+            }
             func bp(_ key: CodingKeys) throws -> Int {
                 let v = try c.decodeIfPresent(Int.self, forKey: key) ?? 0
                 guard (0...10_000).contains(v) else { throw OCPIFieldError(path: key.rawValue, reason: "between 0 and 10000 basis points") }
                 return v
             }
             let referrer = try c.decodeIfPresent(String.self, forKey: .referrer)
-            if let referrer, !(1...64).contains(referrer.utf8.count) { throw OCPIFieldError(path: "referrer", reason: "1 to 64 bytes") }
+            if let referrer, !(1...64).contains(referrer.unicodeScalars.count) { throw OCPIFieldError(path: "referrer", reason: "1 to 64 characters") }
             let remainderText = try c.decodeIfPresent(String.self, forKey: .remainder) ?? "platform"
             guard let remainder = SplitRule.Party(rawValue: remainderText) else { throw OCPIFieldError(path: "remainder", reason: "one of host, platform, referrer") }
             rule = SplitRule(hostBp: try bp(.hostBp), platformBp: try bp(.platformBp), referrerBp: try bp(.referrerBp), referrer: referrer, remainder: remainder)
             do { try rule.validate() } catch { throw OCPIFieldError(path: "hostBp", reason: error.description) }
             if let raw = try c.decodeIfPresent(String.self, forKey: .validFrom) {
-                guard let t = OCPIDateTime(string: raw) else { throw OCPIFieldError(path: "validFrom", reason: "an RFC 3339 date-time") }
+                guard let t = OCPIDateTime(string: raw), SettlementController.representable(t) else {
+                    throw OCPIFieldError(path: "validFrom", reason: "an RFC 3339 date-time from 1970 to 9999")
+                }
                 validFrom = t.date
             }
         }
@@ -318,7 +327,9 @@ struct SettlementController: Sendable {
         let q = request.uri.queryParameters
         func time(_ name: String) throws -> Date? {
             guard let raw = q.get(name) else { return nil }
-            guard let t = OCPIDateTime(string: raw) else { throw Problem(.badRequest, "Invalid \(name)", "\(name) is an RFC 3339 date-time") }
+            guard let t = OCPIDateTime(string: raw), Self.representable(t) else {
+                throw Problem(.badRequest, "Invalid \(name)", "\(name) is an RFC 3339 date-time from 1970 to 9999")
+            }
             return t.date
         }
         let to = try time("to") ?? Date()
@@ -472,7 +483,7 @@ extension SettlementController {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             func text(_ key: CodingKeys, _ max: Int) throws -> String {
                 guard let v = try? c.decode(String.self, forKey: key) else { throw OCPIFieldError(path: key.rawValue, reason: "required, a string") }
-                guard (1...max).contains(v.utf8.count) else { throw OCPIFieldError(path: key.rawValue, reason: "1 to \(max) bytes") }
+                guard (1...max).contains(v.unicodeScalars.count) else { throw OCPIFieldError(path: key.rawValue, reason: "1 to \(max) characters") }
                 return v
             }
             let station = try text(.stationId, 48), driver = try text(.driverId, 64), token = try text(.idToken, 255)
@@ -491,8 +502,8 @@ extension SettlementController {
                 guard let t = try? e.decode(String.self, forKey: .type), BookingService.expectedTypes.contains(t) else {
                     throw OCPIFieldError(path: "expected.type", reason: "one of token, emaid, mac")
                 }
-                guard let v = try? e.decode(String.self, forKey: .value), (1...255).contains(v.utf8.count) else {
-                    throw OCPIFieldError(path: "expected.value", reason: "1 to 255 bytes")
+                guard let v = try? e.decode(String.self, forKey: .value), (1...255).contains(v.unicodeScalars.count) else {
+                    throw OCPIFieldError(path: "expected.value", reason: "1 to 255 characters")
                 }
                 (type, value) = (t, v)
             }

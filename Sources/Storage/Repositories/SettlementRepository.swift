@@ -75,6 +75,8 @@ public struct SettlementRepository: Sendable {
     public enum TopUpOutcome: Sendable, Hashable {
         case credited(entryId: Int64, balance: Decimal)
         case noSuchDriver
+        /// The provider's reference was used for another top-up (another driver, currency or amount).
+        case referenceUsed
     }
 
     /// Credits a driver through a funds provider; the same provider reference twice credits once.
@@ -83,6 +85,15 @@ public struct SettlementRepository: Sendable {
             guard try await !conn.query("SELECT 1 FROM drivers WHERE id = \(driver)", logger: logger).collect().isEmpty else { return .noSuchDriver }
             let entry = CapturePlan.topUp(driver: driver, currency: currency, amount: amount, provider: provider, reference: reference)
             let id = try await LedgerSQL.post(conn, entry, holdId: nil, logger: logger)
+            // A replay is the same top-up; the same reference for another one is refused, not silently ignored.
+            let credited = try await conn.query(
+                """
+                SELECT p.amount::text FROM postings p JOIN accounts a ON a.id = p.account_id
+                WHERE p.entry_id = \(id) AND a.kind = 'driver' AND a.owner = \(driver) AND a.currency = \(currency)
+                """,
+                logger: logger
+            ).collect()
+            guard credited.count == 1, try LedgerSQL.decimal(try credited[0].decode(String.self)) == amount else { return .referenceUsed }
             return .credited(entryId: id, balance: try await LedgerSQL.balance(conn, AccountRef(.driver, driver, currency), logger: logger))
         }
     }
