@@ -130,6 +130,8 @@ CREATE TABLE settlement_queue (
     not_before     timestamptz NOT NULL DEFAULT now(),
     last_error     text
 );
+-- The claim's order: without it every claim scans and sorts the whole queue.
+CREATE INDEX settlement_queue_order ON settlement_queue (queued_at, transaction_id);
 
 -- One receipt per captured session: canonical JSON (RFC 8785) kept exactly as signed.
 CREATE TABLE receipts (

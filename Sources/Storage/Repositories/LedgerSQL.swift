@@ -26,6 +26,11 @@ enum LedgerSQL {
             logger: logger
         )
         for try await id in rows.decode(Int64.self) { return id }
+        // Another transaction made it meanwhile: the insert waited for it and did nothing, and the statement's snapshot
+        // predates it. A new statement sees it.
+        for try await id in try await conn.query(
+            "SELECT id FROM accounts WHERE kind = \(ref.kind.rawValue) AND owner = \(ref.owner) AND currency = \(ref.currency)", logger: logger
+        ).decode(Int64.self) { return id }
         throw MissingRow("account \(ref.kind.rawValue)/\(ref.owner)/\(ref.currency)")
     }
 
