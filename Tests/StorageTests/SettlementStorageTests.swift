@@ -265,4 +265,29 @@ import TestSupport
         }
     }
 
+
+    /// Captures in parallel (as four loops per node and many nodes run them) meet accounts no capture made yet: each
+    /// must find the account another one made meanwhile, not fail.
+    @Test func parallelCapturesMakeTheirAccountsOnce() async throws {
+        try await Harness.with(service: Self.funded) { h in
+            let stations = (0..<8).map { "CPP\($0)" }
+            try await setUp(h, stations: stations)
+            _ = try await repo(h).addSplitRule(scope: "default", rule: SplitRule(hostBp: 8000, platformBp: 1500, referrerBp: 500, referrer: "carol", remainder: .host), validFrom: Date(timeIntervalSince1970: 0))
+            for (i, station) in stations.enumerated() {
+                try await driver(h, "d\(i)", token: "T\(i)", funds: "10.00")
+                let (tx, auth) = try await start(h, station, "T\(i)", meterStart: 0)
+                #expect(auth == "Accepted")
+                try await stop(h, station, tx, meterStop: 5000)
+            }
+            _ = try await PushRepository(client: h.client, logger: TestPostgres.shared.logger).relay(limit: 1000)
+            let repo = repo(h), signer = ReceiptSigner()
+            let outcomes = try await withThrowingTaskGroup(of: SettlementRepository.SettleOutcome.self) { group in
+                for _ in stations { group.addTask { try await repo.settleNext(signer: signer) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { if case .captured = $0 { true } else { false } }.count == stations.count)
+            #expect(try await h.count("SELECT count(*)::int FROM accounts WHERE kind IN ('host', 'platform', 'referrer')") == 3)
+        }
+    }
+
 }
