@@ -2,42 +2,62 @@ import CSMS
 import Foundation
 import Logging
 import PostgresNIO
-import Settlement
+import Synchronization
+public import Settlement
 import OCPI
 
 /// The ledger's statements, on a connection inside the caller's transaction. Amounts cross as decimal text, so that
 /// PostgreSQL's numeric and Swift's Decimal never meet a binary float.
+/// Account ids known to be committed, per repository (one database).
+public final class AccountCache: Sendable {
+    let ids = Mutex<[AccountRef: Int64]>([:])
+
+    public init() {}
+
+    func remember(_ ref: AccountRef, _ id: Int64) {
+        ids.withLock { if $0.count < 100_000 { $0[ref] = id } }
+    }
+}
+
 enum LedgerSQL {
     struct Unbalanced: Error, CustomStringConvertible {
         var key: String
         var description: String { "journal entry \(key) does not sum to zero per currency" }
     }
 
-    /// The account's id, made on first use.
-    static func account(_ conn: PostgresConnection, _ ref: AccountRef, logger: Logger) async throws -> Int64 {
+    /// The account's id, made on first use. With a cache, an id read from a committed row is kept: an account is never
+    /// deleted or renumbered (one made by this transaction is not kept: the transaction may yet roll back).
+    static func account(_ conn: PostgresConnection, _ ref: AccountRef, cache: AccountCache? = nil, logger: Logger) async throws -> Int64 {
+        if let id = cache?.ids.withLock({ $0[ref] }) { return id }
         let rows = try await conn.query(
             """
             WITH made AS (
                 INSERT INTO accounts (kind, owner, currency) VALUES (\(ref.kind.rawValue), \(ref.owner), \(ref.currency))
                 ON CONFLICT (kind, owner, currency) DO NOTHING RETURNING id
             )
-            SELECT id FROM made UNION ALL SELECT id FROM accounts WHERE kind = \(ref.kind.rawValue) AND owner = \(ref.owner) AND currency = \(ref.currency)
+            SELECT id, true FROM made UNION ALL SELECT id, false FROM accounts WHERE kind = \(ref.kind.rawValue) AND owner = \(ref.owner) AND currency = \(ref.currency)
             """,
             logger: logger
         )
-        for try await id in rows.decode(Int64.self) { return id }
+        for try await (id, new) in rows.decode((Int64, Bool).self) {
+            if !new { cache?.remember(ref, id) }
+            return id
+        }
         // Another transaction made it meanwhile: the insert waited for it and did nothing, and the statement's snapshot
         // predates it. A new statement sees it.
         for try await id in try await conn.query(
             "SELECT id FROM accounts WHERE kind = \(ref.kind.rawValue) AND owner = \(ref.owner) AND currency = \(ref.currency)", logger: logger
-        ).decode(Int64.self) { return id }
+        ).decode(Int64.self) {
+            cache?.remember(ref, id)
+            return id
+        }
         throw MissingRow("account \(ref.kind.rawValue)/\(ref.owner)/\(ref.currency)")
     }
 
     /// Posts `entry` once: a second post of the same idempotency key returns the first one's id and writes nothing.
     /// Its postings go in one statement, which the database checks sums to zero.
     @discardableResult
-    static func post(_ conn: PostgresConnection, _ entry: JournalEntry, holdId: Int64?, logger: Logger) async throws -> Int64 {
+    static func post(_ conn: PostgresConnection, _ entry: JournalEntry, holdId: Int64?, cache: AccountCache? = nil, logger: Logger) async throws -> Int64 {
         guard entry.isBalanced else { throw Unbalanced(key: entry.idempotencyKey) }
         var made: Int64?
         for try await id in try await conn.query(
@@ -55,7 +75,7 @@ enum LedgerSQL {
         }
         var accounts: [Int64] = [], amounts: [String] = []
         for p in entry.postings {
-            accounts.append(try await account(conn, p.account, logger: logger))
+            accounts.append(try await account(conn, p.account, cache: cache, logger: logger))
             amounts.append("\(p.amount)")
         }
         if !accounts.isEmpty {

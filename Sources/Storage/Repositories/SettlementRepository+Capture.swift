@@ -31,7 +31,7 @@ extension SettlementRepository {
                 ).decode(Int64.self) { due = id }
                 guard let transactionId = due else { return .idle }
                 claimed.withLock { $0 = transactionId }
-                let outcome = try await Self.settle(conn, transactionId: transactionId, signer: signer, now: now, logger: logger)
+                let outcome = try await Self.settle(conn, transactionId: transactionId, signer: signer, now: now, cache: accounts, logger: logger)
                 try await conn.query("DELETE FROM settlement_queue WHERE transaction_id = \(transactionId)", logger: logger)
                 return outcome
             }
@@ -56,7 +56,7 @@ extension SettlementRepository {
         public var description: String { "transaction \(transactionId) not settled: \(reason)" }
     }
 
-    static func settle(_ conn: PostgresConnection, transactionId: Int64, signer: ReceiptSigner, now: Date, logger: Logger) async throws -> SettleOutcome {
+    static func settle(_ conn: PostgresConnection, transactionId: Int64, signer: ReceiptSigner, now: Date, cache: AccountCache? = nil, logger: Logger) async throws -> SettleOutcome {
         struct Hold { var id: Int64; var driver: String; var currency: String; var amount: Decimal; var state: String; var tariff: String?; var zone: String; var location: String?; var token: String; var slotStart: Date? }
         var hold: Hold?
         for try await (id, driver, currency, amount, state, tariff, zone, location, token, slot) in try await conn.query(
@@ -127,7 +127,7 @@ extension SettlementRepository {
                                price: totals.totalCost.inclVat ?? totals.totalCost.exclVat, rule: rule, host: host)
         CrashPoint.hit("capture.priced")
         var entries: [Int64] = []
-        for entry in plan.entries { entries.append(try await LedgerSQL.post(conn, entry, holdId: hold.id, logger: logger)) }
+        for entry in plan.entries { entries.append(try await LedgerSQL.post(conn, entry, holdId: hold.id, cache: cache, logger: logger)) }
         CrashPoint.hit("capture.posted")
         try await conn.query(
             "UPDATE holds SET state = 'captured', captured = \("\(plan.captured)")::numeric, settled_at = \(now) WHERE id = \(hold.id)", logger: logger

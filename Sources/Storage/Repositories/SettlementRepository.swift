@@ -10,6 +10,7 @@ public import Settlement
 public struct SettlementRepository: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    let accounts = AccountCache()
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
