@@ -490,14 +490,14 @@ extension SettlementController {
             guard let evse = try? c.decode(Int.self, forKey: .evseId), (1...999).contains(evse) else { throw OCPIFieldError(path: "evseId", reason: "required, 1 to 999") }
             guard let minutes = try? c.decode(Int.self, forKey: .minutes), (1...1440).contains(minutes) else { throw OCPIFieldError(path: "minutes", reason: "required, 1 to 1440") }
             var start = Date()
-            if c.contains(.start) {
+            if c.contains(.start), try !c.decodeNil(forKey: .start) {
                 guard let raw = try? c.decode(String.self, forKey: .start), let t = OCPIDateTime(string: raw) else {
                     throw OCPIFieldError(path: "start", reason: "an RFC 3339 date-time")
                 }
                 start = t.date
             }
             var type = "token", value = token
-            if c.contains(.expected) {
+            if c.contains(.expected), try !c.decodeNil(forKey: .expected) {
                 let e = try c.nestedContainer(keyedBy: ExpectedKeys.self, forKey: .expected)
                 guard let t = try? e.decode(String.self, forKey: .type), BookingService.expectedTypes.contains(t) else {
                     throw OCPIFieldError(path: "expected.type", reason: "one of token, emaid, mac")
@@ -508,7 +508,7 @@ extension SettlementController {
                 (type, value) = (t, v)
             }
             guard start.timeIntervalSinceNow < 366 * 86_400, start.timeIntervalSinceNow > -86_400 else {
-                throw OCPIFieldError(path: "start", reason: "within a year from now")
+                throw OCPIFieldError(path: "start", reason: "from a day ago to a year from now")
             }
             booking = NewBooking(stationId: station, evseId: evse, driverId: driver, idToken: token, expectedType: type, expectedValue: value,
                                  start: start, end: start.addingTimeInterval(Double(minutes) * 60))
@@ -603,7 +603,7 @@ extension SettlementController {
     @Sendable func listBookings(_ request: Request, context: AdminContext) async throws -> Items<BookingView> {
         let q = request.uri.queryParameters
         let station = q.get("stationId"), driver = q.get("driverId")
-        for (name, v) in [("stationId", station), ("driverId", driver)] where v.map({ !(1...64).contains($0.utf8.count) }) == true {
+        for (name, v) in [("stationId", station), ("driverId", driver)] where v.map({ !(1...64).contains($0.unicodeScalars.count) }) == true {
             throw Problem(.badRequest, "Invalid \(name)", "\(name) is 1 to 64 characters")
         }
         let limit = try PushController.positive(q.get("limit"), "limit").map { Int(min($0, 1000)) } ?? 100
