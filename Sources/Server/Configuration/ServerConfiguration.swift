@@ -94,8 +94,9 @@ public struct OCPIConfiguration: Sendable {
 /// Settlement: funds holds, capture into receipts, batches and their anchoring.
 public struct SettlementConfiguration: Sendable {
     /// The Ed25519 receipt key (32 raw bytes, or 64 hex digits). Made, readable by its owner only, where missing.
-    /// Every node of one system must use the same file.
-    public var receiptKeyFile = "voltaic-receipt.key"
+    /// Every node of one system must use the same file. Empty: a key for this process only, never written (tests);
+    /// `voltaic serve` always names a file (`<data-dir>/receipt.key` by default).
+    public var receiptKeyFile = ""
     /// A hold covers this many minutes of charging at the EVSE's power, estimated by the tariff.
     public var holdMinutes = 60
     /// The most one hold blocks; nil for none.

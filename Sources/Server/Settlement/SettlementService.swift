@@ -1,6 +1,9 @@
 import CSMS
 import Chain
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import OCPP
 import ServiceLifecycle
@@ -210,22 +213,38 @@ struct SettlementService: Service {
 extension ReceiptSigner {
     /// The key in `path` (32 raw bytes, or 64 hex digits), made with owner-only permissions where missing.
     static func load(path: String, logger: Logger) throws -> ReceiptSigner {
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
-            let fresh = ReceiptSigner()
-            let hex = fresh.rawRepresentation.map { String(format: "%02x", $0) }.joined() + "\n"
-            guard fm.createFile(atPath: path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw ConfigurationError("cannot create the receipt key file \(path)")
-            }
+        guard !path.isEmpty else { return ReceiptSigner() }
+        if let signer = try read(path) { return signer }
+        // Made with O_EXCL and mode 0600 from the start: no moment where another user could read it, and when two
+        // nodes start at once on shared storage, one makes it and both read that one.
+        let fresh = ReceiptSigner()
+        let hex = fresh.rawRepresentation.map { String(format: "%02x", $0) }.joined() + "\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd >= 0 {
+            let written = hex.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+            close(fd)
+            guard written == hex.utf8.count else { throw ConfigurationError("cannot write the receipt key file \(path)") }
             logger.notice("receipt key made", metadata: ["path": "\(path)", "key.id": "\(fresh.keyId)"])
-            return fresh
+        } else if errno != EEXIST {
+            throw ConfigurationError("cannot create the receipt key file \(path): \(String(cString: strerror(errno)))")
         }
-        guard let data = fm.contents(atPath: path) else { throw ConfigurationError("cannot read the receipt key file \(path)") }
+        guard let signer = try read(path) else { throw ConfigurationError("cannot read the receipt key file \(path)") }
+        return signer
+    }
+
+    /// The key in `path`, nil when there is no file; a file others may read is refused.
+    static func read(_ path: String) throws -> ReceiptSigner? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
+        guard mode & 0o077 == 0 else { throw ConfigurationError("\(path): a receipt key must be readable by its owner only (chmod 600)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read the receipt key file \(path)") }
         let raw: [UInt8]
         if data.count == 32 {
             raw = Array(data)
         } else if let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), let bytes = Hex.decode(text), bytes.count == 32 {
             raw = bytes
+        } else if data.isEmpty {
+            return nil  // another node is writing it this instant
         } else {
             throw ConfigurationError("\(path): a receipt key is 32 bytes, or 64 hex digits")
         }
