@@ -66,10 +66,11 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         ocpi: config.ocpi, baseURL: config.ocpi.publicBaseURL ?? "http://\(config.host):\(config.port)", signer: signer,
         chain: chain.map { SettlementController.ChainInfo(rpc: $0.anchorer.rpc, contract: $0.anchorer.contract) }
     )
-    let settlementService = SettlementService(
+    var settlementService = SettlementService(
         repository: settlements, signer: signer, configuration: config.settlement, anchoring: chain, registry: registry, dispatcher: commands,
         databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
     )
+    settlementService.node = config.nodeInstance
     let wsRouter = Router(context: OCPPUpgradeContext.self)
     OCPPEndpoint(
         configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(), metrics: metrics, presence: liveness,
@@ -126,6 +127,11 @@ func buildRouter(
         let up = await health.databaseUp()
         let body = #"{"status":"\#(up ? "ok" : "degraded")","database":"\#(up ? "ok" : "down")","stationsConnected":\#(registry.count)}"#
         return Response(status: up ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+    // Liveness: the process answers. Readiness (/health) also needs the database; an orchestrator that restarted
+    // every node when PostgreSQL is down would drop every charger for nothing.
+    router.get("/health/live") { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
     let access = AccessRepository(client: client, logger: logger)
     if let metrics {

@@ -167,7 +167,7 @@ def test_helm_chart_renders_to_valid_kubernetes_manifests():
     # What the issue asks of each.
     pod = kinds["Deployment"]["spec"]["template"]["spec"]
     c = pod["containers"][0]
-    assert c["readinessProbe"]["httpGet"]["path"] == "/health" and c["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/health" and c["livenessProbe"]["httpGet"]["path"] == "/health/live"
     assert pod["initContainers"][0]["args"] == ["migrate"]
     svc = kinds["Service"]["spec"]
     assert svc["type"] == "LoadBalancer" and svc["ports"][0]["protocol"] == "TCP"

@@ -19,6 +19,8 @@ from test_settlement import (BINARY, charge16, deploy, host_site, new_driver, pu
                              write_key)
 from voltaic_server import VoltaicServer
 
+OWNER = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"  # the address of key 0x00…01, the anchoring key here
+
 POINTS = ["capture.priced", "capture.posted", "capture.receipt", "capture.committed", "batch.committed",
           "anchor.enqueued", "anchor.signed", "anchor.broadcast", "anchor.included"]
 
@@ -69,6 +71,7 @@ def test_killed_at(chain, point, tmp_path):
         s = host_site(server)
         driver, token = new_driver(server, topup="20.00")
         t0 = utcnow() - datetime.timedelta(minutes=40)
+        nonce_before = int(rpc_call(rpc, "eth_getTransactionCount", OWNER, "latest"), 16)
         tx, _ = run(charge16(server, s.a, token, t0, 1000, 8500))
         # The step is reached, and the process dies there.
         try:
@@ -102,6 +105,9 @@ def test_killed_at(chain, point, tmp_path):
         topic = "0x" + root
         logs = rpc_call(rpc, "eth_getLogs", {"address": contract, "fromBlock": "0x0", "toBlock": "latest", "topics": [None, topic]})
         assert len(logs) == 1, logs
+        # One transaction from the anchoring key: a second send (which the contract would revert as a duplicate root)
+        # would still have used a nonce.
+        assert int(rpc_call(rpc, "eth_getTransactionCount", OWNER, "latest"), 16) == nonce_before + 1
 
         # The driver's proof verifies, offline and on chain.
         path = tmp_path / "bundle.json"

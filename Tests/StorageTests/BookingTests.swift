@@ -183,4 +183,22 @@ import TestSupport
             #expect(statement.first { $0.kind == "host" }?.total == Decimal(string: "2.42"))
         }
     }
+
+    /// A booking's hold is the booking's: the same driver charging elsewhere in the meantime gets a hold of their own,
+    /// and a cancellation while the car starts leaves the session to the token's own rules and funds.
+    @Test func aBookingsHoldStaysWithTheBooking() async throws {
+        try await Harness.with(service: SettlementStorageTests.funded) { h in
+            try await setUp(h)
+            try await settlement.driver(h, "bob", token: "BOB1", funds: "20.00")
+            let later = try await book(h, evse: 2, start: Date().addingTimeInterval(3 * 3600), minutes: 30)
+            let (tx, auth) = try await settlement.start(h, "CPB", "BOB1")
+            #expect(auth == "Accepted")
+            #expect(try await h.count("SELECT count(*)::int FROM holds WHERE booking_id = \(later.id) AND transaction_id IS NULL") == 1)
+            #expect(try await h.count("SELECT count(*)::int FROM holds WHERE transaction_id = \(tx) AND booking_id IS NULL") == 1)
+            // Cancelled: the booking's reservation is paid from its own hold; the session's hold is untouched.
+            #expect(try await settlement.repo(h).endBooking(id: later.id, as: .cancelled) == .ended(fee: Decimal(string: "2.42")!))
+            #expect(try await h.count("SELECT count(*)::int FROM holds WHERE transaction_id = \(tx) AND state = 'held'") == 1)
+        }
+    }
+
 }

@@ -227,15 +227,15 @@ import TestSupport
             let at = OCPIDateTime(Date().addingTimeInterval(-1800))
             let (tx, auth) = try await start(h, "CPS", "BOB1", meterStart: 0, at: at.description)
             #expect(auth == "Accepted")
-            #expect(try await repo(h).overspent(retryAfter: .zero).isEmpty)
+            #expect(try await repo(h).overspent(retryAfter: .zero).over.isEmpty)
             // 9 kWh so far: 3.60 + 21 % = 4.36, past the 3.56 held.
             let mv = #"{"connectorId":1,"transactionId":\#(tx),"meterValue":[{"timestamp":"\#(OCPIDateTime(Date()))","sampledValue":[{"value":"9000","measurand":"Energy.Active.Import.Register","unit":"Wh"}]}]}"#
             #expect(try await h.call(.v16, "CPS", "MeterValues", mv).isResult)
-            let over = try await repo(h).overspent(retryAfter: .zero)
+            let over = try await repo(h).overspent(retryAfter: .zero).over
             #expect(over.map(\.transactionId) == [tx] && over.first?.cost == Decimal(string: "4.36") && over.first?.held == Decimal(string: "3.56"))
             #expect(try await repo(h).extendHold(transactionId: tx, by: Decimal(string: "3.56")!))
             #expect(try await balance(h, "bob") == (Decimal(string: "0.88")!, Decimal(string: "7.12")!))
-            #expect(try await repo(h).overspent(retryAfter: .zero).isEmpty)
+            #expect(try await repo(h).overspent(retryAfter: .zero).over.isEmpty)
             // Not enough left for another: refused, nothing moved.
             #expect(try await !repo(h).extendHold(transactionId: tx, by: Decimal(string: "7.12")!))
             #expect(try await balance(h, "bob") == (Decimal(string: "0.88")!, Decimal(string: "7.12")!))
@@ -287,6 +287,34 @@ import TestSupport
             }
             #expect(outcomes.filter { if case .captured = $0 { true } else { false } }.count == stations.count)
             #expect(try await h.count("SELECT count(*)::int FROM accounts WHERE kind IN ('host', 'platform', 'referrer')") == 3)
+        }
+    }
+
+
+    /// An Authorize sizes the hold by the station's most powerful EVSE; the session is priced by the EVSE it uses.
+    @Test func theHoldTakesTheTariffOfTheEVSEUsed() async throws {
+        try await Harness.with(service: Self.funded) { h in
+            let catalog = catalog
+            for (id, price) in [("TAC", "0.30"), ("TDC", "0.60")] {
+                let t = try CatalogTests.tariff(id, price: price)
+                _ = try await h.committer.perform { try await catalog.putTariff($0, t, now: Date()) }
+            }
+            try await PushTests().put(h, try PushTests.site("LOC"))
+            try await h.station("CPM")
+            var ac = CatalogTests().placement("CPM", evse: 1, at: "LOC")
+            ac.connectors[1]?.tariffIds = ["TAC"]
+            var dc = CatalogTests().placement("CPM", evse: 2, at: "LOC", connectors: [1: ConnectorSpec(standard: .iec62196T2Combo, format: .cable, powerType: .dc, maxVoltage: 500, maxAmperage: 100)])
+            dc.connectors[1]?.tariffIds = ["TDC"]
+            for p in [ac, dc] { _ = try await h.committer.perform { try await catalog.putEVSE($0, p, now: Date()) } }
+            try await driver(h, "bob", token: "BOB1", funds: "50.00")
+            #expect(status(try await h.call(.v16, "CPM", "Authorize", #"{"idTag":"BOB1"}"#)) == "Accepted")
+            #expect(try await h.count("SELECT count(*)::int FROM holds WHERE tariff->>'id' = 'TDC'") == 1)
+            let (tx, auth) = try await start(h, "CPM", "BOB1", meterStart: 0)
+            #expect(auth == "Accepted")
+            #expect(try await h.count("SELECT count(*)::int FROM holds WHERE transaction_id = \(tx) AND tariff->>'id' = 'TAC'") == 1)
+            try await stop(h, "CPM", tx, meterStop: 10000)
+            // 10 kWh at the AC price: 3.00 + 21 % = 3.63.
+            #expect(try await settleAll(h, signer: ReceiptSigner()) == [tx: Decimal(string: "3.63")!])
         }
     }
 

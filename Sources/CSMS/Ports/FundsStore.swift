@@ -16,11 +16,14 @@ public protocol FundsStore: Sendable {
     func holdBasis(stationId: String, evseId: Int?) async throws -> HoldBasis?
     /// Places the hold if the driver's balance covers it, and posts its journal entry.
     func placeHold(_ hold: NewHold) async throws -> HoldPlacement
-    func attachHold(id: Int64, transactionId: Int64) async throws
+    /// Gives a hold to a transaction; with a basis (the EVSE the transaction uses), its tariff snapshot becomes that
+    /// EVSE's.
+    func attachHold(id: Int64, transactionId: Int64, basis: HoldBasis?) async throws
     /// The live bookings (state booked or reserved) of this station whose slot holds `now`, of this EVSE when given.
     func bookings(stationId: String, evseId: Int?, now: Date) async throws -> [ActiveBooking]
-    /// Marks a booking used by a transaction and gives that transaction the booking's hold.
-    func useBooking(id: Int64, transactionId: Int64) async throws
+    /// Marks a booking used by a transaction and gives that transaction the booking's hold; false when the booking
+    /// was no longer open (cancelled meanwhile) or its hold was gone.
+    func useBooking(id: Int64, transactionId: Int64) async throws -> Bool
     /// Inserts a booking; throws `BookingService.Refusal.overlap` when a live booking of the EVSE overlaps it.
     func insertBooking(_ booking: NewBooking) async throws -> Int64
     /// Links a booking and its hold both ways.

@@ -21,7 +21,8 @@ public struct FundsService: Sendable {
         let live = try await store.bookings(stationId: stationId, evseId: evse, now: now)
         guard !live.isEmpty else { return nil }
         if let mine = live.first(where: { $0.expects(identity) }) {
-            if let transactionId { try await store.useBooking(id: mine.id, transactionId: transactionId) }
+            // A booking cancelled while the car started is not taken: the token's own rules and funds decide.
+            if let transactionId, try await !store.useBooking(id: mine.id, transactionId: transactionId) { return nil }
             return .accepted
         }
         return evse == nil ? nil : .invalid
@@ -39,7 +40,10 @@ public struct FundsService: Sendable {
         guard let driver, !driver.postpaid else { return .accepted }
         if let transactionId, try await store.hasHold(transactionId: transactionId) { return .accepted }
         if let open = try await store.openHold(idToken: idToken, stationId: stationId, now: now) {
-            if let transactionId { try await store.attachHold(id: open, transactionId: transactionId) }
+            if let transactionId {
+                let basis = (evseId ?? 0) > 0 ? try await store.holdBasis(stationId: stationId, evseId: evseId) : nil
+                try await store.attachHold(id: open, transactionId: transactionId, basis: basis)
+            }
             return .accepted
         }
         guard let basis = try await store.holdBasis(stationId: stationId, evseId: evseId == 0 ? nil : evseId),

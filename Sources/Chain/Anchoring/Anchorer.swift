@@ -73,7 +73,11 @@ public actor Anchorer {
             }
         }
         if case .sent = job.state, !broadcastHere.contains(job.id) {
-            try await broadcastLatest(job)
+            // Once per process; a refusal (fees now too low, say) must not stop the receipt check and the bump below.
+            do { try await broadcastLatest(job) } catch {
+                logger.notice("rebroadcast of a saved attempt refused; going on", metadata: ["anchor.job": "\(job.id)", "error.type": "\(String(reflecting: error))"])
+            }
+            broadcastHere.insert(job.id)
         }
         let head = try await rpc.blockNumber()
         let finalized = try? await rpc.block("finalized")?.number

@@ -36,7 +36,8 @@ enum AccessPolicy {
         case (.post, "/api/v1/stations"), (.patch, "/api/v1/stations/{id}"), (.delete, "/api/v1/stations/{id}"): return .admin
         case (_, "/api/v1/stations/{id}/evses/{evse}"): return .admin
         case (_, _) where route.hasPrefix("/api/v1/locations") || route.hasPrefix("/api/v1/tariffs") || route.hasPrefix("/api/v1/ocpi"): return .admin
-        case (.post, "/api/v1/drivers/{id}/topups"), (.post, "/api/v1/split-rules"): return .admin
+        // Money: top-ups, revenue splits, and drivers (whether one pays before or after, which tokens bill to whom).
+        case (.post, "/api/v1/drivers/{id}/topups"), (.post, "/api/v1/split-rules"), (.put, "/api/v1/drivers/{id}"): return .admin
         default: return .operator
         }
     }

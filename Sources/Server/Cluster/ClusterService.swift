@@ -60,6 +60,9 @@ final class ClusterNode: Service, Sendable {
         while !Task.isCancelled {
             do {
                 try await Deadline.run(within: databaseTimeout) { [repository, id, name, lease] in try await repository.renew(node: id, name: name, lease: lease) }
+                let mine = Array(registry.connectedIds)
+                let back = try await Deadline.run(within: databaseTimeout) { [repository, id] in try await repository.reassert(node: id, stationIds: mine) }
+                if back > 0 { logger.notice("stations this node holds written back as held here", metadata: ["stations": "\(back)"]) }
                 if ContinuousClock.now - lastSweep >= .seconds(5) {
                     lastSweep = .now
                     let swept = try await Deadline.run(within: databaseTimeout) { [repository] in try await repository.sweep() }
@@ -106,8 +109,13 @@ final class ClusterNode: Service, Sendable {
         switch note.kind {
         case "taken":
             guard let station = note.station, let node = note.node, node != id, let session = registry.session(station) else { return }
-            logger.notice("station taken by another node; closing its socket here", metadata: ["ocpp.station.id": "\(station)", "node": "\(node)"])
-            Task { await session.close(code: .policyViolation, reason: "replaced by a connection on another node") }
+            // Notifications may arrive late: the station may have come back here since. PostgreSQL says who holds it.
+            Task {
+                let holder = try? await Deadline.run(within: databaseTimeout) { [repository] in try await repository.currentHolder(of: station) }
+                guard let holder, holder != id, self.registry.session(station) === session else { return }
+                logger.notice("station taken by another node; closing its socket here", metadata: ["ocpp.station.id": "\(station)", "node": "\(node)"])
+                await session.close(code: .policyViolation, reason: "replaced by a connection on another node")
+            }
         case "call":
             guard note.node == id else { return }
             takeSoon(id: note.id)

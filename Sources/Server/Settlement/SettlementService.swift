@@ -30,6 +30,8 @@ struct SettlementService: Service {
     let ready: StartupGate
     var idle: Duration = .milliseconds(250)
     var captureWorkers = 4
+    /// This node's id: the hold guard looks at the sessions of the stations it holds.
+    var node: String?
 
     struct Anchoring: Sendable {
         let store: PostgresAnchorStore
@@ -91,14 +93,18 @@ struct SettlementService: Service {
 
     /// Sessions that reached their hold are stopped: a driver is never charged more than was held.
     func guardLoop() async {
+        var cursor: Int64 = 0
         while !Task.isCancelled {
             do {
-                let over = try await Deadline.run(within: databaseTimeout * 2) { try await repository.overspent() }
+                // This node's stations, a page at a time from where the last pass stopped.
+                let (node, after) = (self.node, cursor)
+                let (over, last) = try await Deadline.run(within: databaseTimeout * 2) { try await repository.overspent(node: node, after: after) }
+                cursor = last ?? 0
                 for session in over {
                     guard let station = registry.session(session.stationId) else { continue }  // another node's, or offline
                     // Extend when configured and the driver's funds allow (by the hold's size again); else stop.
                     if configuration.holdReached == .extend,
-                       try await Deadline.run(within: databaseTimeout, { try await repository.extendHold(transactionId: session.transactionId, by: session.held) }) {
+                       try await Deadline.run(within: databaseTimeout, { try await repository.extendHold(transactionId: session.transactionId, by: session.held, from: session.held) }) {
                         logger.notice("session reached its hold; hold extended", metadata: ["transaction.id": "\(session.transactionId)", "hold": "\(session.held * 2)"])
                         continue
                     }

@@ -58,7 +58,10 @@ public struct ClusterRepository: Sendable {
                     UPDATE node_calls SET state = 'answered',
                         answer = jsonb_build_object('problem', jsonb_build_object('status', 409, 'title', 'Station offline',
                                                     'detail', 'the node that held the station stopped'))
-                    WHERE state IN ('pending', 'taken') AND target_node NOT IN (SELECT id FROM nodes WHERE lease_until > now())
+                    -- A call already taken may still be made by its node (the lease lapsed under a slow database): only
+                    -- one past its deadline is failed; the node's answer, if it comes, is then not recorded.
+                    WHERE (state = 'pending' OR (state = 'taken' AND deadline < now()))
+                      AND target_node NOT IN (SELECT id FROM nodes WHERE lease_until > now())
                     RETURNING id, origin_node
                 )
                 SELECT pg_notify(\(Self.channel), json_build_object('kind', 'answer', 'id', f.id, 'node', f.origin_node)::text) FROM f
@@ -69,6 +72,27 @@ public struct ClusterRepository: Sendable {
             try await conn.query("DELETE FROM node_calls WHERE created_at < now() - interval '1 hour'", logger: logger)
             return Sweep(stationsOffline: offline, callsFailed: failed)
         }
+    }
+
+    /// The node that holds the station now, per PostgreSQL.
+    public func currentHolder(of stationId: String) async throws -> String? {
+        for try await node in try await client.query("SELECT connected_node FROM stations WHERE id = \(stationId)", logger: logger).decode(String?.self) {
+            return node
+        }
+        return nil
+    }
+
+    /// Writes this node back as the holder of stations it holds that PostgreSQL lost track of (the sweep took them
+    /// while this node's lease lapsed under a slow database). Never takes a station another node holds.
+    public func reassert(node: String, stationIds: [String]) async throws -> Int {
+        guard !stationIds.isEmpty else { return 0 }
+        return try await client.query(
+            """
+            UPDATE stations SET online = true, connected_node = \(node)
+            WHERE id = ANY(\(stationIds)::text[]) AND connected_node IS NULL AND decommissioned_at IS NULL RETURNING id
+            """,
+            logger: logger
+        ).collect().count
     }
 
     /// Whether a node's lease is current.
@@ -135,7 +159,11 @@ public struct ClusterRepository: Sendable {
     /// Records a call's answer (JSON text) and tells its origin.
     public func answer(_ call: NodeCall, with answer: String) async throws {
         try await client.withTransaction(logger: logger) { conn in
-            try await conn.query("UPDATE node_calls SET state = 'answered', answer = \(answer)::jsonb WHERE id = \(call.id)", logger: logger)
+            // Answered once: a call the sweep failed meanwhile keeps that answer (its origin has it).
+            let recorded = try await conn.query(
+                "UPDATE node_calls SET state = 'answered', answer = \(answer)::jsonb WHERE id = \(call.id) AND state = 'taken' RETURNING id", logger: logger
+            ).collect()
+            guard !recorded.isEmpty else { return }
             try await conn.query(
                 "SELECT pg_notify(\(Self.channel), json_build_object('kind', 'answer', 'id', \(call.id)::text, 'node', \(call.origin)::text)::text)",
                 logger: logger

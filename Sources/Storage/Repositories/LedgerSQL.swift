@@ -126,7 +126,7 @@ struct PostgresFundsStore: FundsStore {
         for try await id in try await connection.query(
             """
             SELECT id FROM holds WHERE id_token = \(idToken) AND station_id = \(stationId) AND state = 'held' AND transaction_id IS NULL
-              AND (expires_at IS NULL OR expires_at > \(now)) ORDER BY id DESC LIMIT 1 FOR UPDATE
+              AND booking_id IS NULL AND (expires_at IS NULL OR expires_at > \(now)) ORDER BY id DESC LIMIT 1 FOR UPDATE
             """,
             logger: logger
         ).decode(Int64.self) { return id }
@@ -177,8 +177,20 @@ struct PostgresFundsStore: FundsStore {
         return .placed(id: id)
     }
 
-    func attachHold(id: Int64, transactionId: Int64) async throws {
-        try await connection.query("UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL WHERE id = \(id)", logger: logger)
+    func attachHold(id: Int64, transactionId: Int64, basis: HoldBasis?) async throws {
+        if let basis {
+            // The EVSE is known now: the session is priced by its tariff, not by the one the Authorize sized the hold by.
+            try await connection.query(
+                """
+                UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL, tariff = \(basis.tariffJSON)::jsonb,
+                    time_zone = \(basis.timeZone.identifier), location_id = \(basis.locationId)
+                WHERE id = \(id)
+                """,
+                logger: logger
+            )
+        } else {
+            try await connection.query("UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL WHERE id = \(id)", logger: logger)
+        }
     }
 }
 
@@ -197,18 +209,26 @@ extension PostgresFundsStore {
         return out
     }
 
-    func useBooking(id: Int64, transactionId: Int64) async throws {
-        try await connection.query(
+    func useBooking(id: Int64, transactionId: Int64) async throws -> Bool {
+        let rows = try await connection.query(
             """
             WITH b AS (
                 UPDATE bookings SET state = 'used', transaction_id = \(transactionId), updated_at = now()
-                WHERE id = \(id) AND state IN ('booked', 'reserved') RETURNING hold_id
+                WHERE id = \(id) AND state IN ('booked', 'reserved') RETURNING id, hold_id
+            ),
+            h AS (
+                UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL
+                WHERE id = (SELECT hold_id FROM b) AND state = 'held' AND transaction_id IS NULL RETURNING id
             )
-            UPDATE holds SET transaction_id = \(transactionId), expires_at = NULL
-            WHERE id = (SELECT hold_id FROM b) AND state = 'held' AND transaction_id IS NULL
+            SELECT (SELECT count(*) FROM b)::int8, (SELECT count(*) FROM h)::int8, (SELECT hold_id FROM b) IS NULL
             """,
             logger: logger
         )
+        for try await (booked, held, noHold) in rows.decode((Int64, Int64, Bool).self) {
+            // Taken when the booking was open and its hold (if it has one) is now this transaction's.
+            return booked == 1 && (noHold || held == 1)
+        }
+        return false
     }
 
     func sharing(stationId: String) async throws -> (calendar: SharingCalendar, host: String?)? {

@@ -72,7 +72,7 @@ extension SettlementRepository {
         for try await row in try await client.query(
             """
             SELECT \(unescaped: Self.bookingColumns) FROM bookings b LEFT JOIN holds h ON h.id = b.hold_id
-            WHERE b.state = 'booked' AND lower(b.slot) <= \(now) AND upper(b.slot) > \(now) ORDER BY lower(b.slot) LIMIT \(limit)
+            WHERE b.state = 'booked' AND b.partner_id IS NULL AND lower(b.slot) <= \(now) AND upper(b.slot) > \(now) ORDER BY lower(b.slot) LIMIT \(limit)
             """,
             logger: logger
         ) { out.append(try Self.booking(row)) }
@@ -120,7 +120,7 @@ extension SettlementRepository {
             if let holdId {
                 var hold: (String, String, String, String, String, String?)?
                 for try await row in try await conn.query(
-                    "SELECT driver_id, currency, amount::text, tariff::text, time_zone, location_id FROM holds WHERE id = \(holdId) AND state = 'held' FOR UPDATE",
+                    "SELECT driver_id, currency, amount::text, tariff::text, time_zone, location_id FROM holds WHERE id = \(holdId) AND state = 'held' AND transaction_id IS NULL FOR UPDATE",
                     logger: logger
                 ).decode((String, String, String, String, String, String?).self) { hold = row }
                 if let (driver, currency, amountText, tariffJSON, zone, location) = hold {

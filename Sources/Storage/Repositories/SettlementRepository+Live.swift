@@ -14,23 +14,29 @@ extension SettlementRepository {
         public var cost: Decimal
     }
 
-    /// The active held sessions whose cost so far (priced from their register readings by the hold's tariff) has
-    /// reached the hold, not yet asked to stop in the last `retryAfter`.
-    public func overspent(retryAfter: Duration = .seconds(60), limit: Int = 1000) async throws -> [Overspent] {
+    /// The active held sessions (of the stations `node` holds, when given) whose cost so far, priced from their
+    /// register readings by the hold's tariff (and a booked session's reservation, as the capture prices it), has
+    /// reached the hold, not yet asked to stop in the last `retryAfter`. At most `limit` sessions past `after` (a
+    /// transaction id) are looked at; the caller goes on from the last one, so that every session is looked at in turn
+    /// however many there are. Returns the sessions over their hold and the last transaction id looked at (nil: the
+    /// end was reached).
+    public func overspent(node: String? = nil, after: Int64 = 0, retryAfter: Duration = .seconds(60), limit: Int = 1000) async throws -> (over: [Overspent], last: Int64?) {
         try await client.withConnection { conn in
-            struct Row { var tx: Int64; var uid: String; var station: String; var amount: Decimal; var tariff: String; var zone: String; var start: Date; var meterStart: Int64? }
+            struct Row { var tx: Int64; var uid: String; var station: String; var amount: Decimal; var tariff: String; var zone: String; var start: Date; var meterStart: Int64?; var slot: Date? }
             var rows: [Row] = []
-            for try await (tx, uid, station, amount, tariff, zone, start, meterStart) in try await conn.query(
+            for try await (tx, uid, station, amount, tariff, zone, start, meterStart, slot) in try await conn.query(
                 """
-                SELECT t.id, t.uid, t.station_id, h.amount::text, h.tariff::text, h.time_zone, coalesce(t.started_at, t.created_at), t.meter_start_wh
+                SELECT t.id, t.uid, t.station_id, h.amount::text, h.tariff::text, h.time_zone, coalesce(t.started_at, t.created_at), t.meter_start_wh, lower(b.slot)
                 FROM holds h JOIN transactions t ON t.id = h.transaction_id
-                WHERE h.state = 'held' AND h.transaction_id IS NOT NULL AND t.state = 'Active' AND h.tariff IS NOT NULL
+                JOIN stations s ON s.id = t.station_id AND (\(node)::text IS NULL OR s.connected_node = \(node))
+                LEFT JOIN bookings b ON b.id = h.booking_id
+                WHERE h.state = 'held' AND h.transaction_id > \(after) AND t.state = 'Active' AND h.tariff IS NOT NULL
                   AND (h.stop_requested_at IS NULL OR h.stop_requested_at < now() - \(retryAfter.seconds) * interval '1 second')
-                ORDER BY t.id LIMIT \(limit)
+                ORDER BY h.transaction_id LIMIT \(limit)
                 """,
                 logger: logger
-            ).decode((Int64, String, String, String, String, String, Date, Int64?).self) {
-                rows.append(Row(tx: tx, uid: uid, station: station, amount: try LedgerSQL.decimal(amount), tariff: tariff, zone: zone, start: start, meterStart: meterStart))
+            ).decode((Int64, String, String, String, String, String, Date, Int64?, Date?).self) {
+                rows.append(Row(tx: tx, uid: uid, station: station, amount: try LedgerSQL.decimal(amount), tariff: tariff, zone: zone, start: start, meterStart: meterStart, slot: slot))
             }
             var out: [Overspent] = []
             for row in rows {
@@ -49,13 +55,19 @@ extension SettlementRepository {
                 let base = row.meterStart ?? readings[0].1
                 let end = max(OCPIDateTime(seconds: last.0.seconds), start)
                 let metered = MeteredSession(start: start, end: end, readings: readings.map { ($0.0, $0.1 - base) }, energyWh: max(last.1 - base, 0))
+                let zone = TimeZone(identifier: row.zone) ?? TimeZone(identifier: "UTC")!
                 guard let tariff = try? CatalogJSON.decode(Tariff.self, row.tariff),
-                      let (_, totals) = try? metered.priced(tariff: tariff, timeZone: TimeZone(identifier: row.zone) ?? TimeZone(identifier: "UTC")!, currency: tariff.currency)
+                      var (usage, totals) = try? metered.priced(tariff: tariff, timeZone: zone, currency: tariff.currency)
                 else { continue }
+                if let slot = row.slot {
+                    usage = ReservationPricing.withReservation(usage, slotStart: slot)
+                    guard let withReservation = try? PricingEngine.price(usage, tariff: tariff, timeZone: zone) else { continue }
+                    totals = withReservation
+                }
                 let cost = Amounts.cents(totals.totalCost.inclVat ?? totals.totalCost.exclVat)
                 if cost >= row.amount { out.append(Overspent(transactionId: row.tx, uid: row.uid, stationId: row.station, held: row.amount, cost: cost)) }
             }
-            return out
+            return (out, rows.count == limit ? rows.last?.tx : nil)
         }
     }
 
@@ -145,18 +157,20 @@ extension SettlementRepository {
 extension SettlementRepository {
     /// Raises a charging session's hold by `by` when the driver's available funds cover it (one more hold entry,
     /// keyed by the new total so a retry posts nothing twice). False when they do not: the session is then stopped.
-    public func extendHold(transactionId: Int64, by amount: Decimal) async throws -> Bool {
+    public func extendHold(transactionId: Int64, by amount: Decimal, from current: Decimal? = nil) async throws -> Bool {
         try await client.withTransaction(logger: logger) { conn in
             var found: (Int64, String, String, String)?
             for try await row in try await conn.query(
                 "SELECT id, driver_id, currency, amount::text FROM holds WHERE transaction_id = \(transactionId) AND state = 'held' FOR UPDATE", logger: logger
             ).decode((Int64, String, String, String).self) { found = row }
-            guard let (id, driver, currency, current) = found else { return false }
+            guard let (id, driver, currency, currentText) = found else { return false }
+            // Compare and set: a guard that saw another amount (another node extended it meanwhile) does nothing.
+            if let current, try LedgerSQL.decimal(currentText) != current { return true }
             let spendable = AccountRef(.driver, driver, currency)
             let accountId = try await LedgerSQL.account(conn, spendable, logger: logger)
             _ = try await conn.query("SELECT 1 FROM accounts WHERE id = \(accountId) FOR UPDATE", logger: logger).collect()
             guard try await LedgerSQL.balance(conn, spendable, logger: logger) >= amount else { return false }
-            let total = try LedgerSQL.decimal(current) + amount
+            let total = try LedgerSQL.decimal(currentText) + amount
             var entry = CapturePlan.hold(id: id, driver: driver, currency: currency, amount: amount)
             entry.idempotencyKey = "hold:\(id):to:\(total)"
             try await LedgerSQL.post(conn, entry, holdId: id, logger: logger)
