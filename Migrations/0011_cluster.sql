@@ -7,7 +7,9 @@ CREATE TABLE nodes (
     id          text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 100),
     name        text NOT NULL,
     started_at  timestamptz NOT NULL DEFAULT now(),
-    lease_until timestamptz NOT NULL
+    lease_until timestamptz NOT NULL,
+    -- Set when the node left on purpose: a renewal still in flight then cannot bring it back.
+    left_at     timestamptz
 );
 
 ALTER TABLE stations ADD COLUMN owner_epoch bigint NOT NULL DEFAULT 0;

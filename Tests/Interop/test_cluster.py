@@ -155,13 +155,22 @@ def api(node, method, path, body=None):
 
 
 def command_everyone(cluster, stations, nodes):
-    """Every station commanded through every given node; all answered by the station itself."""
-    failures = []
+    """Every station commanded through every given node, and answered by the station itself. A station that is
+    moving between nodes at that moment may make a command fail, but only honestly (409 offline, 502, 504, as a
+    problem): the caller tries again, at most three times, and then it must be answered."""
+    failures, dishonest = [], []
     for s in stations:
         for node in nodes:
-            status, body = api(node, "POST", f"/stations/{s.sid}/commands/ChangeAvailability", {"connectorId": 0, "type": "Operative"})
-            if status != 200 or json.dumps(body).find("Accepted") < 0:
+            for attempt in range(3):
+                status, body = api(node, "POST", f"/stations/{s.sid}/commands/ChangeAvailability", {"connectorId": 0, "type": "Operative"})
+                if status == 200 and "Accepted" in json.dumps(body):
+                    break
+                if status not in (409, 502, 504) or not isinstance(body, dict) or "title" not in body:
+                    dishonest.append((s.sid, node.port, status, body))
+                time.sleep(1)
+            else:
                 failures.append((s.sid, node.port, status, body))
+    assert not dishonest, dishonest[:5]
     assert not failures, failures[:5]
 
 
@@ -224,7 +233,7 @@ def test_three_nodes_behind_haproxy():
 
             # Replacement across nodes: the same station directly on two nodes, one after the other.
             lone = f"CL-{tag}-X"
-            admin_ok(first, "POST", "/stations", {"id": lone, "securityProfile": 0})
+            admin_ok(survivors[0], "POST", "/stations", {"id": lone, "securityProfile": 0})  # the first node may be the one killed
             a, b = survivors
             async with connect(f"ws://127.0.0.1:{a.port}/ocpp/{lone}", subprotocols=["ocpp1.6"]) as old:
                 await old.send(json.dumps([2, "b1", "BootNotification", {"chargePointVendor": "X", "chargePointModel": "Y"}]))
@@ -261,9 +270,11 @@ def test_three_nodes_behind_haproxy():
             await asyncio.to_thread(command_everyone, cluster, stations, cluster.nodes)
             # Offline states: every station online on a live node, and the live nodes are the three processes running
             # now (those that left on SIGTERM are gone; the killed one's lease lapsed).
-            live = await asyncio.to_thread(alive_nodes, cluster)
+            # A node that left on SIGTERM is gone at once when its leave was recorded, else when its lease lapses (15 s).
             current = {await asyncio.to_thread(holders_of, cluster, n) for n in cluster.nodes}
-            assert live == current and len(current) == 3, (live, current)
+            assert len(current) == 3, current
+            await asyncio.to_thread(wait, lambda: alive_nodes(cluster) == current, 25, "only the three running processes alive")
+            live = current
             held = await asyncio.to_thread(holders, cluster)
             assert len(held) == STATIONS and set(held.values()) <= live, held
             await asyncio.sleep(1)

@@ -21,7 +21,7 @@ public struct ClusterRepository: Sendable {
         try await client.query(
             """
             INSERT INTO nodes (id, name, lease_until) VALUES (\(node), \(name), now() + \(lease.seconds) * interval '1 second')
-            ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until
+            ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until WHERE nodes.left_at IS NULL
             """,
             logger: logger
         )
@@ -31,7 +31,7 @@ public struct ClusterRepository: Sendable {
     public func leave(node: String) async throws {
         try await client.withTransaction(logger: logger) { conn in
             try await conn.query("UPDATE stations SET online = false, connected_node = NULL WHERE connected_node = \(node)", logger: logger)
-            try await conn.query("DELETE FROM nodes WHERE id = \(node)", logger: logger)
+            try await conn.query("UPDATE nodes SET left_at = now(), lease_until = now() WHERE id = \(node)", logger: logger)
         }
     }
 
