@@ -165,10 +165,7 @@ struct ChainCommand: AsyncParsableCommand {
     }
 
     static func key(_ path: String) throws -> PrivateKey {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { throw ValidationError("cannot read \(path)") }
-        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32, let key = try? PrivateKey(bytes: bytes) else {
-            throw ValidationError("\(path): a chain key is 64 hex digits")
-        }
+        guard let key = PrivateKey(hexFile: path) else { throw ValidationError("\(path): cannot be read, or is not a chain key (64 hex digits)") }
         return key
     }
 }

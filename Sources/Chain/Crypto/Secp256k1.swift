@@ -105,3 +105,14 @@ public enum KeyError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension PrivateKey {
+    /// A key from a file of 64 hex digits (an optional 0x, surrounding whitespace), as the chain key files are kept.
+    /// Nil when the file cannot be read or is not such a key; its content is never part of an error.
+    public init?(hexFile path: String) {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
+              let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32, let key = try? PrivateKey(bytes: bytes)
+        else { return nil }
+        self = key
+    }
+}

@@ -170,7 +170,8 @@ extension OCPIController {
         }
         try await settlements.markReserved(bookingId: bookingId, reservationId: reservation)
         let translated = Result { () throws(CommandTranslation.Refusal) -> CommandTranslation.Call in
-            try CommandTranslation.reserveNow(version: place.version, evseId: place.evseId, uid: token.uid, type: token.type, expiry: r.expiryDate, reservationId: reservation)
+            try CommandTranslation.reserveNow(version: place.version, evseId: place.evseId, uid: token.uid, idTokenType: CommandTranslation.idTokenType(token.type),
+                                              expiry: r.expiryDate, reservationId: reservation)
         }
         let call: CommandTranslation.Call
         switch translated {

@@ -24,12 +24,7 @@ enum ChainSetup {
 
     /// A chain key file: 64 hex digits, with or without 0x. Its content is never logged.
     static func loadKey(_ path: String) throws -> PrivateKey {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError("cannot read the chain key file \(path)")
-        }
-        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32, let key = try? PrivateKey(bytes: bytes) else {
-            throw ConfigurationError("\(path): a chain key is 64 hex digits")
-        }
+        guard let key = PrivateKey(hexFile: path) else { throw ConfigurationError("\(path): cannot be read, or is not a chain key (64 hex digits)") }
         return key
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import OCPI
 import OCPP
 import ServiceLifecycle
 import Settlement
@@ -157,20 +158,12 @@ struct SettlementService: Service {
                 try await dispatcher.repository.createReservation(stationId: b.stationId, evseId: b.evseId, idToken: b.expectedValue, expiresAt: b.end)
             }
             try await Deadline.run(within: databaseTimeout) { try await repository.markReserved(bookingId: b.id, reservationId: reservation.id) }
-            let payload: JSONValue
-            if version == .v16 {
-                payload = .object([
-                    "connectorId": .number(JSONNumber(b.evseId)), "expiryDate": .string(OCPPDateTime.format(b.end)),
-                    "idTag": .string(String(b.expectedValue.prefix(20))), "reservationId": .number(JSONNumber(reservation.id)),
-                ])
-            } else {
-                let type = ["emaid": "eMAID", "mac": "MacAddress"][b.expectedType] ?? "Central"
-                payload = .object([
-                    "id": .number(JSONNumber(reservation.id)), "expiryDateTime": .string(OCPPDateTime.format(b.end)), "evseId": .number(JSONNumber(b.evseId)),
-                    "idToken": .object(["idToken": .string(String(b.expectedValue.prefix(36))), "type": .string(type)]),
-                ])
-            }
-            let answer = try await dispatcher.send(stationId: b.stationId, action: "ReserveNow", payload: payload)
+            // The booked identity as 2.0.1 names it; the CSMS knows an app token, an eMAID or a car's MAC address.
+            let type = ["emaid": "eMAID", "mac": "MacAddress"][b.expectedType] ?? "Central"
+            let call = try CommandTranslation.reserveNow(
+                version: version.rawValue, evseId: b.evseId, uid: b.expectedValue, idTokenType: type, expiry: OCPIDateTime(b.end), reservationId: reservation.id
+            )
+            let answer = try await dispatcher.send(stationId: b.stationId, action: call.action, payload: call.payload)
             let status: String = if case .result(let r) = answer.answer { r["status"]?.stringValue ?? "Rejected" } else { "CallError" }
             try await Deadline.run(within: databaseTimeout) {
                 try await dispatcher.repository.setReservationStatus(id: reservation.id, status: status == "Accepted" ? .accepted : .rejected)

@@ -131,6 +131,15 @@ public struct SessionRepository: Sendable {
         var found: (SessionFacts, CdrLocation, Int64)?
         for try await row in rows { found = try Self.facts(row) }
         guard var (facts, location, transactionId) = found else { return nil }
+        facts.readings = try await registerReadings(conn, transactionId: transactionId, logger: logger)
+        _ = transactionId
+        return (facts, location)
+    }
+
+    /// A transaction's energy register readings (absolute Wh), one per time (the latest correction), in time order:
+    /// what every pricing of it reads, the OCPI Session and CDR, the capture and the hold guard alike.
+    static func registerReadings(_ conn: PostgresConnection, transactionId: Int64, logger: Logger) async throws -> [(OCPIDateTime, Int64)] {
+        var out: [(OCPIDateTime, Int64)] = []
         for try await (at, wh) in try await conn.query(
             """
             SELECT DISTINCT ON (sampled_at) sampled_at, round(value)::int8 FROM meter_values
@@ -139,9 +148,8 @@ public struct SessionRepository: Sendable {
             ORDER BY sampled_at, id DESC
             """,
             logger: logger
-        ).decode((Date, Int64).self) { facts.readings.append((OCPIDateTime(at), wh)) }
-        _ = transactionId
-        return (facts, location)
+        ).decode((Date, Int64).self) { out.append((OCPIDateTime(at), wh)) }
+        return out
     }
 
     static func facts(_ row: PostgresRow) throws -> (SessionFacts, CdrLocation, Int64) {

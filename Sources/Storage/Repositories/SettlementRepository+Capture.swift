@@ -83,19 +83,16 @@ extension SettlementRepository {
         }
         guard let tx = found else { return .alreadySettled(transactionId: transactionId) }
 
-        var readings: [(OCPIDateTime, Int64)] = []
+        // The same readings the OCPI Session and CDR are priced from.
+        let readings = try await SessionRepository.registerReadings(conn, transactionId: transactionId, logger: logger)
         var signed: [Receipt.SignedMeterData] = []
-        for try await (at, wh, data) in try await conn.query(
+        for try await data in try await conn.query(
             """
-            SELECT sampled_at, CASE WHEN unit = 'Wh' AND value IS NOT NULL AND abs(value) <= \(WireLimits.maxRegisterWh) THEN round(value)::int8 END, signed_data
-            FROM meter_values WHERE transaction_id = \(transactionId) AND measurand = 'Energy.Active.Import.Register' AND phase = ''
-              AND location IN ('', 'Outlet') ORDER BY sampled_at, id
+            SELECT signed_data FROM meter_values
+            WHERE transaction_id = \(transactionId) AND measurand = 'Energy.Active.Import.Register' AND signed_data IS NOT NULL ORDER BY sampled_at, id
             """,
             logger: logger
-        ).decode((Date, Int64?, String?).self) {
-            if let wh { readings.append((OCPIDateTime(at), wh)) }
-            if let data { signed.append(Receipt.SignedMeterData(format: data.hasPrefix("OCMF|") ? "OCMF" : "OCPP", data: data, verified: nil)) }
-        }
+        ).decode(String.self) { signed.append(Receipt.SignedMeterData(format: data.hasPrefix("OCMF|") ? "OCMF" : "OCPP", data: data, verified: nil)) }
         let start = OCPIDateTime(seconds: OCPIDateTime(tx.start).seconds)
         let end = max(OCPIDateTime(seconds: OCPIDateTime(tx.stop).seconds), start)
         let base = tx.meterStart ?? readings.min { $0.0 < $1.0 }?.1 ?? 0

@@ -40,16 +40,7 @@ extension SettlementRepository {
             }
             var out: [Overspent] = []
             for row in rows {
-                var readings: [(OCPIDateTime, Int64)] = []
-                for try await (at, wh) in try await conn.query(
-                    """
-                    SELECT sampled_at, round(value)::int8 FROM meter_values
-                    WHERE transaction_id = \(row.tx) AND measurand = 'Energy.Active.Import.Register' AND phase = '' AND unit = 'Wh'
-                      AND value IS NOT NULL AND abs(value) <= \(WireLimits.maxRegisterWh) AND location IN ('', 'Outlet')
-                    ORDER BY sampled_at, id
-                    """,
-                    logger: logger
-                ).decode((Date, Int64).self) { readings.append((OCPIDateTime(at), wh)) }
+                let readings = try await SessionRepository.registerReadings(conn, transactionId: row.tx, logger: logger)
                 guard let last = readings.last else { continue }
                 let start = OCPIDateTime(seconds: OCPIDateTime(row.start).seconds)
                 let base = row.meterStart ?? readings[0].1

@@ -21,7 +21,7 @@ enum CommandTranslation {
             return Call(action: "RemoteStartTransaction", payload: .object(["connectorId": .number(JSONNumber(evseId)), "idTag": .string(uid)]))
         }
         // An RFID card's uid is its ISO 14443 id; any other token is known to the CSMS alone (Central).
-        let tokenType = type == .rfid ? "ISO14443" : "Central"
+        let tokenType = idTokenType(type)
         return Call(action: "RequestStartTransaction", payload: .object([
             "evseId": .number(JSONNumber(evseId)), "remoteStartId": .number(JSONNumber(remoteStartId)),
             "idToken": .object(["idToken": .string(uid), "type": .string(tokenType)]),
@@ -42,8 +42,9 @@ enum CommandTranslation {
         return Call(action: "UnlockConnector", payload: .object(["evseId": .number(JSONNumber(evseId)), "connectorId": .number(JSONNumber(connectorId))]))
     }
 
-    /// RESERVE_NOW: ReserveNow for the token on the EVSE until the expiry, with the CSMS's reservation id.
-    static func reserveNow(version: String?, evseId: Int, uid: String, type: TokenType, expiry: OCPIDateTime, reservationId: Int) throws(Refusal) -> Call {
+    /// ReserveNow for an identity on the EVSE until the expiry, with the CSMS's reservation id: an OCPI RESERVE_NOW's
+    /// token, or a booking's expected identity. `idTokenType` is 2.0.1's IdTokenEnumType (1.6 has none).
+    static func reserveNow(version: String?, evseId: Int, uid: String, idTokenType: String, expiry: OCPIDateTime, reservationId: Int) throws(Refusal) -> Call {
         if isV16(version) {
             guard uid.utf8.count <= 20 else { throw .rejected("the token's uid is longer than an OCPP 1.6 idTag (20 characters)") }
             return Call(action: "ReserveNow", payload: .object([
@@ -53,9 +54,12 @@ enum CommandTranslation {
         }
         return Call(action: "ReserveNow", payload: .object([
             "id": .number(JSONNumber(reservationId)), "expiryDateTime": .string(expiry.description), "evseId": .number(JSONNumber(evseId)),
-            "idToken": .object(["idToken": .string(uid), "type": .string(type == .rfid ? "ISO14443" : "Central")]),
+            "idToken": .object(["idToken": .string(uid), "type": .string(idTokenType)]),
         ]))
     }
+
+    /// 2.0.1's IdTokenEnumType of an OCPI token: an RFID card's uid is its ISO 14443 id; any other is the CSMS's.
+    static func idTokenType(_ type: TokenType) -> String { type == .rfid ? "ISO14443" : "Central" }
 
     /// CANCEL_RESERVATION: CancelReservation of the CSMS's reservation id (the same field name in both versions).
     static func cancelReservation(reservationId: Int) -> Call {
