@@ -96,3 +96,20 @@ public struct MeteredSession: Hashable, Sendable {
         return periods
     }
 }
+
+extension MeteredSession {
+    /// A transaction as its meter saw it, up to `end` or, while charging (`end` nil), up to its latest reading known at
+    /// `now`. `readings` are the register's absolute Wh; the session's are counted from the meter start (else the first
+    /// reading). The energy is the transaction's, else the meter stop's, else the latest reading's. The OCPI Session and
+    /// CDR, the capture and the hold guard all meter a transaction so.
+    public static func of(start: OCPIDateTime, end: OCPIDateTime?, meterStartWh: Int64?, meterStopWh: Int64?, energyWh: Int64?,
+                          readings: [(OCPIDateTime, Int64)], now: OCPIDateTime) -> MeteredSession {
+        let known = readings.filter { $0.0 >= start && $0.0 <= max(now, start) }
+        let until = end ?? known.map(\.0).max() ?? start
+        let sorted = known.filter { $0.0 <= until }.sorted { $0.0 < $1.0 }
+        let base = meterStartWh ?? sorted.first?.1 ?? 0
+        let latest = sorted.last.map { $0.1 - base } ?? 0
+        let energy: Int64 = energyWh ?? meterStopWh.map { $0 - base } ?? latest
+        return MeteredSession(start: start, end: until, readings: sorted.map { ($0.0, $0.1 - base) }, energyWh: max(energy, 0))
+    }
+}

@@ -58,13 +58,7 @@ public struct SessionFacts: Sendable {
     /// The meter's view up to the end or, while charging, up to its latest reading (what happened since is not known
     /// yet: it is neither charging nor parking until the meter says so).
     public func metered(now: OCPIDateTime) -> MeteredSession {
-        let known = readings.filter { $0.0 >= start && $0.0 <= max(now, start) }
-        let until = end ?? known.map(\.0).max() ?? start
-        let sorted = known.filter { $0.0 <= until }.sorted { $0.0 < $1.0 }
-        let base = meterStartWh ?? sorted.first?.1 ?? 0
-        let latest = sorted.last.map { $0.1 - base } ?? 0
-        let energy: Int64 = energyWh ?? meterStopWh.map { $0 - base } ?? latest
-        return MeteredSession(start: start, end: until, readings: sorted.map { ($0.0, $0.1 - base) }, energyWh: max(energy, 0))
+        MeteredSession.of(start: start, end: end, meterStartWh: meterStartWh, meterStopWh: meterStopWh, energyWh: energyWh, readings: readings, now: now)
     }
 
     /// The usage and, with a tariff, its totals.

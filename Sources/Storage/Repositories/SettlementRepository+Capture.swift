@@ -95,9 +95,8 @@ extension SettlementRepository {
         ).decode(String.self) { signed.append(Receipt.SignedMeterData(format: data.hasPrefix("OCMF|") ? "OCMF" : "OCPP", data: data, verified: nil)) }
         let start = OCPIDateTime(seconds: OCPIDateTime(tx.start).seconds)
         let end = max(OCPIDateTime(seconds: OCPIDateTime(tx.stop).seconds), start)
-        let base = tx.meterStart ?? readings.min { $0.0 < $1.0 }?.1 ?? 0
-        let energy = max(tx.energy ?? tx.meterStop.map { $0 - base } ?? 0, 0)
-        let metered = MeteredSession(start: start, end: end, readings: readings.map { ($0.0, $0.1 - base) }, energyWh: energy)
+        let metered = MeteredSession.of(start: start, end: end, meterStartWh: tx.meterStart, meterStopWh: tx.meterStop, energyWh: tx.energy, readings: readings, now: end)
+        let energy = metered.energyWh
 
         guard let tariffJSON = hold.tariff else { throw MissingRow("the tariff snapshot of hold \(hold.id)") }
         let tariff = try CatalogJSON.decode(Tariff.self, tariffJSON)

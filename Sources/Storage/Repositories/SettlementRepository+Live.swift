@@ -43,9 +43,9 @@ extension SettlementRepository {
                 let readings = try await SessionRepository.registerReadings(conn, transactionId: row.tx, logger: logger)
                 guard let last = readings.last else { continue }
                 let start = OCPIDateTime(seconds: OCPIDateTime(row.start).seconds)
-                let base = row.meterStart ?? readings[0].1
-                let end = max(OCPIDateTime(seconds: last.0.seconds), start)
-                let metered = MeteredSession(start: start, end: end, readings: readings.map { ($0.0, $0.1 - base) }, energyWh: max(last.1 - base, 0))
+                // Still charging: metered up to its latest reading.
+                let metered = MeteredSession.of(start: start, end: nil, meterStartWh: row.meterStart, meterStopWh: nil, energyWh: nil, readings: readings,
+                                                now: max(last.0, start))
                 let zone = TimeZone(identifier: row.zone) ?? TimeZone(identifier: "UTC")!
                 guard let tariff = try? CatalogJSON.decode(Tariff.self, row.tariff),
                       var (usage, totals) = try? metered.priced(tariff: tariff, timeZone: zone, currency: tariff.currency)
