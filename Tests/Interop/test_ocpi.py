@@ -2,6 +2,7 @@
 locations and tariffs page by page, and checks every object against the spec's field rules; then it behaves as the
 partners that strain implementations do."""
 import asyncio
+from datetime import datetime
 import time
 import uuid
 
@@ -171,6 +172,10 @@ def test_single_objects_headers_and_errors(server, catalog):
         emsp.close()
 
 
+def _instant(stamp):
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def test_date_filters_and_status_changes_bump_last_updated(server, catalog):
     emsp = EMSP(party_id="EM3")
     try:
@@ -188,8 +193,9 @@ def test_date_filters_and_status_changes_bump_last_updated(server, catalog):
                 status, _, body = emsp.call("GET", f"{base}/{loc}", token)
                 evse = body["data"]["evses"][0]
                 assert evse["status"] == "CHARGING", evse
-                assert body["data"]["last_updated"] > stamp
-                assert evse["last_updated"] <= body["data"]["last_updated"]
+                # Compared as times: "…00Z" and "…00.814Z" do not order as strings.
+                assert _instant(body["data"]["last_updated"]) > _instant(stamp)
+                assert _instant(evse["last_updated"]) <= _instant(body["data"]["last_updated"])
                 # date_from is inclusive and date_to exclusive: the changed location is in [stamp', ∞) only.
                 changed = body["data"]["last_updated"]
                 status, h, page = emsp.call("GET", f"{base}?date_from={changed}", token)
