@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // OCPP-J wire format, generated message types and schema validation. Pure.
@@ -56,6 +58,18 @@ let package = Package(
         .target(name: "OCPI", swiftSettings: swiftSettings),
         // Settlement: the exact tariff pricing engine (and, later, holds, the ledger and receipts). Pure.
         .target(name: "Settlement", dependencies: ["OCPI", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        // Station and contract certificates: the station CA (CSR checks and signing), chain checks against a set of
+        // roots with Voltaic's revocation list, ISO 15118 certificate ids, and the status sources. Pure but for OCSP.
+        .target(
+            name: "PKI",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The version-neutral domain: stations, EVSEs, tokens, transactions and the rules over them.
         .target(name: "CSMS", dependencies: ["OCPP", "OCPI", "Settlement"], swiftSettings: swiftSettings),
         // An in-memory UnitOfWork with the PostgreSQL schema's keys, conflicts and column ranges, and the
@@ -65,7 +79,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "CSMS", "OCPI", "Settlement", "Chain",
+                "CSMS", "OCPI", "Settlement", "Chain", "PKI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,8 +92,12 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "OCPP", "OCPI", "CSMS", "Storage", "Settlement", "Chain",
+                "OCPP", "OCPI", "CSMS", "Storage", "Settlement", "Chain", "PKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -99,8 +117,9 @@ let package = Package(
         .executableTarget(
             name: "voltaic",
             dependencies: [
-                "Server", "Storage", "CSMS", "OCPP", "Chain", "OCPI", "Settlement",
+                "Server", "Storage", "CSMS", "OCPP", "Chain", "OCPI", "Settlement", "PKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -125,6 +144,7 @@ let package = Package(
         // Storage only for ChildProcess, which starts the test EVM as it starts PostgreSQL.
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Storage"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "OCPITests", dependencies: ["OCPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "PKITests", dependencies: ["PKI", .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "SettlementTests", dependencies: ["Settlement", "OCPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CSMSTests", dependencies: ["CSMS", "OCPP", "OCPI", "CSMSMemory"], swiftSettings: swiftSettings),
         .testTarget(

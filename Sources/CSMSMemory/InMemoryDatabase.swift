@@ -117,6 +117,7 @@ public final class InMemoryDatabase: Sendable {
     // MARK: Reading back (tests and the fuzzer's checks)
 
     public var outbox: [(topic: String, payload: JSONValue)] { tables.withLock { $0.outbox.map { ($0.topic, $0.payload) } } }
+    public var signingRequests: [SigningRequestRecord] { tables.withLock { $0.signingRequests } }
     public var transactions: [ChargingTransaction] { tables.withLock { t in t.transactions.keys.sorted().map { t.transactions[$0]!.model } } }
     public var meterValueCount: Int { tables.withLock { $0.meterValues.count } }
     public var correctionCount: Int { tables.withLock { $0.meterValues.count(where: \.correction) } }
@@ -358,6 +359,7 @@ struct Tables: Sendable {
     var meterValueRaws: [MeterValueKey: Set<String>] = [:]
     var stationEvents: [StationEventRow] = []
     var outbox: [OutboxRow] = []
+    var signingRequests: [SigningRequestRecord] = []
     var replies: [ReplyKey: ReplyRow] = [:]
     var catalog = CatalogTables()
 

@@ -346,6 +346,17 @@ public final class InMemoryUnitOfWork: UnitOfWork {
         }
     }
 
+    public func recordSigningRequest(_ r: SigningRequestRecord) async throws {
+        try statement { t, _ throws(DatabaseRejection) in
+            try t.requireStation(try Col.text(r.stationId, "certificate_signing_requests.station_id"), "certificate_signing_requests")
+            guard try Col.text(r.csr, "certificate_signing_requests.csr").utf8.count <= 16384 else {
+                throw DatabaseRejection(.checkViolation, "new row violates check constraint", at: "certificate_signing_requests.csr")
+            }
+            _ = try Col.timestamp(r.receivedAt, "certificate_signing_requests.received_at")
+            t.signingRequests.append(r)
+        }
+    }
+
     public func appendOutbox(topic: String, payload: JSONValue) async throws {
         try statement { t, _ throws(DatabaseRejection) in
             let row = OutboxRow(topic: try Col.text(topic, "outbox.topic"), payload: payload)

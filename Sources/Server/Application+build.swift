@@ -13,6 +13,7 @@ import PostgresNIO
 import ServiceLifecycle
 import Storage
 import Synchronization
+import PKI
 
 /// Builds the whole system on one listener: the OCPP WebSocket at `/ocpp/{stationId}`, the admin API
 /// under `/api/v1` and `/health`. Tests build the same application.
@@ -27,7 +28,10 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     let registry = StationRegistry()
     let signer = try ReceiptSigner.load(path: config.settlement.receiptKeyFile, logger: logger)
     let holdPolicy = HoldPolicy(minutes: config.settlement.holdMinutes, cap: config.settlement.holdCap)
-    let service = ChargingService(heartbeatInterval: config.heartbeatInterval, funds: FundsService(policy: holdPolicy))
+    var service = ChargingService(heartbeatInterval: config.heartbeatInterval, funds: FundsService(policy: holdPolicy))
+    let security = SecurityRepository(client: client, logger: logger)
+    let pki = try PKISetup.load(config, security: security, logger: logger)
+    service.certificates = pki.port
     let settlements = SettlementRepository(client: client, logger: logger)
     let chain = try ChainSetup.load(config.settlement, client: client, logger: logger)
     let dispatcher = InboundDispatcher(
@@ -77,20 +81,53 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         budget: InflightBudget(limit: config.inflightFrameBudget), logger: logger
     ).addRoutes(to: wsRouter)
 
+    let certificateService = CertificateService(
+        repository: security, issuer: pki.issuer, organization: config.tls?.organization, dispatcher: commands, settings: config.certificates, logger: logger,
+        ready: schemaReady
+    )
+    let revocations = RevocationList()
+    let material = try config.tls.map { try TLSMaterial(settings: $0, stationCAFile: config.certificates.caCertificateFile, logger: logger) }
+    let tlsMaintenance = TLSMaintenance(
+        material: material, revoked: revocations, load: { try await security.revokedFingerprints() }, interval: .seconds(5), logger: logger
+    )
+
     let wsResponder = wsRouter.buildResponder()
     let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
         http1: .init(additionalChannelHandlers: [HandshakeRejectionHandler()], idleTimeout: TimeAmount(config.idleTimeout)),
         ws: .init(maxFrameSize: config.maxFrameSize, autoPing: .enabled(timePeriod: config.pingInterval), closeTimeout: .seconds(5), validateUTF8: true)
     )
+    // A command waits for its station up to the call timeout; the API deadline leaves it room to say 504.
+    let httpRouter = DeadlineRouter(inner: router, limit: config.apiTimeout, stationWait: config.callTimeout, partnerWait: config.ocpi.partnerTimeout)
+    @Sendable func plain(_ responder: @escaping HTTPChannelHandler.Responder) -> MalformedRequestGuard<HTTP1WebSocketUpgradeChannel> {
+        MalformedRequestGuard(
+            inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration),
+            firstRequestTimeout: TimeAmount(config.idleTimeout)
+        )
+    }
+    var services: [any Service] = [client, committer, liveness, maintenance, pushService, commandService, settlementService, cluster, certificateService, tlsMaintenance]
+    let mainServer: HTTPServerBuilder
+    let mainPort: Int
+    if let material, let tls = config.tls {
+        let check = ClientCertificateCheck(material: material, revoked: revocations, metrics: metrics, logger: logger)
+        let secure = HTTPServerBuilder { responder in StationTLSChannel(base: plain(responder), material: material, check: check) }
+        if config.plainListener {
+            // The same routes on a second listener, with TLS (and the plain one as it was).
+            services.append(
+                Application(router: httpRouter, server: secure, configuration: .init(address: .hostname(config.host, port: tls.port), serverName: "voltaic"), logger: logger)
+            )
+            mainServer = HTTPServerBuilder { responder in plain(responder) }
+            mainPort = config.port
+        } else {
+            mainServer = secure
+            mainPort = tls.port
+        }
+    } else {
+        mainServer = HTTPServerBuilder { responder in plain(responder) }
+        mainPort = config.port
+    }
     var app = Application(
-        // A command waits for its station up to the call timeout; the API deadline leaves it room to say 504.
-        router: DeadlineRouter(inner: router, limit: config.apiTimeout, stationWait: config.callTimeout, partnerWait: config.ocpi.partnerTimeout),
-        server: HTTPServerBuilder { responder in
-            MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration), firstRequestTimeout: TimeAmount(config.idleTimeout))
-        },
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "voltaic"),
-        services: [client, committer, liveness, maintenance, pushService, commandService, settlementService, cluster],
-        logger: logger
+        router: httpRouter, server: mainServer, configuration: .init(address: .hostname(config.host, port: mainPort), serverName: "voltaic"),
+        services: services, logger: logger
     )
     app.beforeServerStarts {
         if config.migrate {

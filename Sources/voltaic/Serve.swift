@@ -128,6 +128,45 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("chain-poll-interval"), help: "Seconds between two looks at the chain. Env: VOLTAIC_CHAIN_POLL_INTERVAL. Default: 2")
     var chainPollInterval: Double?
 
+    @Option(name: .customLong("tls-port"), help: "Port of the wss:// (TLS) listener, for security profiles 2 and 3; needs --tls-certificate and --tls-key. Env: VOLTAIC_TLS_PORT")
+    var tlsPort: Int?
+
+    @Option(name: .customLong("tls-certificate"), help: "The server certificate chain (PEM, leaf first); reloaded on SIGHUP. Env: VOLTAIC_TLS_CERTIFICATE")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "The server key (PEM), readable by its owner only; reloaded on SIGHUP. Env: VOLTAIC_TLS_KEY")
+    var tlsKey: String?
+
+    @Option(name: .customLong("client-ca"), help: "A PEM file of roots that station client certificates (profile 3) may chain to, besides the station CA (repeat for several). Env: VOLTAIC_CLIENT_CA (comma-separated)")
+    var clientCA: [String] = []
+
+    @Option(name: .customLong("operator-organization"), help: "The O that station certificates and CSRs must carry (A00.FR.404). Env: VOLTAIC_OPERATOR_ORGANIZATION")
+    var operatorOrganization: String?
+
+    @Flag(name: .customLong("no-plain"), help: "Turn the plain listener (ws://, http://) off: only the TLS listener runs. Env: VOLTAIC_PLAIN=0")
+    var noPlain = false
+
+    @Option(name: .customLong("station-ca-certificate"), help: "The station CA's certificate (PEM): it signs stations' CSRs, and profile 3 trusts it. Env: VOLTAIC_STATION_CA_CERTIFICATE")
+    var stationCACertificate: String?
+
+    @Option(name: .customLong("station-ca-key"), help: "The station CA's key (PEM), readable by its owner only. Env: VOLTAIC_STATION_CA_KEY")
+    var stationCAKey: String?
+
+    @Option(name: .customLong("certificate-days"), help: "Days a signed station certificate is valid. Env: VOLTAIC_CERTIFICATE_DAYS. Default: 365")
+    var certificateDays: Int?
+
+    @Option(name: .customLong("renew-before-days"), help: "Days before its end that a station certificate is renewed (the station is asked for a CSR). Env: VOLTAIC_RENEW_BEFORE_DAYS. Default: 30")
+    var renewBeforeDays: Double?
+
+    @Option(name: .customLong("renewal-interval"), help: "Seconds between two looks for certificates to renew. Env: VOLTAIC_RENEWAL_INTERVAL. Default: 3600")
+    var renewalInterval: Double?
+
+    @Option(name: .customLong("contract-root"), help: "A PEM file of V2G or mobility-operator roots (and sub-CAs) for Plug & Charge contracts (repeat for several). Env: VOLTAIC_CONTRACT_ROOT (comma-separated)")
+    var contractRoot: [String] = []
+
+    @Flag(name: .customLong("ocsp"), help: "Ask contract certificates' OCSP responders (after the local status list), and relay GetCertificateStatus. Env: VOLTAIC_OCSP=1")
+    var ocsp = false
+
     /// Every station holds a descriptor: the cap stays below the file limit (raised to its hard value).
     /// Default 15,000 or what the limit allows; `--max-connections` may go up to the limit.
     static func stationCap(_ flag: Int?, env: [String: String]) throws -> Int {
@@ -283,8 +322,53 @@ struct Serve: AsyncParsableCommand {
             config.settlement.chainPollInterval = .milliseconds(Int(s * 1000))
         }
 
+        try applySecurity(to: &config, env: env)
         let app = try await buildApplication(config, logger: logger)
         try await app.runService()
+    }
+
+    private func applySecurity(to config: inout ServerConfiguration, env: [String: String]) throws {
+        func list(_ flag: [String], _ key: String) -> [String] { flag.isEmpty ? (env[key]?.split(separator: ",").map(String.init) ?? []) : flag }
+        func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String) throws -> T? {
+            if let flag { return flag }
+            guard let text = env[variable] else { return nil }
+            guard let value = T(text) else { throw ValidationError("\(variable) is not valid: \(text)") }
+            return value
+        }
+        let port: Int? = try setting(tlsPort, "VOLTAIC_TLS_PORT")
+        let certificate = tlsCertificate ?? env["VOLTAIC_TLS_CERTIFICATE"]
+        let key = tlsKey ?? env["VOLTAIC_TLS_KEY"]
+        switch (port, certificate, key) {
+        case (nil, nil, nil): break
+        case (let port?, let certificate?, let key?):
+            guard (0...65535).contains(port) else { throw ValidationError("--tls-port is 0 to 65535") }
+            var tls = TLSSettings(port: port, certificateFile: certificate, keyFile: key)
+            tls.clientRootFiles = list(clientCA, "VOLTAIC_CLIENT_CA")
+            tls.organization = operatorOrganization ?? env["VOLTAIC_OPERATOR_ORGANIZATION"]
+            config.tls = tls
+        default:
+            throw ValidationError("--tls-port, --tls-certificate and --tls-key go together")
+        }
+        if noPlain || env["VOLTAIC_PLAIN"] == "0" {
+            guard config.tls != nil else { throw ValidationError("--no-plain needs the TLS listener (--tls-port, --tls-certificate, --tls-key)") }
+            config.plainListener = false
+        }
+        config.certificates.caCertificateFile = stationCACertificate ?? env["VOLTAIC_STATION_CA_CERTIFICATE"]
+        config.certificates.caKeyFile = stationCAKey ?? env["VOLTAIC_STATION_CA_KEY"]
+        if let n: Int = try setting(certificateDays, "VOLTAIC_CERTIFICATE_DAYS") {
+            guard (1...3650).contains(n) else { throw ValidationError("--certificate-days is 1 to 3650") }
+            config.certificates.validityDays = n
+        }
+        if let d: Double = try setting(renewBeforeDays, "VOLTAIC_RENEW_BEFORE_DAYS") {
+            guard d >= 0, d <= 3650 else { throw ValidationError("--renew-before-days is 0 to 3650") }
+            config.certificates.renewBefore = .milliseconds(Int(d * 86_400_000))
+        }
+        if let s: Double = try setting(renewalInterval, "VOLTAIC_RENEWAL_INTERVAL") {
+            guard s >= 0.1, s <= 86400 else { throw ValidationError("--renewal-interval is 0.1 to 86400 seconds") }
+            config.certificates.renewalInterval = .milliseconds(Int(s * 1000))
+        }
+        config.certificates.contractRootFiles = list(contractRoot, "VOLTAIC_CONTRACT_ROOT")
+        config.certificates.ocsp = ocsp || env["VOLTAIC_OCSP"] == "1"
     }
 
     /// The admin token: flag, environment, or `<data-dir>/admin-token`, created (and printed once) on first run.

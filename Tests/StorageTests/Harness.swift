@@ -81,7 +81,7 @@ struct Harness: Sendable {
     /// Rows in every table a station's messages write, keyed by table.
     func rowCounts() async throws -> [String: Int] {
         var out: [String: Int] = [:]
-        for table in ["stations", "connectors", "status_history", "transactions", "transaction_events", "meter_values", "station_events", "outbox", "reservations"] {
+        for table in ["stations", "connectors", "status_history", "transactions", "transaction_events", "meter_values", "station_events", "outbox", "reservations", "certificate_signing_requests"] {
             out[table] = try await count("SELECT count(*)::int FROM \(table)")
         }
         out["stations.last_boot_at"] = try await count("SELECT count(DISTINCT last_boot_at)::int FROM stations")

@@ -46,7 +46,22 @@ import TestSupport
         Case(version: .v201, action: "LogStatusNotification", payload: #"{"status":"Uploaded"}"#),
         Case(version: .v201, action: "ReservationStatusUpdate", payload: #"{"reservationId":1,"reservationUpdateStatus":"Expired"}"#),
         Case(version: .v201, action: "DataTransfer", payload: #"{"vendorId":"acme"}"#),
+        Case(version: .v16, action: "SignCertificate", payload: #"{"csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----"}"#),
+        Case(version: .v201, action: "SignCertificate", payload: #"{"csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----","certificateType":"V2GCertificate"}"#),
+        Case(version: .v201, action: "Get15118EVCertificate", payload: #"{"iso15118SchemaVersion":"urn:iso:15118:2:2013:MsgDef","action":"Install","exiRequest":"AAAA"}"#),
+        Case(version: .v201, action: "GetCertificateStatus", payload: #"{"ocspRequestData":{"hashAlgorithm":"SHA256","issuerNameHash":"aa","issuerKeyHash":"bb","serialNumber":"01","responderURL":"http://127.0.0.1:9/"}}"#),
     ]
+
+    /// Signs every CSR (so that a SignCertificate queues one), and answers the other certificate messages.
+    struct AcceptingCertificates: CertificatePort {
+        var canSign: Bool { true }
+        func refusal(csr: String, stationId: String, use: String) -> String? { nil }
+        func verifyContract(certificate: String?, hashes: [ContractCertificateHash], now: Date) async -> ContractCheck {
+            ContractCheck(status: "Accepted", eMAID: "TOK", reason: "test")
+        }
+        func ocspResponse(for hash: ContractCertificateHash) async -> Result<[UInt8], CertificateLookupFailure> { .success([0x30, 0x03, 0x0a, 0x01, 0x00]) }
+        func evCertificate(schemaVersion: String, action: String, exiRequest: String) async -> Result<String, CertificateLookupFailure> { .success("BBBB") }
+    }
 
     @Test func everyHandledActionIsCovered() {
         for version in [OCPPVersion.v16, .v201] {
@@ -56,7 +71,9 @@ import TestSupport
     }
 
     @Test(arguments: cases) func aReplayedCallChangesNothing(_ c: Case) async throws {
-        try await Harness.with { h in
+        var service = ChargingService()
+        service.certificates = AcceptingCertificates()
+        try await Harness.with(service: service) { h in
             try await h.station("RP-1")
             _ = try await h.repo.upsertToken(IdToken(value: "TOK"))
             _ = try await h.repo.upsertToken(IdToken(value: "TOK2"))

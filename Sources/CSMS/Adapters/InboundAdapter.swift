@@ -20,6 +20,19 @@ public enum PreparedCall: Sendable {
     case writes(@Sendable (any UnitOfWork) async throws -> JSONValue)
     /// Writes the runner may apply together with other stations' CALLs of the same kind.
     case bulk(BulkCall)
+    /// Work that must not sit inside a transaction (a certificate chain to verify, a status to ask for) first; then
+    /// the writes it decided, inside one.
+    case checked(@Sendable () async -> @Sendable (any UnitOfWork) async throws -> JSONValue)
+
+    /// Runs `check` outside the transaction, then `writes` with its outcome inside one.
+    public static func after<Outcome: Sendable>(
+        _ check: @escaping @Sendable () async -> Outcome, then writes: @escaping @Sendable (Outcome, any UnitOfWork) async throws -> JSONValue
+    ) -> PreparedCall {
+        .checked {
+            let outcome = await check()
+            return { uow in try await writes(outcome, uow) }
+        }
+    }
 }
 
 /// One CALL's input to writes that many stations' CALLs share: `apply` gets the inputs of all the CALLs of

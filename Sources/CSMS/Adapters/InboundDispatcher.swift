@@ -25,7 +25,7 @@ public struct InboundDispatcher: Sendable {
     public static let replayGuarded: Set<String> = [
         "BootNotification", "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
         "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification", "NotifyReport",
-        "NotifyEvent", "ReservationStatusUpdate",
+        "NotifyEvent", "ReservationStatusUpdate", "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus",
     ]
 
     public struct Answer: Sendable {
@@ -77,7 +77,11 @@ public struct InboundDispatcher: Sendable {
         do {
             // Only the writes sit inside the transaction.
             let result: JSONValue
-            switch apply {
+            var prepared = apply
+            if case .checked(let check) = apply { prepared = .writes(await check()) }
+            switch prepared {
+            case .checked:
+                throw StoreFailure.unavailable("a checked call decided on another check")
             case .writes(let writes):
                 result = try await runner.perform { uow in
                     if guarded, let earlier = try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window) {

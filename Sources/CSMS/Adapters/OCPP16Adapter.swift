@@ -11,7 +11,7 @@ public struct OCPP16Adapter: InboundAdapter {
     public let handledActions: Set<String> = [
         "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
         "Heartbeat", "MeterValues", "StartTransaction", "StatusNotification", "StopTransaction",
-        "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification",
+        "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification", "SignCertificate",
     ]
 
     /// Heartbeat carries nothing but liveness, which the caller records behind: it needs no transaction.
@@ -42,6 +42,14 @@ public struct OCPP16Adapter: InboundAdapter {
             return .writes { uow in
                 let info = try await service.authorize(uow, idToken: r.idTag, now: now, at: stationId)
                 return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
+            }
+
+        case "SignCertificate":
+            // The Security Whitepaper's CSR is always the charge point's own (client) certificate.
+            let r = try decode(M.SignCertificateRequest.self, payload)
+            return .writes { uow in
+                let refusal = try await service.signCertificate(uow, stationId: stationId, csr: r.csr, use: "ChargingStationCertificate", payload: payload, now: now)
+                return try encode(M.SignCertificateResponse(status: refusal == nil ? .accepted : .rejected))
             }
 
         case "StatusNotification":

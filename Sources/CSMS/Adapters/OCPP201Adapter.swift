@@ -14,7 +14,7 @@ public struct OCPP201Adapter: InboundAdapter {
     public let handledActions: Set<String> = [
         "BootNotification", "Heartbeat", "StatusNotification", "Authorize", "TransactionEvent", "MeterValues",
         "NotifyReport", "NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification", "LogStatusNotification",
-        "ReservationStatusUpdate", "DataTransfer",
+        "ReservationStatusUpdate", "DataTransfer", "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus",
     ]
 
     /// Heartbeat carries nothing but liveness, which the caller records behind: it needs no transaction.
@@ -43,6 +43,9 @@ public struct OCPP201Adapter: InboundAdapter {
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
+            if r.certificate != nil || !(r.iso15118CertificateHashData ?? []).isEmpty {
+                return plugAndCharge(r, stationId: stationId, now: now)
+            }
             return .writes { uow in
                 let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now, at: stationId)
                 return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
@@ -97,6 +100,44 @@ public struct OCPP201Adapter: InboundAdapter {
                 return try encode(M.ReservationStatusUpdateResponse())
             }
 
+        case "SignCertificate":
+            let r = try decode(M.SignCertificateRequest.self, payload)
+            let use = (r.certificateType ?? .chargingStationCertificate).rawValue
+            return .writes { uow in
+                let refusal = try await service.signCertificate(uow, stationId: stationId, csr: r.csr, use: use, payload: payload, now: now)
+                return try encode(M.SignCertificateResponse(status: refusal == nil ? .accepted : .rejected, statusInfo: refusal.map { M.StatusInfoType(reasonCode: "InvalidCSR", additionalInfo: String($0.prefix(512))) }))
+            }
+
+        case "Get15118EVCertificate":
+            let r = try decode(M.Get15118EVCertificateRequest.self, payload)
+            return .after({ [service] in
+                await service.certificates?.evCertificate(schemaVersion: r.iso15118SchemaVersion, action: r.action.rawValue, exiRequest: r.exiRequest)
+                    ?? .failure(CertificateLookupFailure(reasonCode: "NoCertificateService", detail: "no certificate service is configured"))
+            }) { [service] outcome, uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                switch outcome {
+                case .success(let exi): return try OCPPCoder.encode(M.Get15118EVCertificateResponse(status: .accepted, exiResponse: exi))
+                case .failure(let why):
+                    return try OCPPCoder.encode(M.Get15118EVCertificateResponse(
+                        status: .failed, statusInfo: M.StatusInfoType(reasonCode: why.reasonCode, additionalInfo: String(why.detail.prefix(512))), exiResponse: ""
+                    ))
+                }
+            }
+
+        case "GetCertificateStatus":
+            let r = try decode(M.GetCertificateStatusRequest.self, payload)
+            let hash = Self.hash(r.ocspRequestData)
+            return .after({ [service] in
+                await service.certificates?.ocspResponse(for: hash) ?? .failure(CertificateLookupFailure(reasonCode: "NoCertificateService", detail: "no certificate service is configured"))
+            }) { [service] outcome, uow in
+                try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
+                switch outcome {
+                case .success(let der): return try OCPPCoder.encode(M.GetCertificateStatusResponse(status: .accepted, ocspResult: Data(der).base64EncodedString()))
+                case .failure(let why):
+                    return try OCPPCoder.encode(M.GetCertificateStatusResponse(status: .failed, statusInfo: M.StatusInfoType(reasonCode: why.reasonCode, additionalInfo: String(why.detail.prefix(512)))))
+                }
+            }
+
         case "DataTransfer":
             return .writes { uow in
                 try await service.record(uow, stationId: stationId, kind: action, payload: payload, now: now)
@@ -112,6 +153,42 @@ public struct OCPP201Adapter: InboundAdapter {
         default:
             throw InboundRejection(.notSupported, "\(action) is not supported")
         }
+    }
+
+    /// Authorize with ISO 15118 contract data (C07): the contract is checked outside the transaction; a good one
+    /// authorizes its eMAID (what bookings name), a bad one is Invalid with the certificate status that says why.
+    func plugAndCharge(_ r: OCPP201.AuthorizeRequest, stationId: String, now: Date) -> PreparedCall {
+        typealias M = OCPP201
+        let hashes = (r.iso15118CertificateHashData ?? []).map(Self.hash)
+        return .after({ [service] in
+            await service.certificates?.verifyContract(certificate: r.certificate, hashes: hashes, now: now)
+                ?? ContractCheck(status: "NoCertificateAvailable", eMAID: nil, reason: "no contract roots are configured")
+        }) { [service] check, uow in
+            let certificateStatus = M.AuthorizeCertificateStatusEnumType(rawValue: check.status) ?? .certChainError
+            guard check.accepted else {
+                return try OCPPCoder.encode(M.AuthorizeResponse(idTokenInfo: M.IdTokenInfoType(status: .invalid), certificateStatus: certificateStatus))
+            }
+            // The certificate's eMAID is the identity; an idToken that names another contract is not this car's.
+            let eMAID = check.eMAID ?? r.idToken.idToken
+            if r.idToken.type == .eMAID, Self.sameEMAID(r.idToken.idToken, eMAID) == false {
+                return try OCPPCoder.encode(M.AuthorizeResponse(idTokenInfo: M.IdTokenInfoType(status: .invalid), certificateStatus: certificateStatus))
+            }
+            let info = try await service.authorize(uow, idToken: eMAID, now: now, at: stationId)
+            return try OCPPCoder.encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info), certificateStatus: certificateStatus))
+        }
+    }
+
+    /// eMAIDs compare without case and without the optional hyphens (ISO 15118-2 allows both spellings).
+    static func sameEMAID(_ a: String, _ b: String) -> Bool {
+        func norm(_ s: String) -> String { s.uppercased().filter { $0 != "-" } }
+        return norm(a) == norm(b)
+    }
+
+    static func hash(_ d: OCPP201.OCSPRequestDataType) -> ContractCertificateHash {
+        ContractCertificateHash(
+            hashAlgorithm: d.hashAlgorithm.rawValue, issuerNameHash: d.issuerNameHash, issuerKeyHash: d.issuerKeyHash, serialNumber: d.serialNumber,
+            responderURL: d.responderURL
+        )
     }
 
     static func idTokenInfo(_ info: AuthorizationInfo) -> OCPP201.IdTokenInfoType {

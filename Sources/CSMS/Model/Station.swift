@@ -25,6 +25,10 @@ public struct Station: Sendable, Codable, Hashable {
     public var createdAt: Date
     /// When an operator removed it; a decommissioned station cannot connect, and its history stays.
     public var decommissionedAt: Date?
+    /// The security profile its last connection used, and that connection's client certificate (SHA-256 fingerprint)
+    /// at profile 3.
+    public var lastSecurityProfile: Int?
+    public var lastCertificate: String?
 
     public init(
         id: String, vendor: String? = nil, model: String? = nil, serialNumber: String? = nil,

@@ -47,6 +47,8 @@ public protocol UnitOfWork: Sendable {
 
     // Everything else a station reports, kept as it came (firmware, diagnostics, reports, events, data transfer)
     func recordStationEvent(stationId: String, kind: String, payload: JSONValue, suspect: Bool, at: Date) async throws
+    /// Queues a station's CSR for the certificate service (which signs it and sends CertificateSigned).
+    func recordSigningRequest(_ request: SigningRequestRecord) async throws
     /// Appends a domain event to the outbox, for workers (OCPI push, settlement) to drain.
     func appendOutbox(topic: String, payload: JSONValue) async throws
     /// Appends several events, in order.

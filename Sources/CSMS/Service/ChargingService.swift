@@ -9,6 +9,8 @@ public struct ChargingService: Sendable {
     public var pendingRetryInterval: Int
     /// Funds holds before charging; nil where settlement is not run (tokens are then decided by their rules alone).
     public var funds: FundsService?
+    /// Station CSRs and Plug & Charge contracts; nil: SignCertificate is Rejected and certificate data is not checked.
+    public var certificates: (any CertificatePort)?
 
     public init(heartbeatInterval: Int = 300, pendingRetryInterval: Int = 60, funds: FundsService? = nil) {
         self.heartbeatInterval = heartbeatInterval
@@ -51,6 +53,16 @@ public struct ChargingService: Sendable {
                 "connectorId": .number(JSONNumber(status.connectorId)), "status": .string(status.status),
             ])
         )
+    }
+
+    /// A station's SignCertificate: a CSR that can be signed for it is queued (and the station told Accepted); one
+    /// that cannot is kept as a refused request with its reason. Returns the reason of a refusal.
+    public func signCertificate(_ uow: any UnitOfWork, stationId: String, csr: String, use: String, payload: JSONValue, now: Date) async throws -> String? {
+        try await uow.recordStationEvent(stationId: stationId, kind: "SignCertificate", payload: payload, suspect: false, at: now)
+        guard let certificates, certificates.canSign else { return "no certificate authority is configured" }
+        if let refusal = certificates.refusal(csr: csr, stationId: stationId, use: use) { return refusal }
+        try await uow.recordSigningRequest(SigningRequestRecord(stationId: stationId, csr: csr, use: use, receivedAt: now))
+        return nil
     }
 
     public func record(_ uow: any UnitOfWork, stationId: String, kind: String, payload: JSONValue, now: Date) async throws {

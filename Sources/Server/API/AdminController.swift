@@ -72,21 +72,26 @@ struct AdminController: Sendable {
         let password: String?
         var generated: String?
         switch (body.securityProfile, body.password) {
-        case (0, nil): password = nil
-        case (0, _?): throw Problem(.unprocessableContent, "Invalid securityProfile", "security profile 0 has no password; leave password out")
-        case (nil, let given?), (1, let given?):
+        case (0, nil), (3, nil): password = nil
+        case (0, _?), (3, _?):
+            throw Problem(.unprocessableContent, "Invalid securityProfile", "security profiles 0 and 3 use no password; leave password out")
+        case (nil, let given?), (1, let given?), (2, let given?):
             guard StationPassword.isValid(given) else {
                 throw Problem(.unprocessableContent, "Invalid password", "OCPP Basic auth passwords are 16 to 40 characters")
             }
             password = given
-        case (nil, nil), (1, nil):
+        case (nil, nil), (1, nil), (2, nil):
             generated = StationPassword.generate()
             password = generated
         case (let other?, _):
-            throw Problem(.unprocessableContent, "Invalid securityProfile", "securityProfile is 0 or 1 here (\(other) needs TLS)")
+            throw Problem(.unprocessableContent, "Invalid securityProfile", "securityProfile is 0 to 3, not \(other)")
         }
         let hash = password.map { Bcrypt.hash($0, cost: 10) }
-        guard try await repository.createStation(id: body.id, passwordHash: hash, registrationStatus: body.registrationStatus ?? .accepted) else {
+        guard
+            try await repository.createStation(
+                id: body.id, passwordHash: hash, registrationStatus: body.registrationStatus ?? .accepted, securityProfile: body.securityProfile ?? 1
+            )
+        else {
             throw Problem(.conflict, "Station exists", "station '\(body.id)' already exists")
         }
         var detail = try await requireStation(body.id)
@@ -118,6 +123,8 @@ struct AdminController: Sendable {
         var registrationStatus: RegistrationStatus?
         /// A new Basic-auth password; an empty string removes it (security profile 0).
         var password: String?
+        /// The lowest profile the station may connect with. Connections raise it; only this lowers it.
+        var securityProfile: Int?
     }
 
     @Sendable func updateStation(_ request: Request, context: AdminContext) async throws -> StationDetailView {
@@ -134,7 +141,10 @@ struct AdminController: Sendable {
                 hash = .some(Bcrypt.hash(password, cost: 10))
             }
         }
-        guard try await repository.updateStation(id: id, registrationStatus: change.registrationStatus, passwordHash: hash) else {
+        if let profile = change.securityProfile, !(0...3).contains(profile) {
+            throw Problem(.unprocessableContent, "Invalid securityProfile", "securityProfile is 0 to 3, not \(profile)")
+        }
+        guard try await repository.updateStation(id: id, registrationStatus: change.registrationStatus, passwordHash: hash, securityProfile: change.securityProfile) else {
             throw Problem.noSuchStation(id)
         }
         if let status = change.registrationStatus, let session = registry.session(id) { session.setRegistrationStatus(status) }

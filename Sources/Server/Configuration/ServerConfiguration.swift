@@ -54,6 +54,13 @@ public struct ServerConfiguration: Sendable {
     /// answered InternalError ("send it again") at once instead of being held.
     public var inflightFrameBudget = 256 << 20
 
+    /// The `wss://` listener (security profiles 2 and 3); nil: none.
+    public var tls: TLSSettings?
+    /// Whether the plain listener (`ws://`, HTTP) runs at `port`; with TLS it may be turned off.
+    public var plainListener = true
+    /// The station CA, its certificate lifetime and the renewal window.
+    public var certificates = CertificateSettings()
+
     /// The OCPI side: who Voltaic is to its roaming partners, and where they reach it.
     public var ocpi = OCPIConfiguration()
     public var settlement = SettlementConfiguration()
@@ -119,6 +126,28 @@ public struct SettlementConfiguration: Sendable {
     public var chainConfirmations: UInt64 = 3
     /// How often the anchorer looks at the chain.
     public var chainPollInterval: Duration = .seconds(2)
+
+    public init() {}
+}
+
+/// Station certificates and Plug & Charge.
+public struct CertificateSettings: Sendable {
+    /// Voltaic's station CA (certificate and key PEM files; the key readable by its owner only). Without it a
+    /// SignCertificate is answered Rejected, unless an external CA is configured.
+    public var caCertificateFile: String?
+    public var caKeyFile: String?
+    /// How long a signed station certificate is valid.
+    public var validityDays = 365
+    /// A certificate that ends within this window is renewed: the station is asked for a new CSR.
+    public var renewBefore: Duration = .seconds(30 * 86400)
+    /// How often the renewal worker looks, and how long it waits before asking a station again.
+    public var renewalInterval: Duration = .seconds(3600)
+    /// The V2G and mobility-operator roots that contract certificates (Plug & Charge) must chain to.
+    public var contractRootFiles: [String] = []
+    /// Ask the OCSP responders that contract certificates name, after the local status list.
+    public var ocsp = false
+    /// How long an OCSP responder may take.
+    public var ocspTimeout: Duration = .seconds(5)
 
     public init() {}
 }

@@ -10,6 +10,10 @@ import OCPP
 import Prometheus
 import Storage
 import Synchronization
+import X509
+import SwiftASN1
+import NIOSSL
+import PKI
 
 /// The request context of the WebSocket router: it keeps the channel so that a refused handshake
 /// can be answered with the right status.
@@ -30,9 +34,15 @@ struct OCPPUpgradeContext: RequestContext, WebSocketRequestContext {
 
 final class HandshakeRead: Sendable {
     private let value = Mutex<AdminRepository.StationCredentials?>(nil)
+    private let usedProfile = Mutex<(profile: Int, certificate: String?)>((0, nil))
     var credentials: AdminRepository.StationCredentials? {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }
+    }
+    /// The security profile this connection proved, and its client certificate's fingerprint at profile 3.
+    var security: (profile: Int, certificate: String?) {
+        get { usedProfile.withLock { $0 } }
+        set { usedProfile.withLock { $0 = newValue } }
     }
 }
 
@@ -73,7 +83,10 @@ struct OCPPEndpoint: Sendable {
         router.ws("/ocpp/{stationId}") { request, context in
             try await shouldUpgrade(request, context)
         } onUpgrade: { inbound, outbound, context in
-            try await run(inbound: inbound, outbound: outbound, request: context.request, read: context.requestContext.handshake.credentials)
+            try await run(
+                inbound: inbound, outbound: outbound, request: context.request, read: context.requestContext.handshake.credentials,
+                security: context.requestContext.handshake.security
+            )
         }
     }
 
@@ -108,7 +121,22 @@ struct OCPPEndpoint: Sendable {
             credentials = registered
             guard credentials.exists else { return refuse(context, .forbidden, "the cap of \(configuration.maxUnknownStations) auto-registered stations is reached", stationId) }
         }
-        if let hash = credentials.passwordHash {
+        // The profile this connection proves: 3 with a client certificate (checked against the roots, expiry and
+        // the revocation list during the TLS handshake, and bound to this station here), 2 or 1 with the station's
+        // password over TLS or not, 0 with nothing. It must reach the station's floor.
+        let transport = await TransportSecurity.of(context.channel)
+        var used = 0
+        var certificate: String?
+        if let leaf = transport.clientCertificate {
+            guard leaf.commonName == stationId else {
+                return refuse(context, .forbidden, "the client certificate's CN '\(String((leaf.commonName ?? "").prefix(48)))' is not the station id", stationId)
+            }
+            if let organization = configuration.tls?.organization, leaf.organization != organization {
+                return refuse(context, .forbidden, "the client certificate's O is not the operator's organisation", stationId)
+            }
+            used = 3
+            certificate = leaf.fingerprint
+        } else if let hash = credentials.passwordHash {
             guard let (user, password) = Self.basicCredentials(request.headers[.authorization]), user == stationId else {
                 return refuse(context, .unauthorized, "missing Basic credentials", stationId)
             }
@@ -119,8 +147,14 @@ struct OCPPEndpoint: Sendable {
             case .throttled: return refuse(context, .tooManyRequests, "too many failed attempts", stationId)
             case .busy: return refuse(context, .serviceUnavailable, "password checks saturated", stationId)
             }
+            used = transport.tls ? 2 : 1
+        }
+        guard used >= credentials.securityProfile else {
+            let needs = credentials.securityProfile == 3 ? "a client certificate" : credentials.securityProfile == 2 ? "TLS (wss://) and its password" : "its password"
+            return refuse(context, .unauthorized, "the station is at security profile \(credentials.securityProfile), which needs \(needs); this connection is at \(used)", stationId)
         }
         context.handshake.credentials = credentials
+        context.handshake.security = (used, certificate)
         // A supported subprotocol the station offered, or none: then OCPP-J wants the handshake completed
         // without Sec-WebSocket-Protocol and the socket closed, which `run` does.
         guard let version = OCPPVersion.negotiate(offered: request.headers[values: .secWebSocketProtocol]) else {
@@ -150,7 +184,10 @@ struct OCPPEndpoint: Sendable {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    private func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, read: AdminRepository.StationCredentials?) async throws {
+    private func run(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, read: AdminRepository.StationCredentials?,
+        security: (profile: Int, certificate: String?)
+    ) async throws {
         let rawId = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
         let stationId = rawId.removingPercentEncoding ?? rawId
         var log = logger
@@ -184,7 +221,9 @@ struct OCPPEndpoint: Sendable {
         connections.increment()
         defer { connections.decrement() }
         // Online in the database before its first message is applied; concurrent connects share one write.
-        await presence.setPresenceAndWait(stationId: stationId, online: true, node: configuration.nodeInstance, at: Date())
+        await presence.setPresenceAndWait(
+            stationId: stationId, online: true, node: configuration.nodeInstance, at: Date(), profile: security.profile, certificate: security.certificate
+        )
         log.info("station connected")
         defer { log.info("station disconnected") }
         do {
@@ -217,5 +256,20 @@ struct OCPPEndpoint: Sendable {
         if registry.remove(session) {
             presence.setPresence(stationId: session.stationId, online: false, node: configuration.nodeInstance, at: Date())
         }
+    }
+}
+
+/// What the transport of a connection proves: TLS or not, and the client certificate the TLS handshake verified.
+struct TransportSecurity: Sendable {
+    var tls: Bool
+    var clientCertificate: Certificate?
+
+    static func of(_ channel: any Channel) async -> TransportSecurity {
+        let read = try? await channel.eventLoop.submit { () -> (Bool, [UInt8]?) in
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) else { return (false, nil) }
+            return (true, try? handler.peerCertificate?.toDERBytes())
+        }.get()
+        guard let (tls, der) = read else { return TransportSecurity(tls: false, clientCertificate: nil) }
+        return TransportSecurity(tls: tls, clientCertificate: der.flatMap { try? Certificate(derEncoded: $0) })
     }
 }

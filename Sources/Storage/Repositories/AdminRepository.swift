@@ -27,17 +27,19 @@ public struct AdminRepository: Sendable {
         public var registrationStatus: RegistrationStatus
         /// Removed by an operator: refused at the handshake, history kept.
         public var decommissioned: Bool
+        /// The lowest security profile it may connect with (0 to 3).
+        public var securityProfile: Int = 0
 
         /// No such station.
         public static let unknown = StationCredentials(exists: false, passwordHash: nil, registrationStatus: .rejected, decommissioned: false)
     }
 
     /// Creates a station; false when it already exists.
-    public func createStation(id: String, passwordHash: String?, registrationStatus: RegistrationStatus = .accepted) async throws -> Bool {
+    public func createStation(id: String, passwordHash: String?, registrationStatus: RegistrationStatus = .accepted, securityProfile: Int? = nil) async throws -> Bool {
         let rows = try await client.query(
             """
             INSERT INTO stations (id, password_hash, security_profile, registration_status)
-            VALUES (\(id), \(passwordHash), \(passwordHash == nil ? 0 : 1), \(registrationStatus.rawValue))
+            VALUES (\(id), \(passwordHash), \(securityProfile ?? (passwordHash == nil ? 0 : 1)), \(registrationStatus.rawValue))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """,
             logger: logger
@@ -68,14 +70,19 @@ public struct AdminRepository: Sendable {
     }
 
     /// Changes what is given; `passwordHash` `.some(nil)` removes the password. False when there is no such station.
-    public func updateStation(id: String, registrationStatus: RegistrationStatus?, passwordHash: String??) async throws -> Bool {
+    /// `securityProfile` is the admin's explicit choice, and the only way it goes down; otherwise a new password
+    /// raises profile 0 to 1, and removing it lowers 1 and 2 (which need one) to 0.
+    public func updateStation(id: String, registrationStatus: RegistrationStatus?, passwordHash: String??, securityProfile: Int? = nil) async throws -> Bool {
         let setPassword = passwordHash != nil
         let hash = passwordHash ?? nil
         let rows = try await client.query(
             """
             UPDATE stations SET registration_status = coalesce(\(registrationStatus?.rawValue), registration_status),
                 password_hash = CASE WHEN \(setPassword) THEN \(hash) ELSE password_hash END,
-                security_profile = CASE WHEN \(setPassword) THEN (CASE WHEN \(hash)::text IS NULL THEN 0 ELSE 1 END) ELSE security_profile END
+                security_profile = coalesce(\(securityProfile)::int, CASE
+                    WHEN \(setPassword) AND \(hash)::text IS NULL AND security_profile IN (1, 2) THEN 0
+                    WHEN \(setPassword) AND \(hash)::text IS NOT NULL AND security_profile = 0 THEN 1
+                    ELSE security_profile END)
             WHERE id = \(id) RETURNING id
             """,
             logger: logger
@@ -96,26 +103,20 @@ public struct AdminRepository: Sendable {
     }
 
     public func credentials(stationId: String) async throws -> StationCredentials {
-        let rows = try await client.query(
-            "SELECT password_hash, registration_status, decommissioned_at IS NOT NULL FROM stations WHERE id = \(stationId)", logger: logger
-        )
-        for try await (hash, status, decommissioned) in rows.decode((String?, String, Bool).self) {
-            return StationCredentials(
-                exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned
-            )
-        }
-        return .unknown
+        try await credentials(stationIds: [stationId])[stationId] ?? .unknown
     }
 
     /// The rows of many stations in one statement (the handshake's batched read); absent ids are absent.
     public func credentials(stationIds: [String]) async throws -> [String: StationCredentials] {
         let rows = try await client.query(
-            "SELECT id, password_hash, registration_status, decommissioned_at IS NOT NULL FROM stations WHERE id = ANY(\(stationIds))", logger: logger
+            "SELECT id, password_hash, registration_status, decommissioned_at IS NOT NULL, security_profile::int8 FROM stations WHERE id = ANY(\(stationIds))",
+            logger: logger
         )
         var found: [String: StationCredentials] = [:]
-        for try await (id, hash, status, decommissioned) in rows.decode((String, String?, String, Bool).self) {
+        for try await (id, hash, status, decommissioned, profile) in rows.decode((String, String?, String, Bool, Int).self) {
             found[id] = StationCredentials(
-                exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned
+                exists: true, passwordHash: hash, registrationStatus: RegistrationStatus(rawValue: status) ?? .rejected, decommissioned: decommissioned,
+                securityProfile: profile
             )
         }
         return found

@@ -27,6 +27,10 @@ public final class LivenessRecorder: StationLiveness, Service {
         var online: Bool
         var node: String?
         var at: Date
+        /// The security profile a connection used (raising the station's, never lowering it), and its client
+        /// certificate's fingerprint; -1 for a leave.
+        var profile = -1
+        var certificate: String?
     }
     private struct PresenceState {
         var pending: [String: Presence] = [:]
@@ -75,11 +79,11 @@ public final class LivenessRecorder: StationLiveness, Service {
 
     /// Like `setPresence`, and returns once the write that carries it has ended (committed, or failed
     /// within the deadline: presence is not worth holding a station back for).
-    public func setPresenceAndWait(stationId: String, online: Bool, node: String?, at: Date) async {
+    public func setPresenceAndWait(stationId: String, online: Bool, node: String?, at: Date, profile: Int? = nil, certificate: String? = nil) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let mine = Waiter(c)
             let waiter = presence.withLock { p -> CheckedContinuation<Void, Never>? in
-                p.pending[stationId] = Presence(online: online, node: node, at: at)
+                p.pending[stationId] = Presence(online: online, node: node, at: at, profile: profile ?? -1, certificate: certificate)
                 guard p.running else {
                     mine.resume()
                     return nil
@@ -159,6 +163,8 @@ public final class LivenessRecorder: StationLiveness, Service {
             let online = ids.map { batch[$0]!.online }
             let nodes = ids.map { batch[$0]!.node ?? "" }
             let times = ids.map { batch[$0]!.at }
+            let profiles = ids.map { batch[$0]!.profile }
+            let certificates = ids.map { batch[$0]!.certificate ?? "" }
             do {
                 try await withDeadline(deadline) { [client, logger] in
                     try await client.withTransaction(logger: logger) { conn in
@@ -171,8 +177,13 @@ public final class LivenessRecorder: StationLiveness, Service {
                             changed AS (
                                 UPDATE stations SET online = v.online, connected_node = CASE WHEN v.online THEN NULLIF(v.node, '') END,
                                     owner_epoch = stations.owner_epoch + CASE WHEN v.online THEN 1 ELSE 0 END,
-                                    last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END
-                                FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[]) AS v(id, online, node, at)
+                                    last_seen_at = CASE WHEN v.online AND (stations.last_seen_at IS NULL OR stations.last_seen_at < v.at) THEN v.at ELSE stations.last_seen_at END,
+                                    -- Downgrade protection: a connection at a higher profile raises the station's floor.
+                                    security_profile = CASE WHEN v.online AND v.profile >= 0 THEN GREATEST(stations.security_profile, v.profile) ELSE stations.security_profile END,
+                                    last_security_profile = CASE WHEN v.online AND v.profile >= 0 THEN v.profile ELSE stations.last_security_profile END,
+                                    last_certificate = CASE WHEN v.online AND v.profile >= 0 THEN NULLIF(v.certificate, '') ELSE stations.last_certificate END
+                                FROM unnest(\(ids)::text[], \(online)::boolean[], \(nodes)::text[], \(times)::timestamptz[], \(profiles)::int[], \(certificates)::text[])
+                                    AS v(id, online, node, at, profile, certificate)
                                 WHERE stations.id = v.id
                                   -- Leaving: only the node that holds the station may say it left (it may be on another by now).
                                   AND (v.online OR stations.connected_node IS NOT DISTINCT FROM NULLIF(v.node, ''))

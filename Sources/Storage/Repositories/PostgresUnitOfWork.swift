@@ -207,6 +207,13 @@ struct PostgresUnitOfWork: UnitOfWork {
         _ = try await connection.run(Hot<HotSQLs.InsertStationEvent>(stationId, kind, payload.serialized, suspect, at), logger: logger)
     }
 
+    func recordSigningRequest(_ r: SigningRequestRecord) async throws {
+        try await connection.query(
+            "INSERT INTO certificate_signing_requests (station_id, csr, certificate_use, received_at) VALUES (\(r.stationId), \(r.csr), \(r.use), \(r.receivedAt))",
+            logger: logger
+        )
+    }
+
     func appendOutbox(topic: String, payload: JSONValue) async throws {
         _ = try await connection.run(Hot<HotSQLs.AppendOutbox>(topic, payload.serialized), logger: logger)
     }

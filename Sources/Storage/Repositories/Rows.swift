@@ -8,7 +8,8 @@ import PostgresNIO
 enum StationRows {
     static let columns = """
         id, vendor, model, serial_number, firmware_version, ocpp_version, registration_status, security_profile,
-        password_hash IS NOT NULL AS has_password, online, last_boot_at, last_seen_at, created_at, decommissioned_at
+        password_hash IS NOT NULL AS has_password, online, last_boot_at, last_seen_at, created_at, decommissioned_at,
+        last_security_profile, last_certificate
         """
 
     static func fetch(_ conn: PostgresConnection, logger: Logger, where id: String) async throws -> [Station] {
@@ -23,7 +24,7 @@ enum StationRows {
 
     static func decode(_ row: PostgresRow) throws -> Station {
         let r = row.makeRandomAccess()
-        return Station(
+        var station = Station(
             id: try r["id"].decode(String.self), vendor: try r["vendor"].decode(String?.self), model: try r["model"].decode(String?.self),
             serialNumber: try r["serial_number"].decode(String?.self), firmwareVersion: try r["firmware_version"].decode(String?.self),
             ocppVersion: try r["ocpp_version"].decode(String?.self).flatMap(OCPPVersion.init(rawValue:)),
@@ -33,6 +34,9 @@ enum StationRows {
             lastSeenAt: try r["last_seen_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
             decommissionedAt: try r["decommissioned_at"].decode(Date?.self)
         )
+        station.lastSecurityProfile = try r["last_security_profile"].decode(Int?.self)
+        station.lastCertificate = try r["last_certificate"].decode(String?.self)
+        return station
     }
 }
 

@@ -1,0 +1,213 @@
+import AsyncHTTPClient
+import CSMS
+import Foundation
+import Logging
+import NIOCore
+import OCPP
+import PKI
+import ServiceLifecycle
+import Storage
+import X509
+
+/// Where station CSRs become certificates: Voltaic's own CA, or an external one (a PKI service, Hubject's) behind
+/// this seam.
+protocol StationCertificateIssuer: Sendable {
+    /// The certificate chain (PEM, leaf first) for a checked request.
+    func issue(_ request: CheckedSigningRequest) async throws -> String
+}
+
+/// The station CA of this installation.
+struct LocalIssuer: StationCertificateIssuer {
+    let ca: StationCA
+    let days: Int
+
+    func issue(_ request: CheckedSigningRequest) async throws -> String {
+        try ca.issue(request, days: days).pem
+    }
+}
+
+/// The certificate checks of the domain (`CertificatePort`), on the PKI target: CSRs against the station, contracts
+/// against the contract roots and the status sources (the local list, then OCSP where enabled).
+struct StationCertificates: CertificatePort {
+    let issuer: (any StationCertificateIssuer)?
+    let organization: String?
+    let contracts: ContractVerifier
+    let ocsp: OCSPClient?
+
+    var canSign: Bool { issuer != nil }
+
+    func refusal(csr: String, stationId: String, use: String) -> String? {
+        do {
+            _ = try CheckedSigningRequest(pem: csr, stationId: stationId, organization: organization, use: CertificateUse(rawValue: use) ?? .chargingStation)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
+    func verifyContract(certificate: String?, hashes: [ContractCertificateHash], now: Date) async -> ContractCheck {
+        let verdict: ContractVerifier.Verdict
+        if let certificate {
+            verdict = await contracts.verify(pemChain: certificate, at: now)
+        } else {
+            verdict = await contracts.verify(hashes: hashes.map { (Self.id($0), $0.responderURL) })
+        }
+        return ContractCheck(status: verdict.outcome.rawValue, eMAID: verdict.eMAID, reason: verdict.reason)
+    }
+
+    func ocspResponse(for hash: ContractCertificateHash) async -> Result<[UInt8], CertificateLookupFailure> {
+        guard let ocsp else { return .failure(CertificateLookupFailure(reasonCode: "NoOCSP", detail: "OCSP is not enabled (--ocsp)")) }
+        guard let responder = hash.responderURL, !responder.isEmpty else {
+            return .failure(CertificateLookupFailure(reasonCode: "NoResponderURL", detail: "the request names no OCSP responder"))
+        }
+        do {
+            return .success(try await ocsp.fetch(Self.id(hash), responder: responder).der)
+        } catch {
+            return .failure(CertificateLookupFailure(reasonCode: "OCSPResponderFailed", detail: "\(error)"))
+        }
+    }
+
+    func evCertificate(schemaVersion: String, action: String, exiRequest: String) async -> Result<String, CertificateLookupFailure> {
+        // The seam where a contract certificate pool (Hubject, another PKI) answers; none is configured here.
+        .failure(CertificateLookupFailure(reasonCode: "NoContractPool", detail: "no contract certificate pool is configured for ISO 15118 certificate installation"))
+    }
+
+    static func id(_ h: ContractCertificateHash) -> CertificateID {
+        CertificateID(hashAlgorithm: h.hashAlgorithm, issuerNameHash: h.issuerNameHash, issuerKeyHash: h.issuerKeyHash, serialNumber: h.serialNumber)
+    }
+}
+
+/// Signs queued CSRs and sends CertificateSigned (with retries while the station is away), and asks stations whose
+/// certificate nears its end for a new CSR (TriggerMessage / ExtendedTriggerMessage).
+struct CertificateService: Service {
+    let repository: SecurityRepository
+    let issuer: (any StationCertificateIssuer)?
+    let organization: String?
+    let dispatcher: CommandDispatcher
+    let settings: CertificateSettings
+    let logger: Logger
+    let ready: StartupGate
+    /// How often the queue is looked at when it was empty.
+    var idle: Duration = .seconds(1)
+    var maxAttempts = 12
+
+    func run() async throws {
+        await ready.wait()
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await signLoop() }
+                group.addTask { await renewLoop() }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    func signLoop() async {
+        while !Task.isCancelled {
+            do {
+                if let request = try await repository.claimSigningRequest(lease: dispatcher.callTimeout + .seconds(30)) {
+                    await handle(request)
+                    continue
+                }
+            } catch {
+                logger.warning("could not read the signing queue", metadata: ["error.type": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: idle)
+        }
+    }
+
+    func handle(_ request: SecurityRepository.SigningRequest) async {
+        var log = logger
+        log[metadataKey: "ocpp.station.id"] = "\(request.stationId)"
+        log[metadataKey: "certificate.request"] = "\(request.id)"
+        do {
+            var chain = request.certificate
+            if chain == nil {
+                let checked: CheckedSigningRequest
+                do {
+                    checked = try CheckedSigningRequest(pem: request.csr, stationId: request.stationId, organization: organization, use: request.use)
+                } catch {
+                    try await repository.finish(requestId: request.id, .rejected, error: error.message)
+                    return
+                }
+                guard let issuer else {
+                    try await repository.finish(requestId: request.id, .failed, error: "no certificate authority is configured")
+                    return
+                }
+                let made = try await issuer.issue(checked)
+                guard let leaf = try certificates(pemBundle: made).first else { throw PKIError("the issuer returned no certificate") }
+                try await repository.recordIssued(
+                    requestId: request.id, stationId: request.stationId, use: request.use, chainPEM: made,
+                    leaf: .init(fingerprint: leaf.fingerprint, serial: leaf.serialHex, subject: "\(leaf.subject)", notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter, pem: leaf.pem)
+                )
+                log.notice("station certificate issued", metadata: ["certificate.serial": "\(leaf.serialHex)", "certificate.not_after": "\(leaf.notValidAfter)"])
+                chain = made
+            }
+            guard let chain else { return }
+            var payload: [String: JSONValue] = ["certificateChain": .string(chain)]
+            if request.ocppVersion != OCPPVersion.v16.rawValue { payload["certificateType"] = .string(request.use.rawValue) }
+            let answer = try await dispatcher.send(stationId: request.stationId, action: "CertificateSigned", payload: .object(payload))
+            switch answer.answer {
+            case .result(let result) where result["status"]?.stringValue == "Accepted":
+                try await repository.finish(requestId: request.id, .accepted, error: nil)
+            case .result(let result):
+                try await repository.finish(requestId: request.id, .rejected, error: "the station answered \(result["status"]?.stringValue ?? "?")")
+            case .error(let code, let description, _):
+                try await repository.finish(requestId: request.id, .rejected, error: "CALLERROR \(code): \(description)")
+            }
+        } catch let problem as Problem {
+            // Offline or not answering: sent again later, the same certificate.
+            await retry(request, "\(problem.title): \(problem.detail ?? "")", log)
+        } catch {
+            await retry(request, "\(error)", log)
+        }
+    }
+
+    private func retry(_ request: SecurityRepository.SigningRequest, _ why: String, _ log: Logger) async {
+        if request.attempts >= maxAttempts {
+            try? await repository.finish(requestId: request.id, .failed, error: "gave up after \(request.attempts) attempts: \(why)")
+            log.warning("certificate request failed", metadata: ["reason": "\(why)"])
+            return
+        }
+        let delay = Duration.seconds(min(3600, 5 << min(request.attempts, 10)))
+        try? await repository.retry(requestId: request.id, in: delay, error: why)
+    }
+
+    func renewLoop() async {
+        while !Task.isCancelled {
+            do {
+                for renewal in try await repository.claimRenewals(within: settings.renewBefore, again: .seconds(86400)) {
+                    await renew(renewal)
+                }
+            } catch {
+                logger.warning("could not read the certificates due for renewal", metadata: ["error.type": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: settings.renewalInterval)
+        }
+    }
+
+    /// Asks a station for a new CSR; if it cannot be told now, it is asked again at the next round.
+    func renew(_ renewal: SecurityRepository.Renewal) async {
+        do {
+            let answer = try await trigger(stationId: renewal.stationId, use: renewal.use)
+            logger.notice("renewal asked", metadata: ["ocpp.station.id": "\(renewal.stationId)", "certificate.not_after": "\(renewal.notAfter)", "answer": "\(answer)"])
+        } catch {
+            try? await repository.unmarkRenewal(fingerprint: renewal.fingerprint)
+        }
+    }
+
+    /// TriggerMessage(SignChargingStationCertificate | SignV2GCertificate) in 2.0.1, ExtendedTriggerMessage
+    /// (SignChargePointCertificate) in 1.6; returns the station's status.
+    func trigger(stationId: String, use: CertificateUse) async throws(Problem) -> String {
+        let version = dispatcher.registry.session(stationId)?.version
+        let (action, message): (String, String) =
+            version == .v16
+            ? ("ExtendedTriggerMessage", "SignChargePointCertificate")
+            : ("TriggerMessage", use == .v2g ? "SignV2GCertificate" : "SignChargingStationCertificate")
+        let answer = try await dispatcher.send(stationId: stationId, action: action, payload: .object(["requestedMessage": .string(message)]))
+        switch answer.answer {
+        case .result(let result): return result["status"]?.stringValue ?? "?"
+        case .error(let code, _, _): return "CALLERROR \(code)"
+        }
+    }
+}

@@ -1,0 +1,410 @@
+"""Security profiles 2 and 3, the station CA and Plug & Charge, driven by the third-party `ocpp` client over real
+`wss://` (Python's ssl module) against `voltaic serve` with its TLS listener. The test PKI is built here with the
+`cryptography` package: a foreign CA, station certificates good and bad, and a mobility operator's contracts."""
+import asyncio
+import base64
+import datetime
+import hashlib
+import os
+import ssl
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+from charge_points import Station16, Station201, now
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from ocpp.routing import on
+from ocpp.v16 import call as c16
+from ocpp.v16 import call_result as r16
+from ocpp.v201 import call as c201
+from ocpp.v201 import call_result as r201
+from voltaic_server import VoltaicServer, free_port
+from websockets.asyncio.client import connect
+
+BINARY = os.environ.get("VOLTAIC_BIN", os.path.join(os.path.dirname(__file__), "../../.build/debug/voltaic"))
+ORG = "Voltaic"
+UTC = datetime.timezone.utc
+
+
+def cli(*args):
+    r = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def write(path, data):
+    with open(path, "w") as f:
+        f.write(data)
+    return path
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def name(cn, o=None):
+    attrs = ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, o)] if o else []) + [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    return x509.Name(attrs)
+
+
+def make_ca(cn):
+    key = ec.generate_private_key(ec.SECP256R1())
+    t = datetime.datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name(cn, ORG)).issuer_name(name(cn, ORG)).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(t - datetime.timedelta(days=1)).not_valid_after(t + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def issue(ca_cert, ca_key, cn, o=ORG, days=30, start=None, usage=ExtendedKeyUsageOID.CLIENT_AUTH):
+    key = ec.generate_private_key(ec.SECP256R1())
+    t = start or datetime.datetime.now(UTC) - datetime.timedelta(hours=1)
+    cert = (
+        x509.CertificateBuilder().subject_name(name(cn, o)).issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert, key
+
+
+class PKI:
+    """Files on disk: the server's TLS certificate, Voltaic's station CA (made by `voltaic ca init`), a foreign CA,
+    and the mobility operator's root."""
+
+    def __init__(self, root):
+        self.dir = root
+        cli("ca", "init", "--dir", f"{root}/ca", "--organization", ORG)
+        cli("tls", "self-signed", "--dir", f"{root}/tls", "--host", "127.0.0.1", "--host", "localhost")
+        with open(f"{root}/ca/station-ca.pem", "rb") as f:
+            self.ca_cert = x509.load_pem_x509_certificate(f.read())
+        with open(f"{root}/ca/station-ca.key", "rb") as f:
+            self.ca_key = serialization.load_pem_private_key(f.read(), None)
+        self.foreign_cert, self.foreign_key = make_ca("Foreign CA")
+        self.mo_cert, self.mo_key = make_ca("MO Root")
+        write(f"{root}/mo-root.pem", pem(self.mo_cert))
+
+    def files(self, tag, cert, key):
+        return write(f"{self.dir}/{tag}.pem", pem(cert)), write(f"{self.dir}/{tag}.key", key_pem(key))
+
+    def client_context(self, cert_files=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(f"{self.dir}/tls/server.pem")
+        if cert_files:
+            ctx.load_cert_chain(*cert_files)
+        return ctx
+
+
+@pytest.fixture(scope="module")
+def pki():
+    with tempfile.TemporaryDirectory() as root:
+        yield PKI(root)
+
+
+@pytest.fixture(scope="module")
+def secure(pki):
+    tls_port = free_port()
+    s = VoltaicServer(extra_args=[
+        "--tls-port", str(tls_port), "--tls-certificate", f"{pki.dir}/tls/server.pem", "--tls-key", f"{pki.dir}/tls/server.key",
+        "--station-ca-certificate", f"{pki.dir}/ca/station-ca.pem", "--station-ca-key", f"{pki.dir}/ca/station-ca.key",
+        "--operator-organization", ORG, "--contract-root", f"{pki.dir}/mo-root.pem", "--renewal-interval", "1",
+    ]).start()
+    s.wss_url = f"wss://127.0.0.1:{tls_port}/ocpp"
+    yield s
+    s.destroy()
+
+
+def basic(sid, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{sid}:{password}".encode()).decode()}
+
+
+async def attempt(url, sid, version="1.6", ctx=None, headers=None):
+    """Connects and boots; True when the station was let in and its BootNotification answered."""
+    cls = Station16 if version == "1.6" else Station201
+    try:
+        async with connect(f"{url}/{sid}", subprotocols=["ocpp1.6" if version == "1.6" else "ocpp2.0.1"], ssl=ctx,
+                           additional_headers=headers or {}, open_timeout=10) as ws:
+            cp = cls(sid, ws, response_timeout=10)
+            task = asyncio.create_task(cp.start())
+            try:
+                if version == "1.6":
+                    r = await cp.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+                else:
+                    r = await cp.call(c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+                return r.status == "Accepted"
+            finally:
+                task.cancel()
+    except Exception:
+        return False
+
+
+def add_station(server, sid, profile, password=None):
+    body = {"id": sid, "securityProfile": profile}
+    if password:
+        body["password"] = password
+    status, out = server.api("POST", "/stations", body)
+    assert status == 201, out
+
+
+def test_the_profile_matrix_has_no_false_accept(secure, pki):
+    tag = uuid.uuid4().hex[:6]
+    s1, s2, s3 = f"SP1-{tag}", f"SP2-{tag}", f"SP3-{tag}"
+    password = "p" * 20
+    add_station(secure, s1, 1, password)
+    add_station(secure, s2, 2, password)
+    add_station(secure, s3, 3)
+    good = pki.files(f"good-{tag}", *issue(pki.ca_cert, pki.ca_key, s3))
+    other_cn = pki.files(f"cn-{tag}", *issue(pki.ca_cert, pki.ca_key, s2))
+    other_o = pki.files(f"o-{tag}", *issue(pki.ca_cert, pki.ca_key, s3, o="Someone Else"))
+    expired = pki.files(f"exp-{tag}", *issue(pki.ca_cert, pki.ca_key, s3, days=1, start=datetime.datetime.now(UTC) - datetime.timedelta(days=3)))
+    foreign = pki.files(f"foreign-{tag}", *issue(pki.foreign_cert, pki.foreign_key, s3))
+    revoked_cert, revoked_key = issue(pki.ca_cert, pki.ca_key, s3)
+    revoked = pki.files(f"rev-{tag}", revoked_cert, revoked_key)
+    fingerprint = hashlib.sha256(revoked_cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    cli("certificate", "revoke", fingerprint, "--reason", "test", "--data-dir", secure.data_dir)
+    time.sleep(6)  # every node reads the revocation list every 5 s
+
+    wrong = "w" * 20
+    plain, wss = secure.ws_url, secure.wss_url
+    cases = [
+        # (what, url, station, context, headers, expected)
+        ("profile 2, right password over TLS", wss, s2, pki.client_context(), basic(s2, password), True),
+        ("profile 2, wrong password over TLS", wss, s2, pki.client_context(), basic(s2, wrong), False),
+        ("profile 2, no password over TLS", wss, s2, pki.client_context(), None, False),
+        ("profile 2, right password over plain ws", plain, s2, None, basic(s2, password), False),
+        ("profile 3, valid certificate", wss, s3, pki.client_context(good), None, True),
+        ("profile 3, certificate of another station (CN)", wss, s3, pki.client_context(other_cn), None, False),
+        ("profile 3, certificate of another organisation (O)", wss, s3, pki.client_context(other_o), None, False),
+        ("profile 3, expired certificate", wss, s3, pki.client_context(expired), None, False),
+        ("profile 3, untrusted issuer", wss, s3, pki.client_context(foreign), None, False),
+        ("profile 3, revoked certificate", wss, s3, pki.client_context(revoked), None, False),
+        ("profile 3, no certificate over TLS", wss, s3, pki.client_context(), None, False),
+        ("profile 3, plain ws", plain, s3, None, None, False),
+        ("profile 3, plain ws with a password", plain, s3, None, basic(s3, password), False),
+        ("profile 1, right password over plain ws", plain, s1, None, basic(s1, password), True),
+        ("profile 1, wrong password over plain ws", plain, s1, None, basic(s1, wrong), False),
+    ]
+    totals = {"accepted": 0, "refused": 0, "false_accepts": 0, "false_refusals": 0}
+    for what, url, sid, ctx, headers, expected in cases:
+        got = asyncio.run(attempt(url, sid, ctx=ctx, headers=headers))
+        totals["accepted" if got else "refused"] += 1
+        if got and not expected:
+            totals["false_accepts"] += 1
+        if expected and not got:
+            totals["false_refusals"] += 1
+        print(f"{'ACCEPT' if got else 'refuse'} {'ok ' if got == expected else 'BAD'} {what}")
+    print("matrix totals:", totals)
+    assert totals["false_accepts"] == 0, totals
+    assert totals["false_refusals"] == 0, totals
+
+    # The admin API shows the profile of each station's last connection.
+    for sid, profile in [(s1, 1), (s2, 2), (s3, 3)]:
+        status, body = secure.api("GET", f"/stations/{sid}")
+        assert status == 200 and body["station"]["lastSecurityProfile"] == profile, body
+
+
+def test_a_profile_only_goes_up_unless_an_admin_lowers_it(secure, pki):
+    sid, password = f"SPU-{uuid.uuid4().hex[:6]}", "u" * 20
+    add_station(secure, sid, 1, password)
+    assert asyncio.run(attempt(secure.ws_url, sid, headers=basic(sid, password)))
+    # Once over TLS, the station is at profile 2: plain ws is a downgrade and is refused.
+    assert asyncio.run(attempt(secure.wss_url, sid, ctx=pki.client_context(), headers=basic(sid, password)))
+    deadline = time.time() + 10
+    while time.time() < deadline and secure.api("GET", f"/stations/{sid}")[1]["station"]["securityProfile"] != 2:
+        time.sleep(0.2)
+    assert secure.api("GET", f"/stations/{sid}")[1]["station"]["securityProfile"] == 2
+    assert not asyncio.run(attempt(secure.ws_url, sid, headers=basic(sid, password)))
+    # The admin lowers it explicitly; plain ws is let in again.
+    status, body = secure.api("PATCH", f"/stations/{sid}", {"securityProfile": 1})
+    assert status == 200 and body["station"]["securityProfile"] == 1, body
+    assert asyncio.run(attempt(secure.ws_url, sid, headers=basic(sid, password)))
+    status, body = secure.api("PATCH", f"/stations/{sid}", {"securityProfile": 4})
+    assert status == 422, body
+
+
+class Lifecycle16(Station16):
+    @on("CertificateSigned")
+    def certificate_signed(self, **kw):
+        self._got("CertificateSigned", kw)
+        return r16.CertificateSigned(status="Accepted")
+
+    @on("ExtendedTriggerMessage")
+    def extended_trigger(self, **kw):
+        self._got("ExtendedTriggerMessage", kw)
+        return r16.ExtendedTriggerMessage(status="Accepted")
+
+
+class Lifecycle201(Station201):
+    @on("CertificateSigned")
+    def certificate_signed(self, **kw):
+        self._got("CertificateSigned", kw)
+        return r201.CertificateSigned(status="Accepted")
+
+
+def csr_for(cn, o=ORG):
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(name(cn, o)).sign(key, hashes.SHA256())
+    return request.public_bytes(serialization.Encoding.PEM).decode(), key
+
+
+async def wait_for(cp, action, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for a, kw in cp.received:
+            if a == action:
+                return kw
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {action} within {timeout} s; got {[a for a, _ in cp.received]}")
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_csr_signed_certificate_reconnect_and_renewal(secure, pki, version):
+    sid, password = f"LC{version.replace('.', '')}-{uuid.uuid4().hex[:6]}", "l" * 20
+    add_station(secure, sid, 2, password)
+    cls = Lifecycle16 if version == "1.6" else Lifecycle201
+    proto = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+    M = c16 if version == "1.6" else c201
+
+    async def enrol():
+        async with connect(f"{secure.wss_url}/{sid}", subprotocols=[proto], ssl=pki.client_context(), additional_headers=basic(sid, password)) as ws:
+            cp = cls(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                if version == "1.6":
+                    await cp.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+                else:
+                    await cp.call(c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+                # A CSR for another station is refused; the station's own is accepted and signed.
+                bad, _ = csr_for("SOMEONE-ELSE")
+                assert (await cp.call(M.SignCertificate(csr=bad))).status == "Rejected"
+                csr, key = csr_for(sid)
+                assert (await cp.call(M.SignCertificate(csr=csr))).status == "Accepted"
+                signed = await wait_for(cp, "CertificateSigned")
+                return signed, key
+            finally:
+                task.cancel()
+
+    signed, key = asyncio.run(enrol())
+    chain = signed["certificate_chain"]
+    leaf = x509.load_pem_x509_certificates(chain.encode())[0]
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == sid
+    assert leaf.issuer == pki.ca_cert.subject
+    pki.ca_cert.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(leaf.signature_hash_algorithm))
+    if version == "2.0.1":
+        assert signed["certificate_type"] == "ChargingStationCertificate"
+    fingerprint = hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest()
+    rows = secure.sql(f"SELECT serial, not_after > now() + interval '300 days' FROM station_certificates WHERE fingerprint = '{fingerprint}' AND station_id = '{sid}'")
+    assert rows and rows[0][1] == "t", rows
+    deadline = time.time() + 10
+    while time.time() < deadline and secure.sql(f"SELECT state FROM certificate_signing_requests WHERE station_id = '{sid}'") != [["accepted"]]:
+        time.sleep(0.2)
+    assert secure.sql(f"SELECT state FROM certificate_signing_requests WHERE station_id = '{sid}'") == [["accepted"]]
+
+    files = (write(f"{pki.dir}/{sid}.pem", chain), write(f"{pki.dir}/{sid}.key", key_pem(key)))
+
+    async def reconnect_and_renew():
+        async with connect(f"{secure.wss_url}/{sid}", subprotocols=[proto], ssl=pki.client_context(files)) as ws:
+            cp = cls(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                if version == "1.6":
+                    await cp.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+                else:
+                    await cp.call(c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+                station = (await asyncio.to_thread(secure.api, "GET", f"/stations/{sid}"))[1]["station"]
+                assert station["lastSecurityProfile"] == 3 and station["securityProfile"] == 3, station
+                # Near its end, the certificate is renewed: the station is asked for a new CSR.
+                await asyncio.to_thread(secure.sql, f"UPDATE station_certificates SET not_after = now() + interval '2 days' WHERE fingerprint = '{fingerprint}'")
+                if version == "1.6":
+                    kw = await wait_for(cp, "ExtendedTriggerMessage")
+                    assert kw["requested_message"] == "SignChargePointCertificate"
+                else:
+                    kw = await wait_for(cp, "TriggerMessage")
+                    assert kw["requested_message"] == "SignChargingStationCertificate"
+            finally:
+                task.cancel()
+
+    asyncio.run(reconnect_and_renew())
+    # Now at profile 3, the password alone no longer lets it in.
+    assert not asyncio.run(attempt(secure.wss_url, sid, version=version, ctx=pki.client_context(), headers=basic(sid, password)))
+
+
+def test_plug_and_charge_contracts(secure, pki):
+    sid = f"PNC-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 0)
+    emaid = "NL-VOL-C" + uuid.uuid4().hex[:8].upper()
+    status, body = secure.api("POST", "/tokens", {"value": emaid, "type": "eMAID"})
+    assert status == 201, body
+    good, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365)
+    revoked, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365)
+    expired, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=1, start=datetime.datetime.now(UTC) - datetime.timedelta(days=3))
+    other_root, other_key = make_ca("Unknown MO")
+    stranger, _ = issue(other_root, other_key, emaid, days=365)
+    write(f"{pki.dir}/mo.pem", pem(pki.mo_cert))
+    write(f"{pki.dir}/revoked-contract.pem", pem(revoked))
+    write(f"{pki.dir}/good-contract.pem", pem(good))
+    cli("certificate", "contract", "--certificate", f"{pki.dir}/revoked-contract.pem", "--issuer", f"{pki.dir}/mo.pem", "--status", "revoked", "--data-dir", secure.data_dir)
+    cli("certificate", "contract", "--certificate", f"{pki.dir}/good-contract.pem", "--issuer", f"{pki.dir}/mo.pem", "--status", "good", "--data-dir", secure.data_dir)
+
+    def hash_data(cert):
+        issuer_name = pki.mo_cert.subject.public_bytes()
+        issuer_key = pki.mo_cert.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return [{"hash_algorithm": "SHA256", "issuer_name_hash": hashlib.sha256(issuer_name).hexdigest(), "issuer_key_hash": hashlib.sha256(issuer_key).hexdigest(),
+                 "serial_number": format(cert.serial_number, "x"), "responder_url": "http://127.0.0.1:9/ocsp"}]
+
+    async def run_all():
+        async with connect(f"{secure.ws_url}/{sid}", subprotocols=["ocpp2.0.1"]) as ws:
+            cp = Station201(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                await cp.call(c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+                token = {"id_token": emaid, "type": "eMAID"}
+                out = {}
+                for what, kwargs in [
+                    ("valid", {"certificate": pem(good)}),
+                    ("revoked", {"certificate": pem(revoked)}),
+                    ("expired", {"certificate": pem(expired)}),
+                    ("unknown root", {"certificate": pem(stranger)}),
+                    ("hashes of a listed contract", {"iso15118_certificate_hash_data": hash_data(good)}),
+                    ("hashes of a revoked contract", {"iso15118_certificate_hash_data": hash_data(revoked)}),
+                    ("hashes nobody knows", {"iso15118_certificate_hash_data": hash_data(expired)}),
+                    ("valid, another eMAID's token", {"certificate": pem(good), "token": {"id_token": "NL-VOL-CNOTTHISONE", "type": "eMAID"}}),
+                ]:
+                    t = kwargs.pop("token", token)
+                    r = await cp.call(c201.Authorize(id_token=t, **kwargs))
+                    out[what] = (r.id_token_info["status"], r.certificate_status)
+                st = await cp.call(c201.GetCertificateStatus(ocsp_request_data=hash_data(good)[0]))
+                out["status without OCSP"] = st.status
+                return out
+            finally:
+                task.cancel()
+
+    out = asyncio.run(run_all())
+    print(out)
+    assert out == {
+        "valid": ("Accepted", "Accepted"),
+        "revoked": ("Invalid", "CertificateRevoked"),
+        "expired": ("Invalid", "CertificateExpired"),
+        "unknown root": ("Invalid", "CertChainError"),
+        "hashes of a listed contract": ("Accepted", "Accepted"),
+        "hashes of a revoked contract": ("Invalid", "CertificateRevoked"),
+        "hashes nobody knows": ("Invalid", "NoCertificateAvailable"),
+        "valid, another eMAID's token": ("Invalid", "Accepted"),
+        "status without OCSP": "Failed",
+    }, out
