@@ -202,6 +202,7 @@ func buildRouter(
         runner: runner, bookingService: BookingService(policy: service.funds?.policy ?? HoldPolicy())
     )
     settlement.addRoutes(to: api)
+    CertificateController(security: SecurityRepository(client: client, logger: logger), commands: commands, repository: repository).addRoutes(to: api)
     settlement.addPublicRoutes(to: router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router

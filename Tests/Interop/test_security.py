@@ -408,3 +408,142 @@ def test_plug_and_charge_contracts(secure, pki):
         "valid, another eMAID's token": ("Invalid", "Accepted"),
         "status without OCSP": "Failed",
     }, out
+
+
+class Trusting16(Lifecycle16):
+    @on("InstallCertificate")
+    def install(self, **kw):
+        self._got("InstallCertificate", kw)
+        return r16.InstallCertificate(status="Accepted")
+
+    @on("GetInstalledCertificateIds")
+    def installed(self, **kw):
+        self._got("GetInstalledCertificateIds", kw)
+        return r16.GetInstalledCertificateIds(status="NotFound")
+
+    @on("DeleteCertificate")
+    def delete(self, **kw):
+        self._got("DeleteCertificate", kw)
+        return r16.DeleteCertificate(status="Accepted")
+
+
+class Trusting201(Lifecycle201):
+    @on("InstallCertificate")
+    def install(self, **kw):
+        self._got("InstallCertificate", kw)
+        return r201.InstallCertificate(status="Accepted")
+
+    @on("GetInstalledCertificateIds")
+    def installed(self, **kw):
+        self._got("GetInstalledCertificateIds", kw)
+        return r201.GetInstalledCertificateIds(status="NotFound")
+
+    @on("DeleteCertificate")
+    def delete(self, **kw):
+        self._got("DeleteCertificate", kw)
+        return r201.DeleteCertificate(status="Accepted")
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_the_api_installs_lists_and_deletes_trusted_certificates_in_the_stations_version(secure, pki, version):
+    sid = f"TR{version.replace('.', '')}-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 0)
+    cls = Trusting16 if version == "1.6" else Trusting201
+    root_pem = open(f"{pki.dir}/ca/station-ca.pem").read()
+
+    async def scenario():
+        async with connect(f"{secure.ws_url}/{sid}", subprotocols=["ocpp1.6" if version == "1.6" else "ocpp2.0.1"]) as ws:
+            cp = cls(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                api = lambda *a: asyncio.to_thread(secure.api, *a)  # noqa: E731
+                status, body = await api("POST", f"/stations/{sid}/certificates/install", {"certificateType": "CSMSRootCertificate", "certificate": root_pem})
+                assert status == 200 and body["response"]["status"] == "Accepted", body
+                kw = await wait_for(cp, "InstallCertificate")
+                assert kw["certificate_type"] == ("CentralSystemRootCertificate" if version == "1.6" else "CSMSRootCertificate")
+                status, body = await api("POST", f"/stations/{sid}/certificates/install", {"certificateType": "CSMSRootCertificate", "certificate": "not a certificate"})
+                assert status == 422 and "certificate" in body["detail"], body
+                status, body = await api("POST", f"/stations/{sid}/certificates/install", {"certificateType": "Nonsense", "certificate": root_pem})
+                assert status == 422, body
+                status, body = await api("GET", f"/stations/{sid}/certificates/installed?type=CSMSRootCertificate")
+                assert status == 200 and body["response"]["status"] == "NotFound", body
+                status, body = await api("POST", f"/stations/{sid}/certificates/delete",
+                                         {"hashAlgorithm": "SHA256", "issuerNameHash": "ab" * 32, "issuerKeyHash": "cd" * 32, "serialNumber": "0102"})
+                assert status == 200 and body["response"]["status"] == "Accepted", body
+                assert (await wait_for(cp, "DeleteCertificate"))["certificate_hash_data"]["serial_number"] == "0102"
+                status, body = await api("POST", f"/stations/{sid}/certificates/delete", {"hashAlgorithm": "MD5", "issuerNameHash": "ab", "issuerKeyHash": "cd", "serialNumber": "01"})
+                assert status == 422 and "hashAlgorithm" in body["detail"], body
+                # Raising the profile asks the station in its own terms.
+                status, body = await api("POST", f"/stations/{sid}/security-profile", {"securityProfile": 3})
+                assert status == 200, body
+                if version == "1.6":
+                    kw = await wait_for(cp, "ChangeConfiguration")
+                    assert kw["key"] == "SecurityProfile" and kw["value"] == "3"
+                else:
+                    kw = await wait_for(cp, "SetVariables")
+                    assert kw["set_variable_data"][0]["variable"]["name"] == "SecurityProfile"
+                # The renewal the admin asks for.
+                status, body = await api("POST", f"/stations/{sid}/certificates/renew")
+                assert status == 200, body
+                await wait_for(cp, "ExtendedTriggerMessage" if version == "1.6" else "TriggerMessage")
+            finally:
+                task.cancel()
+
+    asyncio.run(scenario())
+    # The station's floor did not move: it never connected at profile 3.
+    assert secure.api("GET", f"/stations/{sid}")[1]["station"]["securityProfile"] == 0
+
+
+def test_revocation_through_the_api(secure, pki):
+    fingerprint = "ab" * 32
+    status, body = secure.api("POST", "/certificates/revocations", {"certificate": fingerprint, "reason": "lost"})
+    assert status == 201 and body == {"fingerprint": fingerprint, "alreadyRevoked": False}, body
+    status, body = secure.api("POST", "/certificates/revocations", {"certificate": fingerprint})
+    assert status == 200 and body["alreadyRevoked"] is True, body
+    status, body = secure.api("POST", "/certificates/revocations", {"certificate": "0fedcba987"})
+    assert status == 404, body
+    status, body = secure.api("POST", "/certificates/revocations", {"certificate": "not hex"})
+    assert status == 422, body
+
+
+def test_sighup_reloads_the_server_certificate_without_dropping_connections(secure, pki):
+    sid, password = f"HUP-{uuid.uuid4().hex[:6]}", "h" * 20
+    add_station(secure, sid, 2, password)
+    port = int(secure.wss_url.split(":")[2].split("/")[0])
+
+    def served_fingerprint():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        import socket
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ctx.wrap_socket(raw) as s:
+            return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+
+    before = served_fingerprint()
+
+    async def scenario():
+        async with connect(f"{secure.wss_url}/{sid}", subprotocols=["ocpp1.6"], ssl=pki.client_context(), additional_headers=basic(sid, password)) as ws:
+            cp = Station16(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                await cp.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+                # A new certificate in place, then SIGHUP: new connections get it, this one goes on.
+                await asyncio.to_thread(cli, "tls", "self-signed", "--dir", f"{pki.dir}/tls", "--host", "127.0.0.1", "--host", "localhost")
+                os.kill(secure.process.pid, __import__("signal").SIGHUP)
+                deadline = time.time() + 10
+                after = before
+                while time.time() < deadline and after == before:
+                    await asyncio.sleep(0.2)
+                    after = await asyncio.to_thread(served_fingerprint)
+                assert after != before, "the listener still serves the old certificate"
+                with open(f"{pki.dir}/tls/server.pem", "rb") as f:
+                    new = x509.load_pem_x509_certificate(f.read())
+                assert after == hashlib.sha256(new.public_bytes(serialization.Encoding.DER)).hexdigest()
+                r = await cp.call(c16.Heartbeat())
+                assert r.current_time
+            finally:
+                task.cancel()
+
+    asyncio.run(scenario())
+    # And a new station connection trusts the new certificate.
+    assert asyncio.run(attempt(secure.wss_url, sid, ctx=pki.client_context(), headers=basic(sid, password)))

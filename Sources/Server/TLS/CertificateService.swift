@@ -145,7 +145,8 @@ struct CertificateService: Service {
             }
             guard let chain else { return }
             var payload: [String: JSONValue] = ["certificateChain": .string(chain)]
-            if request.ocppVersion != OCPPVersion.v16.rawValue { payload["certificateType"] = .string(request.use.rawValue) }
+            let version = dispatcher.registry.session(request.stationId)?.version.rawValue ?? request.ocppVersion
+            if version != OCPPVersion.v16.rawValue { payload["certificateType"] = .string(request.use.rawValue) }
             let answer = try await dispatcher.send(stationId: request.stationId, action: "CertificateSigned", payload: .object(payload))
             switch answer.answer {
             case .result(let result) where result["status"]?.stringValue == "Accepted":
@@ -189,7 +190,7 @@ struct CertificateService: Service {
     /// Asks a station for a new CSR; if it cannot be told now, it is asked again at the next round.
     func renew(_ renewal: SecurityRepository.Renewal) async {
         do {
-            let answer = try await trigger(stationId: renewal.stationId, use: renewal.use)
+            let answer = try await trigger(stationId: renewal.stationId, use: renewal.use, lastVersion: renewal.ocppVersion.flatMap(OCPPVersion.init(rawValue:)))
             logger.notice("renewal asked", metadata: ["ocpp.station.id": "\(renewal.stationId)", "certificate.not_after": "\(renewal.notAfter)", "answer": "\(answer)"])
         } catch {
             try? await repository.unmarkRenewal(fingerprint: renewal.fingerprint)
@@ -198,8 +199,8 @@ struct CertificateService: Service {
 
     /// TriggerMessage(SignChargingStationCertificate | SignV2GCertificate) in 2.0.1, ExtendedTriggerMessage
     /// (SignChargePointCertificate) in 1.6; returns the station's status.
-    func trigger(stationId: String, use: CertificateUse) async throws(Problem) -> String {
-        let version = dispatcher.registry.session(stationId)?.version
+    func trigger(stationId: String, use: CertificateUse, lastVersion: OCPPVersion?) async throws(Problem) -> String {
+        let version = dispatcher.registry.session(stationId)?.version ?? lastVersion
         let (action, message): (String, String) =
             version == .v16
             ? ("ExtendedTriggerMessage", "SignChargePointCertificate")

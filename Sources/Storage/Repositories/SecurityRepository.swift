@@ -197,6 +197,7 @@ public struct SecurityRepository: Sendable {
         public var fingerprint: String
         public var use: CertificateUse
         public var notAfter: Date
+        public var ocppVersion: String?
     }
 
     /// The newest unrevoked certificate of each station and use that ends within `window`, whose renewal was not
@@ -217,13 +218,13 @@ public struct SecurityRepository: Sendable {
                 FOR UPDATE OF c SKIP LOCKED
             )
             UPDATE station_certificates c SET renewal_triggered_at = now() FROM due WHERE c.fingerprint = due.fingerprint
-            RETURNING c.station_id, c.fingerprint, c.certificate_use, c.not_after
+            RETURNING c.station_id, c.fingerprint, c.certificate_use, c.not_after, (SELECT ocpp_version FROM stations WHERE id = c.station_id)
             """,
             logger: logger
         )
         var out: [Renewal] = []
-        for try await (station, fingerprint, use, notAfter) in rows.decode((String, String, String, Date).self) {
-            out.append(Renewal(stationId: station, fingerprint: fingerprint, use: CertificateUse(rawValue: use) ?? .chargingStation, notAfter: notAfter))
+        for try await (station, fingerprint, use, notAfter, version) in rows.decode((String, String, String, Date, String?).self) {
+            out.append(Renewal(stationId: station, fingerprint: fingerprint, use: CertificateUse(rawValue: use) ?? .chargingStation, notAfter: notAfter, ocppVersion: version))
         }
         return out
     }
