@@ -68,7 +68,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         client: client, registry: registry, repository: repository, commands: commands, runner: committer, service: service,
         adminToken: config.adminToken, logger: logger, metrics: MetricsEndpoint(metrics: metrics, repository: repository, liveness: liveness, pushes: PushRepository(client: client, logger: logger)),
         ocpi: config.ocpi, baseURL: config.ocpi.publicBaseURL ?? "http://\(config.host):\(config.port)", signer: signer,
-        chain: chain.map { SettlementController.ChainInfo(rpc: $0.anchorer.rpc, contract: $0.anchorer.contract) }
+        chain: chain.map { SettlementController.ChainInfo(rpc: $0.anchorer.rpc, contract: $0.anchorer.contract) },
+        firmware: FirmwareGate(roots: pki.firmwareRoots, http: .shared, timeout: config.certificates.firmwareTimeout, maxBytes: config.certificates.firmwareMaxBytes)
     )
     var settlementService = SettlementService(
         repository: settlements, signer: signer, configuration: config.settlement, anchoring: chain, registry: registry, dispatcher: commands,
@@ -153,7 +154,7 @@ func buildRouter(
     client: PostgresClient, registry: StationRegistry, repository: AdminRepository, commands: CommandDispatcher,
     runner: any TransactionRunner, service: ChargingService, adminToken: String, logger: Logger, metrics: MetricsEndpoint? = nil,
     ocpi: OCPIConfiguration = OCPIConfiguration(), baseURL: String = "http://127.0.0.1:8180", signer: ReceiptSigner = ReceiptSigner(),
-    chain: SettlementController.ChainInfo? = nil
+    chain: SettlementController.ChainInfo? = nil, firmware: FirmwareGate? = nil
 ) -> Router<AdminContext> {
     let router = Router(context: AdminContext.self)
     let routes = RouteTable()
@@ -180,7 +181,9 @@ func buildRouter(
     let api = router.group("/api/v1")
         .add(middleware: AccessMiddleware(bootstrap: BootstrapToken(adminToken), access: access))
         .add(middleware: InputGuardMiddleware())
-    AdminController(repository: repository, registry: registry, commands: commands, runner: runner, service: service).addRoutes(to: api)
+    var admin = AdminController(repository: repository, registry: registry, commands: commands, runner: runner, service: service)
+    admin.firmware = firmware
+    admin.addRoutes(to: api)
     AccessController(access: access).addRoutes(to: api)
     let catalog = CatalogRepository(client: client, logger: logger)
     let partners = PartnerRepository(client: client, logger: logger)
@@ -202,7 +205,7 @@ func buildRouter(
         runner: runner, bookingService: BookingService(policy: service.funds?.policy ?? HoldPolicy())
     )
     settlement.addRoutes(to: api)
-    CertificateController(security: SecurityRepository(client: client, logger: logger), commands: commands, repository: repository).addRoutes(to: api)
+    CertificateController(security: SecurityRepository(client: client, logger: logger), commands: commands, repository: repository, firmware: firmware).addRoutes(to: api)
     settlement.addPublicRoutes(to: router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router

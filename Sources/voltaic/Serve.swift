@@ -164,6 +164,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("contract-root"), help: "A PEM file of V2G or mobility-operator roots (and sub-CAs) for Plug & Charge contracts (repeat for several). Env: VOLTAIC_CONTRACT_ROOT (comma-separated)")
     var contractRoot: [String] = []
 
+    @Option(name: .customLong("firmware-root"), help: "A PEM file of manufacturer roots that firmware signing certificates must chain to; a signed update is sent only once its image verifies (repeat for several). Env: VOLTAIC_FIRMWARE_ROOT (comma-separated)")
+    var firmwareRoot: [String] = []
+
     @Flag(name: .customLong("ocsp"), help: "Ask contract certificates' OCSP responders (after the local status list), and relay GetCertificateStatus. Env: VOLTAIC_OCSP=1")
     var ocsp = false
 
@@ -369,6 +372,7 @@ struct Serve: AsyncParsableCommand {
         }
         config.certificates.contractRootFiles = list(contractRoot, "VOLTAIC_CONTRACT_ROOT")
         config.certificates.ocsp = ocsp || env["VOLTAIC_OCSP"] == "1"
+        config.certificates.firmwareRootFiles = list(firmwareRoot, "VOLTAIC_FIRMWARE_ROOT")
     }
 
     /// The admin token: flag, environment, or `<data-dir>/admin-token`, created (and printed once) on first run.

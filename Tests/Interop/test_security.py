@@ -99,6 +99,8 @@ class PKI:
         self.foreign_cert, self.foreign_key = make_ca("Foreign CA")
         self.mo_cert, self.mo_key = make_ca("MO Root")
         write(f"{root}/mo-root.pem", pem(self.mo_cert))
+        self.maker_cert, self.maker_key = make_ca("Manufacturer Root")
+        write(f"{root}/firmware-root.pem", pem(self.maker_cert))
 
     def files(self, tag, cert, key):
         return write(f"{self.dir}/{tag}.pem", pem(cert)), write(f"{self.dir}/{tag}.key", key_pem(key))
@@ -124,6 +126,7 @@ def secure(pki):
         "--tls-port", str(tls_port), "--tls-certificate", f"{pki.dir}/tls/server.pem", "--tls-key", f"{pki.dir}/tls/server.key",
         "--station-ca-certificate", f"{pki.dir}/ca/station-ca.pem", "--station-ca-key", f"{pki.dir}/ca/station-ca.key",
         "--operator-organization", ORG, "--contract-root", f"{pki.dir}/mo-root.pem", "--renewal-interval", "1",
+        "--firmware-root", f"{pki.dir}/firmware-root.pem",
     ]).start()
     s.wss_url = f"wss://127.0.0.1:{tls_port}/ocpp"
     yield s
@@ -547,3 +550,94 @@ def test_sighup_reloads_the_server_certificate_without_dropping_connections(secu
     asyncio.run(scenario())
     # And a new station connection trusts the new certificate.
     assert asyncio.run(attempt(secure.wss_url, sid, ctx=pki.client_context(), headers=basic(sid, password)))
+
+
+class Updating16(Station16):
+    @on("SignedUpdateFirmware")
+    def signed_update(self, **kw):
+        self._got("SignedUpdateFirmware", kw)
+        return r16.SignedUpdateFirmware(status="Accepted")
+
+    @on("UpdateFirmware")
+    def update(self, **kw):
+        self._got("UpdateFirmware", kw)
+        return r16.UpdateFirmware()
+
+
+class Updating201(Station201):
+    @on("UpdateFirmware")
+    def update(self, **kw):
+        self._got("UpdateFirmware", kw)
+        return r201.UpdateFirmware(status="Accepted")
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_signed_firmware_update_is_sent_only_when_its_image_verifies(secure, pki, version):
+    import http.server
+    import threading
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+
+    image = os.urandom(200_000)
+
+    class Images(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/fw.bin":
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Images)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    location = f"http://127.0.0.1:{httpd.server_address[1]}/fw.bin"
+    signer, signer_key = issue(pki.maker_cert, pki.maker_key, "Firmware Signer", usage=ExtendedKeyUsageOID.CODE_SIGNING)
+    stranger, stranger_key = issue(pki.foreign_cert, pki.foreign_key, "Firmware Signer", usage=ExtendedKeyUsageOID.CODE_SIGNING)
+
+    def sign(key, data):
+        return base64.b64encode(key.sign(data, _ec.ECDSA(hashes.SHA256()))).decode()
+
+    good = {"location": location, "signingCertificate": pem(signer), "signature": sign(signer_key, image)}
+    sid = f"FW{version.replace('.', '')}-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 0)
+    cls = Updating16 if version == "1.6" else Updating201
+    sent_action = "SignedUpdateFirmware" if version == "1.6" else "UpdateFirmware"
+
+    async def scenario():
+        async with connect(f"{secure.ws_url}/{sid}", subprotocols=["ocpp1.6" if version == "1.6" else "ocpp2.0.1"]) as ws:
+            cp = cls(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                api = lambda *a: asyncio.to_thread(secure.api, *a)  # noqa: E731
+                refusals = [
+                    ({**good, "signature": sign(signer_key, image + b"x")}, 422, "signature"),
+                    ({**good, "signingCertificate": pem(stranger), "signature": sign(stranger_key, image)}, 422, "signingCertificate"),
+                    ({**good, "signature": "%%%"}, 422, "signature"),
+                    ({**good, "location": location.replace("fw.bin", "missing.bin")}, 502, "location"),
+                    ({**good, "location": "ftp://example.com/fw.bin"}, 422, "location"),
+                ]
+                for body, code, field in refusals:
+                    status, out = await api("POST", f"/stations/{sid}/firmware", body)
+                    assert status == code and field in out["detail"], (body.get("location"), out)
+                # The raw command path is held to the same check.
+                raw_fw = {**good, "signature": sign(signer_key, b"another image"), "retrieveDateTime": now()}
+                raw = {"requestId": 7, "firmware": raw_fw}
+                status, out = await api("POST", f"/stations/{sid}/commands/{sent_action}", raw)
+                assert status == 422, out
+                assert not [a for a, _ in cp.received if a == sent_action], "a refused update reached the station"
+                status, out = await api("POST", f"/stations/{sid}/firmware", good)
+                assert status == 200 and out["action"] == sent_action, out
+                kw = await wait_for(cp, sent_action)
+                assert kw["firmware"]["signature"] == good["signature"] and kw["firmware"]["location"] == location
+            finally:
+                task.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        httpd.shutdown()

@@ -15,6 +15,8 @@ struct AdminController: Sendable {
     /// Changes of charging state go through the domain service and the group committer, as the stations' do.
     let runner: any TransactionRunner
     let service: ChargingService
+    /// Signed firmware updates are checked before they are sent.
+    var firmware: FirmwareGate?
 
     func addRoutes(to group: RouterGroup<AdminContext>) {
         group.post("stations", use: createStation)
@@ -191,6 +193,10 @@ struct AdminController: Sendable {
             guard try await repository.reservationIdIsFree(id: reservationId, for: id) else {
                 throw Problem(.conflict, "Reservation id in use", "reservation \(reservationId) belongs to another station or was used; POST /api/v1/reservations picks a free id")
             }
+        }
+        if action == "SignedUpdateFirmware" || (action == "UpdateFirmware" && payload["firmware"]?["signature"] != nil) {
+            guard let firmware else { throw Problem(.unprocessableContent, "No firmware root", "no firmware root is configured (--firmware-root)") }
+            try await firmware.check(payload["firmware"])
         }
         let answer = try await commands.send(stationId: id, action: action, payload: payload)
         switch answer.answer {

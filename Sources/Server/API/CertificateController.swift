@@ -14,8 +14,10 @@ struct CertificateController: Sendable {
     let security: SecurityRepository
     let commands: CommandDispatcher
     let repository: AdminRepository
+    let firmware: FirmwareGate?
 
     func addRoutes(to group: RouterGroup<AdminContext>) {
+        group.post("stations/{id}/firmware", use: updateFirmware)
         group.get("stations/{id}/certificates", use: list)
         group.post("stations/{id}/certificates/renew", use: renew)
         group.post("stations/{id}/certificates/install", use: install)
@@ -236,6 +238,56 @@ struct CertificateController: Sendable {
         }
         try await security.setContractStatus(id, status: status, eMAID: eMAID, reason: b.reason)
         return ContractEntry(hashAlgorithm: id.hashAlgorithm, issuerNameHash: id.issuerNameHash, issuerKeyHash: id.issuerKeyHash, serialNumber: id.serialNumber, eMAID: eMAID, status: status.rawValue)
+    }
+
+    struct FirmwareBody: Decodable {
+        var location: String
+        var retrieveDateTime: Date?
+        var installDateTime: Date?
+        var signingCertificate: String?
+        var signature: String?
+        var retries: Int?
+        var retryInterval: Int?
+    }
+
+    /// A firmware update in the station's version: a signed one (1.6 SignedUpdateFirmware, 2.0.1 UpdateFirmware with
+    /// its signature) only once its image verifies; an unsigned one as 1.6 UpdateFirmware or 2.0.1 UpdateFirmware.
+    @Sendable func updateFirmware(_ request: Request, context: AdminContext) async throws -> Sent {
+        let id = try await station(context)
+        let b = try await request.decode(as: FirmwareBody.self, context: context)
+        guard (1...512).contains(b.location.count) else { throw Problem(.unprocessableContent, "Invalid location", "location is 1 to 512 characters") }
+        for (field, value) in [("retries", b.retries), ("retryInterval", b.retryInterval)] {
+            if let value, !(0...Int(Int32.max)).contains(value) { throw Problem(.unprocessableContent, "Invalid \(field)", "\(field) is 0 to 2147483647") }
+        }
+        guard (b.signature == nil) == (b.signingCertificate == nil) else {
+            throw Problem(.unprocessableContent, "Invalid firmware", "signature and signingCertificate go together")
+        }
+        let retrieve = OCPPDateTime.format(b.retrieveDateTime ?? Date())
+        var fw: [String: JSONValue] = ["location": .string(b.location), "retrieveDateTime": .string(retrieve)]
+        if let at = b.installDateTime { fw["installDateTime"] = .string(OCPPDateTime.format(at)) }
+        if let signature = b.signature, let certificate = b.signingCertificate {
+            fw["signature"] = .string(signature)
+            fw["signingCertificate"] = .string(certificate)
+            guard let firmware else { throw Problem(.unprocessableContent, "No firmware root", "no firmware root is configured (--firmware-root)") }
+            try await firmware.check(.object(fw))
+        }
+        var payload: [String: JSONValue] = [:]
+        if let r = b.retries { payload["retries"] = .number(JSONNumber(r)) }
+        if let r = b.retryInterval { payload["retryInterval"] = .number(JSONNumber(r)) }
+        let requestId = JSONValue.number(JSONNumber(Int(Int32.random(in: 1...Int32.max))))
+        if try await version(id) == .v16 {
+            if b.signature != nil {
+                payload["requestId"] = requestId
+                payload["firmware"] = .object(fw)
+                return try await send(id, "SignedUpdateFirmware", .object(payload))
+            }
+            payload["location"] = .string(b.location)
+            payload["retrieveDate"] = .string(retrieve)
+            return try await send(id, "UpdateFirmware", .object(payload))
+        }
+        payload["requestId"] = requestId
+        payload["firmware"] = .object(fw)
+        return try await send(id, "UpdateFirmware", .object(payload))
     }
 
     // MARK: Helpers

@@ -148,6 +148,11 @@ public struct CertificateSettings: Sendable {
     public var ocsp = false
     /// How long an OCSP responder may take.
     public var ocspTimeout: Duration = .seconds(5)
+    /// The manufacturer roots that firmware signing certificates must chain to; without one, signed updates are refused.
+    public var firmwareRootFiles: [String] = []
+    /// Fetching a firmware image to check its signature: the longest it may take, and the largest image.
+    public var firmwareTimeout: Duration = .seconds(120)
+    public var firmwareMaxBytes = 512 << 20
 
     public init() {}
 }

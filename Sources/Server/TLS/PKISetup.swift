@@ -11,6 +11,8 @@ import X509
 struct PKISetup: Sendable {
     var issuer: (any StationCertificateIssuer)?
     var port: StationCertificates
+    /// The manufacturer roots that firmware signing certificates must chain to.
+    var firmwareRoots: [Certificate]
 
     static func load(_ config: ServerConfiguration, security: SecurityRepository, logger: Logger) throws -> PKISetup {
         let settings = config.certificates
@@ -31,6 +33,11 @@ struct PKISetup: Sendable {
         var sources: [any CertificateStatusSource] = [StatusListSource(repository: security, timeout: config.databaseTimeout)]
         if let ocsp { sources.append(OCSPStatusSource(client: ocsp)) }
         let contracts = ContractVerifier(roots: roots, status: CombinedStatusSource(sources))
-        return PKISetup(issuer: issuer, port: StationCertificates(issuer: issuer, organization: config.tls?.organization, contracts: contracts, ocsp: ocsp))
+        var firmwareRoots: [Certificate] = []
+        for file in settings.firmwareRootFiles { firmwareRoots += try certificates(pemFile: file) }
+        return PKISetup(
+            issuer: issuer, port: StationCertificates(issuer: issuer, organization: config.tls?.organization, contracts: contracts, ocsp: ocsp),
+            firmwareRoots: firmwareRoots
+        )
     }
 }
