@@ -3,6 +3,7 @@ import CSMS
 import Chain
 import Settlement
 import NIOCore
+import NIOWebSocket
 import Foundation
 public import Hummingbird
 import HummingbirdCore
@@ -88,9 +89,18 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     let revocations = RevocationList()
     let material = try config.tls.map { try TLSMaterial(settings: $0, stationCAFile: config.certificates.caCertificateFile, logger: logger) }
-    let tlsMaintenance = TLSMaintenance(
+    var tlsMaintenance = TLSMaintenance(
         material: material, revoked: revocations, load: { try await security.revokedFingerprints() }, interval: .seconds(5), logger: logger
     )
+    // A station connected here with a certificate that was just revoked is disconnected; it cannot come back with it.
+    tlsMaintenance.onRevoked = { [registry] fingerprints in
+        guard let ids = try? await security.stations(usingCertificates: fingerprints) else { return }
+        for id in ids {
+            guard let session = registry.session(id) else { continue }
+            logger.notice("closing a connection whose client certificate was revoked", metadata: ["ocpp.station.id": "\(id)"])
+            await session.close(code: .policyViolation, reason: "client certificate revoked")
+        }
+    }
 
     let wsResponder = wsRouter.buildResponder()
     let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(

@@ -1,5 +1,8 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import PKI
 import Storage
 import X509
@@ -58,7 +61,7 @@ struct TLSCommand: AsyncParsableCommand {
 struct CertificateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certificate", abstract: "Station certificates: list, revoke; and the Plug & Charge contract status list.",
-        subcommands: [List.self, Revoke.self, Contract.self]
+        subcommands: [List.self, Revoke.self, Contract.self, Install.self, Installed.self, Delete.self, Renew.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -134,6 +137,99 @@ struct CertificateCommand: AsyncParsableCommand {
                 try await SecurityRepository(client: client, logger: logger).setContractStatus(id, status: status, eMAID: eMAID, reason: reason)
             }
             print("Contract \(eMAID ?? "?") (\(id)) is \(status.rawValue).")
+        }
+    }
+}
+
+/// Where the running server's admin API is, for the commands that act on a connected station.
+struct APIOptions: ParsableArguments {
+    @Option(name: .customLong("server"), help: "The server's base URL. Env: VOLTAIC_SERVER. Default: http://127.0.0.1:8180") var server: String?
+    @Option(name: .customLong("admin-token"), help: "An API key or the admin token. Env: VOLTAIC_ADMIN_TOKEN. Default: <data-dir>/admin-token") var token: String?
+    @Option(name: .customLong("data-dir"), help: "Where the admin token file is. Env: VOLTAIC_DATA_DIR. Default: ./voltaic-data") var dataDir: String?
+
+    /// Sends a JSON request to /api/v1; prints the answer; exits non-zero with the problem's detail on an error.
+    func call(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws {
+        let env = ProcessInfo.processInfo.environment
+        let base = server ?? env["VOLTAIC_SERVER"] ?? "http://127.0.0.1:8180"
+        let dir = dataDir ?? env["VOLTAIC_DATA_DIR"] ?? "./voltaic-data"
+        guard let token = token ?? env["VOLTAIC_ADMIN_TOKEN"]
+            ?? (try? String(contentsOfFile: dir + "/admin-token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        else { throw ValidationError("--admin-token: none given, and no \(dir)/admin-token") }
+        var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/api/v1" + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer " + token)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        } catch {
+            throw ValidationError("--server: \(base) did not answer (\(error))")
+        }
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let detail = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["detail"] as? String
+            FileHandle.standardError.write(Data("error: HTTP \(response.status.code): \(detail ?? text)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(text)
+    }
+}
+
+extension CertificateCommand {
+    static func stationPath(_ id: String) -> String { "/stations/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? id) }
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "InstallCertificate on a connected station (through the running server).")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The station id.") var station: String
+        @Option(help: "CSMSRootCertificate, V2GRootCertificate, MORootCertificate or ManufacturerRootCertificate.") var type: String
+        @Option(help: "The certificate (PEM file).") var certificate: String
+
+        func run() async throws {
+            guard let text = try? String(contentsOfFile: certificate, encoding: .utf8) else { throw ValidationError("--certificate: cannot read \(certificate)") }
+            try await api.call(.POST, CertificateCommand.stationPath(station) + "/certificates/install", ["certificateType": type, "certificate": text])
+        }
+    }
+
+    struct Installed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "GetInstalledCertificateIds of a connected station.")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The station id.") var station: String
+        @Option(help: "A certificate type to ask for (repeat for several).") var type: [String] = []
+
+        func run() async throws {
+            let query = type.isEmpty ? "" : "?" + type.map { "type=\($0)" }.joined(separator: "&")
+            try await api.call(.GET, CertificateCommand.stationPath(station) + "/certificates/installed" + query)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "DeleteCertificate on a connected station, by the hash data GetInstalledCertificateIds gave.")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The station id.") var station: String
+        @Option(help: "SHA256, SHA384 or SHA512.") var hashAlgorithm = "SHA256"
+        @Option(help: "Hex.") var issuerNameHash: String
+        @Option(help: "Hex.") var issuerKeyHash: String
+        @Option(help: "Hex.") var serialNumber: String
+
+        func run() async throws {
+            try await api.call(
+                .POST, CertificateCommand.stationPath(station) + "/certificates/delete",
+                ["hashAlgorithm": hashAlgorithm, "issuerNameHash": issuerNameHash, "issuerKeyHash": issuerKeyHash, "serialNumber": serialNumber]
+            )
+        }
+    }
+
+    struct Renew: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask a connected station for a new CSR now (TriggerMessage / ExtendedTriggerMessage).")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The station id.") var station: String
+
+        func run() async throws {
+            try await api.call(.POST, CertificateCommand.stationPath(station) + "/certificates/renew")
         }
     }
 }

@@ -641,3 +641,55 @@ def test_a_signed_firmware_update_is_sent_only_when_its_image_verifies(secure, p
         asyncio.run(scenario())
     finally:
         httpd.shutdown()
+
+
+def test_revoking_a_connected_stations_certificate_disconnects_it(secure, pki):
+    sid = f"RVK-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 3)
+    cert, key = issue(pki.ca_cert, pki.ca_key, sid)
+    files = pki.files(f"rvk-{sid}", cert, key)
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+    async def scenario():
+        async with connect(f"{secure.wss_url}/{sid}", subprotocols=["ocpp1.6"], ssl=pki.client_context(files)) as ws:
+            cp = Station16(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                await cp.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+                deadline = time.time() + 10
+                while time.time() < deadline and secure.sql(f"SELECT last_certificate FROM stations WHERE id = '{sid}'") != [[fingerprint]]:
+                    await asyncio.sleep(0.2)
+                await asyncio.to_thread(cli, "certificate", "revoke", fingerprint, "--data-dir", secure.data_dir)
+                # Every node reads the list every 5 s and closes what used the certificate.
+                await asyncio.wait_for(ws.wait_closed(), timeout=15)
+                return ws.close_code
+            finally:
+                task.cancel()
+
+    assert asyncio.run(scenario()) == 1008
+    assert not asyncio.run(attempt(secure.wss_url, sid, ctx=pki.client_context(files)))
+
+
+def test_the_cli_installs_a_certificate_through_the_running_server(secure, pki):
+    from voltaic_server import ADMIN_TOKEN
+    sid = f"CLI-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 0)
+    api = ["--server", secure.base_url, "--admin-token", ADMIN_TOKEN]
+
+    async def scenario():
+        async with connect(f"{secure.ws_url}/{sid}", subprotocols=["ocpp2.0.1"]) as ws:
+            cp = Trusting201(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                out = await asyncio.to_thread(cli, "certificate", "install", sid, "--type", "MORootCertificate", "--certificate", f"{pki.dir}/mo-root.pem", *api)
+                assert '"Accepted"' in out, out
+                assert (await wait_for(cp, "InstallCertificate"))["certificate_type"] == "MORootCertificate"
+                r = await asyncio.to_thread(subprocess.run, [BINARY, "certificate", "install", sid, "--type", "Bogus", "--certificate", f"{pki.dir}/mo-root.pem", *api],
+                                            capture_output=True, text=True, timeout=60)
+                assert r.returncode != 0 and "certificateType" in r.stderr, (r.stdout, r.stderr)
+                out = await asyncio.to_thread(cli, "certificate", "installed", sid, "--type", "MORootCertificate", *api)
+                assert '"NotFound"' in out, out
+            finally:
+                task.cancel()
+
+    asyncio.run(scenario())

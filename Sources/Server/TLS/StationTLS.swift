@@ -194,6 +194,8 @@ struct TLSMaintenance: Service {
     let load: @Sendable () async throws -> Set<String>
     let interval: Duration
     let logger: Logger
+    /// Told of fingerprints newly on the list: the connections that used them are closed.
+    var onRevoked: @Sendable (Set<String>) async -> Void = { _ in }
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -207,7 +209,10 @@ struct TLSMaintenance: Service {
                     while !Task.isCancelled {
                         do {
                             let fresh = revoked.replace(with: try await load())
-                            if !fresh.isEmpty { logger.notice("certificates revoked", metadata: ["count": "\(fresh.count)"]) }
+                            if !fresh.isEmpty {
+                                logger.notice("certificates revoked", metadata: ["count": "\(fresh.count)"])
+                                await onRevoked(fresh)
+                            }
                         } catch {
                             logger.warning("could not read the certificate revocation list; the last one stays", metadata: ["error.type": "\(String(reflecting: error))"])
                         }

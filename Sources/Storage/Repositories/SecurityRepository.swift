@@ -24,6 +24,14 @@ public struct SecurityRepository: Sendable {
         return out
     }
 
+    /// The stations whose last connection used one of these certificates.
+    public func stations(usingCertificates fingerprints: Set<String>) async throws -> [String] {
+        var out: [String] = []
+        let rows = try await client.query("SELECT id FROM stations WHERE last_certificate = ANY(\(Array(fingerprints)))", logger: logger)
+        for try await id in rows.decode(String.self) { out.append(id) }
+        return out
+    }
+
     public enum RevocationOutcome: Sendable, Equatable {
         case revoked(fingerprint: String)
         case alreadyRevoked(fingerprint: String)
