@@ -37,12 +37,22 @@ import Testing
 
             (status, body, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"SP-GIVEN","securityProfile":1,"password":"0123456789abcdef"}"#)
             #expect(status == .created && body["generatedPassword"] == nil)
-            for bad in [#"{"id":"SP-BAD1","securityProfile":0,"password":"0123456789abcdef"}"#, #"{"id":"SP-BAD2","securityProfile":2}"#, #"{"id":"SP-BAD3","securityProfile":-1}"#] {
+            // Profile 2 (TLS and a password) gets a generated password too; profile 3 (a client certificate) has none.
+            (status, body, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"SP-TLS","securityProfile":2}"#)
+            #expect(status == .created && (body["generatedPassword"] as? String)?.count == 24)
+            #expect((body["station"] as? [String: Any])?["securityProfile"] as? Int == 2)
+            (status, body, _) = try await client.json(.post, "/api/v1/stations", #"{"id":"SP-MTLS","securityProfile":3}"#)
+            #expect(status == .created && body["generatedPassword"] == nil)
+            #expect((body["station"] as? [String: Any])?["hasPassword"] as? Bool == false)
+            for bad in [
+                #"{"id":"SP-BAD1","securityProfile":0,"password":"0123456789abcdef"}"#, #"{"id":"SP-BAD2","securityProfile":3,"password":"0123456789abcdef"}"#,
+                #"{"id":"SP-BAD3","securityProfile":-1}"#, #"{"id":"SP-BAD4","securityProfile":4}"#,
+            ] {
                 (status, _, _) = try await client.json(.post, "/api/v1/stations", bad)
                 #expect(status == .unprocessableContent, "\(bad)")
             }
             (status, body, _) = try await client.json(.get, "/api/v1/stations")
-            #expect((body["items"] as? [Any])?.count == 3)
+            #expect((body["items"] as? [Any])?.count == 5)
         }
     }
 
