@@ -31,6 +31,7 @@ CPU later): with --pause 65 no window pays for the previous one's connections.
 import argparse
 import json
 import os
+import shutil
 import socket
 import ssl
 import statistics
@@ -158,6 +159,7 @@ def main():
                        capture_output=True, text=True)
     pem, key = os.path.join(tls_dir, "server.pem"), os.path.join(tls_dir, "server.key")
     if r.returncode != 0 or not os.path.exists(pem):
+        shutil.rmtree(tls_dir, ignore_errors=True)
         sys.exit(f"tls_handshake: `voltaic tls self-signed` failed ({r.returncode}): {r.stdout}{r.stderr}")
 
     multi_cpu = (os.cpu_count() or 1) >= 2
@@ -167,6 +169,7 @@ def main():
         server.start()
     except Exception as e:  # noqa: BLE001
         server.destroy()
+        shutil.rmtree(tls_dir, ignore_errors=True)
         sys.exit(f"tls_handshake: the server did not start: {e}")
     try:
         pid = server.process.pid
@@ -204,10 +207,7 @@ def main():
                     print(f"  {m}: {run[m]['errors']} errors, last: {run[m]['last_error']}")
     finally:
         server.destroy()
-        for f in (pem, key):
-            if os.path.exists(f):
-                os.remove(f)
-        os.rmdir(tls_dir)
+        shutil.rmtree(tls_dir, ignore_errors=True)
 
     med = {m: {f: statistics.median(r[m][f] for r in runs) for f in ("per_s", "p50_ms", "p99_ms", "cpu_s_per_1k", "count", "reused", "errors")}
            for m in MODES}

@@ -167,6 +167,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("firmware-root"), help: "A PEM file of manufacturer roots that firmware signing certificates must chain to; a signed update is sent only once its image verifies (repeat for several). Env: VOLTAIC_FIRMWARE_ROOT (comma-separated)")
     var firmwareRoot: [String] = []
 
+    @Option(name: .customLong("contract-pool-url"), help: "The contract certificate pool that answers the car's certificate installation (Get15118EVCertificate), as JSON over HTTP. Env: VOLTAIC_CONTRACT_POOL_URL")
+    var contractPoolURL: String?
+
     @Flag(name: .customLong("ocsp"), help: "Ask contract certificates' OCSP responders (after the local status list), and relay GetCertificateStatus. Env: VOLTAIC_OCSP=1")
     var ocsp = false
 
@@ -373,6 +376,10 @@ struct Serve: AsyncParsableCommand {
         config.certificates.contractRootFiles = list(contractRoot, "VOLTAIC_CONTRACT_ROOT")
         config.certificates.ocsp = ocsp || env["VOLTAIC_OCSP"] == "1"
         config.certificates.firmwareRootFiles = list(firmwareRoot, "VOLTAIC_FIRMWARE_ROOT")
+        if let url = contractPoolURL ?? env["VOLTAIC_CONTRACT_POOL_URL"] {
+            guard let u = URL(string: url), ["http", "https"].contains(u.scheme?.lowercased() ?? "") else { throw ValidationError("--contract-pool-url is an http(s) URL") }
+            config.certificates.contractPoolURL = url
+        }
     }
 
     /// The admin token: flag, environment, or `<data-dir>/admin-token`, created (and printed once) on first run.

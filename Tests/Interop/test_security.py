@@ -70,18 +70,20 @@ def make_ca(cn):
     return cert, key
 
 
-def issue(ca_cert, ca_key, cn, o=ORG, days=30, start=None, usage=ExtendedKeyUsageOID.CLIENT_AUTH):
+def issue(ca_cert, ca_key, cn, o=ORG, days=30, start=None, usage=ExtendedKeyUsageOID.CLIENT_AUTH, ocsp_url=None):
     key = ec.generate_private_key(ec.SECP256R1())
     t = start or datetime.datetime.now(UTC) - datetime.timedelta(hours=1)
-    cert = (
+    builder = (
         x509.CertificateBuilder().subject_name(name(cn, o)).issuer_name(ca_cert.subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
-    return cert, key
+    if ocsp_url:
+        builder = builder.add_extension(x509.AuthorityInformationAccess([
+            x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
 
 
 class PKI:
@@ -119,14 +121,81 @@ def pki():
         yield PKI(root)
 
 
+class Responders:
+    """An OCSP responder for the MO root's contracts (statuses set by the tests, signed by the root, or by another key
+    to forge), and a contract certificate pool, on one local HTTP server."""
+
+    def __init__(self, pki):
+        import http.server
+        import threading
+        from cryptography.x509 import ocsp
+
+        self.statuses = {}  # serial -> (certificate, "good" | "revoked", signing key, responder certificate)
+        self.pool_requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path == "/ocsp":
+                    req = ocsp.load_der_ocsp_request(body)
+                    entry = outer.statuses.get(req.serial_number)
+                    if entry is None:
+                        out = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+                    else:
+                        cert, status, key, signer = entry
+                        t = datetime.datetime.now(UTC).replace(microsecond=0)
+                        revoked = status == "revoked"
+                        out = ocsp.OCSPResponseBuilder().add_response(
+                            cert=cert, issuer=pki.mo_cert, algorithm=hashes.SHA256(),
+                            cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
+                            this_update=t, next_update=t + datetime.timedelta(hours=1),
+                            revocation_time=t if revoked else None, revocation_reason=None,
+                        ).responder_id(ocsp.OCSPResponderEncoding.HASH, signer).sign(key, hashes.SHA256())
+                    data, ctype = out.public_bytes(serialization.Encoding.DER), "application/ocsp-response"
+                    code = 200
+                elif self.path == "/pool":
+                    import json
+                    request = json.loads(body)
+                    outer.pool_requests.append(request)
+                    if request["action"] == "Install":
+                        code, data = 200, json.dumps({"exiResponse": base64.b64encode(b"EXI:" + base64.b64decode(request["exiRequest"])).decode()}).encode()
+                    else:
+                        code, data = 500, b"{}"
+                    ctype = "application/json"
+                else:
+                    code, data, ctype = 404, b"", "text/plain"
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
 @pytest.fixture(scope="module")
-def secure(pki):
+def responders(pki):
+    r = Responders(pki)
+    yield r
+    r.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def secure(pki, responders):
     tls_port = free_port()
     s = VoltaicServer(extra_args=[
         "--tls-port", str(tls_port), "--tls-certificate", f"{pki.dir}/tls/server.pem", "--tls-key", f"{pki.dir}/tls/server.key",
         "--station-ca-certificate", f"{pki.dir}/ca/station-ca.pem", "--station-ca-key", f"{pki.dir}/ca/station-ca.key",
         "--operator-organization", ORG, "--contract-root", f"{pki.dir}/mo-root.pem", "--renewal-interval", "1",
-        "--firmware-root", f"{pki.dir}/firmware-root.pem",
+        "--firmware-root", f"{pki.dir}/firmware-root.pem", "--ocsp", "--contract-pool-url", f"{responders.url}/pool",
+        # Longer than an OCSP deadline: a message that waits on a responder holds the station's socket reader.
+        "--ping-interval", "30",
     ]).start()
     s.wss_url = f"wss://127.0.0.1:{tls_port}/ocpp"
     yield s
@@ -348,7 +417,7 @@ def test_csr_signed_certificate_reconnect_and_renewal(secure, pki, version):
     assert not asyncio.run(attempt(secure.wss_url, sid, version=version, ctx=pki.client_context(), headers=basic(sid, password)))
 
 
-def test_plug_and_charge_contracts(secure, pki):
+def test_plug_and_charge_contracts(secure, pki, responders):
     sid = f"PNC-{uuid.uuid4().hex[:6]}"
     add_station(secure, sid, 0)
     emaid = "NL-VOL-C" + uuid.uuid4().hex[:8].upper()
@@ -369,7 +438,7 @@ def test_plug_and_charge_contracts(secure, pki):
         issuer_name = pki.mo_cert.subject.public_bytes()
         issuer_key = pki.mo_cert.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         return [{"hash_algorithm": "SHA256", "issuer_name_hash": hashlib.sha256(issuer_name).hexdigest(), "issuer_key_hash": hashlib.sha256(issuer_key).hexdigest(),
-                 "serial_number": format(cert.serial_number, "x"), "responder_url": "http://127.0.0.1:9/ocsp"}]
+                 "serial_number": format(cert.serial_number, "x"), "responder_url": f"{responders.url}/nothing"}]
 
     async def run_all():
         async with connect(f"{secure.ws_url}/{sid}", subprotocols=["ocpp2.0.1"]) as ws:
@@ -393,7 +462,7 @@ def test_plug_and_charge_contracts(secure, pki):
                     r = await cp.call(c201.Authorize(id_token=t, **kwargs))
                     out[what] = (r.id_token_info["status"], r.certificate_status)
                 st = await cp.call(c201.GetCertificateStatus(ocsp_request_data=hash_data(good)[0]))
-                out["status without OCSP"] = st.status
+                out["status from a responder that does not answer it"] = st.status
                 return out
             finally:
                 task.cancel()
@@ -409,7 +478,7 @@ def test_plug_and_charge_contracts(secure, pki):
         "hashes of a revoked contract": ("Invalid", "CertificateRevoked"),
         "hashes nobody knows": ("Invalid", "NoCertificateAvailable"),
         "valid, another eMAID's token": ("Invalid", "Accepted"),
-        "status without OCSP": "Failed",
+        "status from a responder that does not answer it": "Failed",
     }, out
 
 
@@ -693,3 +762,68 @@ def test_the_cli_installs_a_certificate_through_the_running_server(secure, pki):
                 task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_ocsp_answers_and_the_contract_pool(secure, pki, responders):
+    from cryptography.x509 import ocsp
+
+    sid = f"OCSP-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 0)
+    emaid = "NL-VOL-C" + uuid.uuid4().hex[:8].upper()
+    assert secure.api("POST", "/tokens", {"value": emaid, "type": "eMAID"})[0] == 201
+    responder = f"{responders.url}/ocsp"
+    good, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365, ocsp_url=responder)
+    revoked, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365, ocsp_url=responder)
+    forged, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365, ocsp_url=responder)
+    responders.statuses[good.serial_number] = (good, "good", pki.mo_key, pki.mo_cert)
+    responders.statuses[revoked.serial_number] = (revoked, "revoked", pki.mo_key, pki.mo_cert)
+    # "good", but signed by a key that is not the issuer's (nor one it delegated to): not to be believed.
+    responders.statuses[forged.serial_number] = (forged, "good", pki.foreign_key, pki.foreign_cert)
+
+    def hashes_of(cert):
+        issuer_key = pki.mo_cert.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return {"hash_algorithm": "SHA256", "issuer_name_hash": hashlib.sha256(pki.mo_cert.subject.public_bytes()).hexdigest(),
+                "issuer_key_hash": hashlib.sha256(issuer_key).hexdigest(), "serial_number": format(cert.serial_number, "x"), "responder_url": responder}
+
+    async def run_all():
+        async with connect(f"{secure.ws_url}/{sid}", subprotocols=["ocpp2.0.1"]) as ws:
+            cp = Station201(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                await cp.call(c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+                token = {"id_token": emaid, "type": "eMAID"}
+                out = {}
+                for what, kwargs in [
+                    ("hashes, OCSP good", {"iso15118_certificate_hash_data": [hashes_of(good)]}),
+                    ("hashes, OCSP revoked", {"iso15118_certificate_hash_data": [hashes_of(revoked)]}),
+                    ("hashes, OCSP good but forged", {"iso15118_certificate_hash_data": [hashes_of(forged)]}),
+                    ("certificate, OCSP revoked", {"certificate": pem(revoked)}),
+                    ("certificate, OCSP good", {"certificate": pem(good)}),
+                ]:
+                    r = await cp.call(c201.Authorize(id_token=token, **kwargs))
+                    out[what] = (r.id_token_info["status"], r.certificate_status)
+                st = await cp.call(c201.GetCertificateStatus(ocsp_request_data=hashes_of(good)))
+                assert st.status == "Accepted", st
+                relayed = ocsp.load_der_ocsp_response(base64.b64decode(st.ocsp_result))
+                out["relayed status"] = relayed.certificate_status.name
+                ev = await cp.call(c201.Get15118EVCertificate(iso15118_schema_version="urn:iso:15118:2:2013:MsgDef", action="Install", exi_request=base64.b64encode(b"req").decode()))
+                out["install"] = (ev.status, base64.b64decode(ev.exi_response))
+                ev = await cp.call(c201.Get15118EVCertificate(iso15118_schema_version="urn:iso:15118:2:2013:MsgDef", action="Update", exi_request=base64.b64encode(b"req").decode()))
+                out["update"] = (ev.status, ev.status_info["reason_code"])
+                return out
+            finally:
+                task.cancel()
+
+    out = asyncio.run(run_all())
+    print(out)
+    assert out == {
+        "hashes, OCSP good": ("Accepted", "Accepted"),
+        "hashes, OCSP revoked": ("Invalid", "CertificateRevoked"),
+        "hashes, OCSP good but forged": ("Invalid", "NoCertificateAvailable"),
+        "certificate, OCSP revoked": ("Invalid", "CertificateRevoked"),
+        "certificate, OCSP good": ("Accepted", "Accepted"),
+        "relayed status": "GOOD",
+        "install": ("Accepted", b"EXI:req"),
+        "update": ("Failed", "ContractPoolRefused"),
+    }, out
+    assert responders.pool_requests[0] == {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install", "exiRequest": base64.b64encode(b"req").decode()}

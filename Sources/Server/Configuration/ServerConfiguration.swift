@@ -146,7 +146,9 @@ public struct CertificateSettings: Sendable {
     public var contractRootFiles: [String] = []
     /// Ask the OCSP responders that contract certificates name, after the local status list.
     public var ocsp = false
-    /// How long an OCSP responder may take.
+    /// The contract certificate pool that answers Get15118EVCertificate (JSON over HTTP); nil: none, the car is told Failed.
+    public var contractPoolURL: String?
+    /// How long an OCSP responder or the contract pool may take.
     public var ocspTimeout: Duration = .seconds(5)
     /// The manufacturer roots that firmware signing certificates must chain to; without one, signed updates are refused.
     public var firmwareRootFiles: [String] = []

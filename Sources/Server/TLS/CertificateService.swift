@@ -3,6 +3,7 @@ import CSMS
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import OCPP
 import PKI
 import ServiceLifecycle
@@ -33,6 +34,8 @@ struct StationCertificates: CertificatePort {
     let organization: String?
     let contracts: ContractVerifier
     let ocsp: OCSPClient?
+    /// Where the car's contract certificates come from (Get15118EVCertificate); nil: none.
+    var pool: ContractPool?
 
     var canSign: Bool { issuer != nil }
 
@@ -68,8 +71,10 @@ struct StationCertificates: CertificatePort {
     }
 
     func evCertificate(schemaVersion: String, action: String, exiRequest: String) async -> Result<String, CertificateLookupFailure> {
-        // The seam where a contract certificate pool (Hubject, another PKI) answers; none is configured here.
-        .failure(CertificateLookupFailure(reasonCode: "NoContractPool", detail: "no contract certificate pool is configured for ISO 15118 certificate installation"))
+        guard let pool else {
+            return .failure(CertificateLookupFailure(reasonCode: "NoContractPool", detail: "no contract certificate pool is configured (--contract-pool-url)"))
+        }
+        return await pool.certificate(schemaVersion: schemaVersion, action: action, exiRequest: exiRequest)
     }
 
     static func id(_ h: ContractCertificateHash) -> CertificateID {
@@ -209,6 +214,41 @@ struct CertificateService: Service {
         switch answer.answer {
         case .result(let result): return result["status"]?.stringValue ?? "?"
         case .error(let code, _, _): return "CALLERROR \(code)"
+        }
+    }
+}
+
+/// A contract certificate pool reached over HTTP (the seam a Hubject or another PKI integration fills): Voltaic posts
+/// `{"iso15118SchemaVersion", "action", "exiRequest"}` as JSON and relays the `exiResponse` the pool answers, within a
+/// deadline. The EXI stays opaque here: the pool and the car speak it.
+struct ContractPool: Sendable {
+    let url: String
+    let http: HTTPClient
+    let timeout: Duration
+
+    func certificate(schemaVersion: String, action: String, exiRequest: String) async -> Result<String, CertificateLookupFailure> {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let body: [String: String] = ["iso15118SchemaVersion": schemaVersion, "action": action, "exiRequest": exiRequest]
+        guard let data = try? JSONEncoder().encode(body) else { return .failure(CertificateLookupFailure(reasonCode: "InternalError", detail: "the request does not encode")) }
+        request.body = .bytes(ByteBuffer(bytes: data))
+        do {
+            let deadline = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            let response = try await http.execute(request, timeout: deadline)
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            guard response.status.code == 200 else {
+                return .failure(CertificateLookupFailure(reasonCode: "ContractPoolRefused", detail: "the pool answered HTTP \(response.status.code)"))
+            }
+            struct Answer: Decodable { var exiResponse: String }
+            guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(bytes.readableBytesView)), !answer.exiResponse.isEmpty,
+                answer.exiResponse.utf8.count <= 7500, Data(base64Encoded: answer.exiResponse) != nil
+            else {
+                return .failure(CertificateLookupFailure(reasonCode: "ContractPoolInvalid", detail: "the pool's answer has no Base64 exiResponse of at most 7500 characters"))
+            }
+            return .success(answer.exiResponse)
+        } catch {
+            return .failure(CertificateLookupFailure(reasonCode: "ContractPoolUnreachable", detail: String("\(error)".prefix(200))))
         }
     }
 }

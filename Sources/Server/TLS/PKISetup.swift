@@ -35,9 +35,8 @@ struct PKISetup: Sendable {
         let contracts = ContractVerifier(roots: roots, status: CombinedStatusSource(sources))
         var firmwareRoots: [Certificate] = []
         for file in settings.firmwareRootFiles { firmwareRoots += try certificates(pemFile: file) }
-        return PKISetup(
-            issuer: issuer, port: StationCertificates(issuer: issuer, organization: config.tls?.organization, contracts: contracts, ocsp: ocsp),
-            firmwareRoots: firmwareRoots
-        )
+        var port = StationCertificates(issuer: issuer, organization: config.tls?.organization, contracts: contracts, ocsp: ocsp)
+        port.pool = settings.contractPoolURL.map { ContractPool(url: $0, http: .shared, timeout: settings.ocspTimeout) }
+        return PKISetup(issuer: issuer, port: port, firmwareRoots: firmwareRoots)
     }
 }
