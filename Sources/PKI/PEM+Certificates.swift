@@ -82,3 +82,8 @@ extension DistinguishedName {
         return nil
     }
 }
+
+extension StringProtocol {
+    /// Only 0-9, a-f, A-F (Character.isHexDigit also takes the fullwidth forms, which no certificate id has).
+    public var isASCIIHex: Bool { !isEmpty && utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) } }
+}

@@ -108,7 +108,10 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         ws: .init(maxFrameSize: config.maxFrameSize, autoPing: .enabled(timePeriod: config.pingInterval), closeTimeout: .seconds(5), validateUTF8: true)
     )
     // A command waits for its station up to the call timeout; the API deadline leaves it room to say 504.
-    let httpRouter = DeadlineRouter(inner: router, limit: config.apiTimeout, stationWait: config.callTimeout, partnerWait: config.ocpi.partnerTimeout)
+    let httpRouter = DeadlineRouter(
+        inner: router, limit: config.apiTimeout, stationWait: config.callTimeout, partnerWait: config.ocpi.partnerTimeout,
+        firmwareWait: config.certificates.firmwareTimeout
+    )
     @Sendable func plain(_ responder: @escaping HTTPChannelHandler.Responder) -> MalformedRequestGuard<HTTP1WebSocketUpgradeChannel> {
         MalformedRequestGuard(
             inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder, configuration: wsConfiguration),

@@ -94,7 +94,7 @@ struct CertificateCommand: AsyncParsableCommand {
 
         func run() async throws {
             let key = certificate.replacingOccurrences(of: ":", with: "")
-            guard (1...64).contains(key.count), key.allSatisfy(\.isHexDigit) else {
+            guard (1...64).contains(key.count), key.isASCIIHex else {
                 throw ValidationError("certificate: a fingerprint (64 hex digits) or a serial (1 to 40 hex digits)")
             }
             let logger = makeLogger("warning")
@@ -145,13 +145,13 @@ struct CertificateCommand: AsyncParsableCommand {
 struct APIOptions: ParsableArguments {
     @Option(name: .customLong("server"), help: "The server's base URL. Env: VOLTAIC_SERVER. Default: http://127.0.0.1:8180") var server: String?
     @Option(name: .customLong("admin-token"), help: "An API key or the admin token. Env: VOLTAIC_ADMIN_TOKEN. Default: <data-dir>/admin-token") var token: String?
-    @Option(name: .customLong("data-dir"), help: "Where the admin token file is. Env: VOLTAIC_DATA_DIR. Default: ./voltaic-data") var dataDir: String?
+    @Option(name: .customLong("data-dir"), help: "Where the admin token file is. Env: VOLTAIC_DATA_DIR. Default: ./.voltaic") var dataDir: String?
 
     /// Sends a JSON request to /api/v1; prints the answer; exits non-zero with the problem's detail on an error.
     func call(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws {
         let env = ProcessInfo.processInfo.environment
         let base = server ?? env["VOLTAIC_SERVER"] ?? "http://127.0.0.1:8180"
-        let dir = dataDir ?? env["VOLTAIC_DATA_DIR"] ?? "./voltaic-data"
+        let dir = dataDir ?? env["VOLTAIC_DATA_DIR"] ?? ".voltaic"
         guard let token = token ?? env["VOLTAIC_ADMIN_TOKEN"]
             ?? (try? String(contentsOfFile: dir + "/admin-token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         else { throw ValidationError("--admin-token: none given, and no \(dir)/admin-token") }

@@ -108,6 +108,11 @@ import Testing
         #expect(AccessPolicy.requiredRole(method: .get, route: "/api/v1/stations") == .viewer)
         #expect(AccessPolicy.requiredRole(method: .get, route: "/api/v1/keys") == .admin)
         #expect(AccessPolicy.requiredRole(method: .get, route: "/api/v1/audit") == .admin)
+        // Asking a station which certificates it holds sends it a command: not a viewer's read.
+        #expect(AccessPolicy.requiredRole(method: .get, route: "/api/v1/stations/{id}/certificates/installed") == .admin)
+        #expect(AccessPolicy.requiredRole(method: .get, route: "/api/v1/stations/{id}/certificates") == .viewer)
+        #expect(AccessPolicy.requiredRole(method: .post, route: "/api/v1/certificates/revocations") == .admin)
+        #expect(AccessPolicy.requiredRole(method: .post, route: "/api/v1/stations/{id}/firmware") == .admin)
         #expect(AccessPolicy.requiredRole(method: .post, route: "/api/v1/stations") == .admin)
         #expect(AccessPolicy.requiredRole(method: .delete, route: "/api/v1/stations/{id}") == .admin)
         #expect(AccessPolicy.requiredRole(method: .post, route: "/api/v1/stations/{id}/commands/{action}") == .operator)

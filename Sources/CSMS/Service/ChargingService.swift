@@ -55,8 +55,9 @@ public struct ChargingService: Sendable {
         )
     }
 
-    /// A station's SignCertificate: a CSR that can be signed for it is queued (and the station told Accepted); one
-    /// that cannot is kept as a refused request with its reason. Returns the reason of a refusal.
+    /// A station's SignCertificate, kept as a station event either way: a CSR that can be signed for it is queued for
+    /// the certificate service (and the station told Accepted); for one that cannot, the reason is returned (the
+    /// station is told Rejected with it).
     public func signCertificate(_ uow: any UnitOfWork, stationId: String, csr: String, use: String, payload: JSONValue, now: Date) async throws -> String? {
         try await uow.recordStationEvent(stationId: stationId, kind: "SignCertificate", payload: payload, suspect: false, at: now)
         guard let certificates, certificates.canSign else { return "no certificate authority is configured" }

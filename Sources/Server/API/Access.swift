@@ -31,6 +31,13 @@ final class AuditNote: Sendable {
 enum AccessPolicy {
     static func requiredRole(method: HTTPRequest.Method, route: String) -> APIRole {
         if route.hasPrefix("/api/v1/keys") || route.hasPrefix("/api/v1/audit") { return .admin }
+        // Trust: what certificates stations hold and accept, revocations, the contract list, security profiles and
+        // firmware. Asking a station what it holds is a command too, so even that read is not a viewer's.
+        if route.hasPrefix("/api/v1/certificates") || route.hasPrefix("/api/v1/stations/{id}/certificates/")
+            || route == "/api/v1/stations/{id}/security-profile" || route == "/api/v1/stations/{id}/firmware"
+        {
+            return .admin
+        }
         switch (method, route) {
         case (.get, _), (.head, _): return .viewer
         case (.post, "/api/v1/stations"), (.patch, "/api/v1/stations/{id}"), (.delete, "/api/v1/stations/{id}"): return .admin
@@ -38,10 +45,6 @@ enum AccessPolicy {
         case (_, _) where route.hasPrefix("/api/v1/locations") || route.hasPrefix("/api/v1/tariffs") || route.hasPrefix("/api/v1/ocpi"): return .admin
         // Money: top-ups, revenue splits, and drivers (whether one pays before or after, which tokens bill to whom).
         case (.post, "/api/v1/drivers/{id}/topups"), (.post, "/api/v1/split-rules"), (.put, "/api/v1/drivers/{id}"): return .admin
-        // Trust: what certificates stations hold and accept, revocations, the contract list, security profiles.
-        case (_, _) where route.hasPrefix("/api/v1/certificates") || route.hasPrefix("/api/v1/stations/{id}/certificates")
-            || route == "/api/v1/stations/{id}/security-profile" || route == "/api/v1/stations/{id}/firmware":
-            return .admin
         default: return .operator
         }
     }

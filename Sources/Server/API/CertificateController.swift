@@ -133,7 +133,7 @@ struct CertificateController: Sendable {
             throw Problem(.unprocessableContent, "Invalid hashAlgorithm", "hashAlgorithm is SHA256, SHA384 or SHA512")
         }
         for (field, value, max) in [("issuerNameHash", b.issuerNameHash, 128), ("issuerKeyHash", b.issuerKeyHash, 128), ("serialNumber", b.serialNumber, 40)] {
-            guard (1...max).contains(value.count), value.allSatisfy(\.isHexDigit) else {
+            guard (1...max).contains(value.count), value.isASCIIHex else {
                 throw Problem(.unprocessableContent, "Invalid \(field)", "\(field) is 1 to \(max) hex digits")
             }
         }
@@ -176,7 +176,7 @@ struct CertificateController: Sendable {
     @Sendable func revoke(_ request: Request, context: AdminContext) async throws -> EditedResponse<Revoked> {
         let body = try await request.decode(as: RevokeBody.self, context: context)
         let key = body.certificate.replacingOccurrences(of: ":", with: "")
-        guard (1...64).contains(key.count), key.allSatisfy(\.isHexDigit) else {
+        guard (1...64).contains(key.count), key.isASCIIHex else {
             throw Problem(.unprocessableContent, "Invalid certificate", "certificate is a SHA-256 fingerprint (64 hex digits) or a serial (hex)")
         }
         if let reason = body.reason, reason.count > 500 { throw Problem(.unprocessableContent, "Invalid reason", "reason is at most 500 characters") }
@@ -231,7 +231,7 @@ struct CertificateController: Sendable {
                 throw Problem(.unprocessableContent, "Missing certificate", "give certificate and issuer, or hashAlgorithm, issuerNameHash, issuerKeyHash and serialNumber")
             }
             guard ["SHA256", "SHA384", "SHA512"].contains(a) else { throw Problem(.unprocessableContent, "Invalid hashAlgorithm", "hashAlgorithm is SHA256, SHA384 or SHA512") }
-            for (field, value, max) in [("issuerNameHash", n, 128), ("issuerKeyHash", k, 128), ("serialNumber", s, 40)] where !((1...max).contains(value.count) && value.allSatisfy(\.isHexDigit)) {
+            for (field, value, max) in [("issuerNameHash", n, 128), ("issuerKeyHash", k, 128), ("serialNumber", s, 40)] where !((1...max).contains(value.count) && value.isASCIIHex) {
                 throw Problem(.unprocessableContent, "Invalid \(field)", "\(field) is 1 to \(max) hex digits")
             }
             id = CertificateID(hashAlgorithm: a, issuerNameHash: n, issuerKeyHash: k, serialNumber: s)

@@ -14,14 +14,22 @@ struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Contex
     var stationWait: Duration = .zero
     /// An OCPI credentials POST or PUT calls the partner's versions and details before it answers: two calls.
     var partnerWait: Duration = .zero
+    /// A signed firmware update fetches its image before it is sent.
+    var firmwareWait: Duration = .zero
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
-        let waitsForStation = request.method != .get && (path.contains("/commands/") || path.hasPrefix("/api/v1/reservations"))
+        // The certificate routes that talk to a station (GET …/certificates/installed among them), raising a security
+        // profile, and a firmware update (which first fetches the image it checks).
+        let stationRoute = path.hasPrefix("/api/v1/stations/") && (path.contains("/certificates/") || path.hasSuffix("/security-profile") || path.hasSuffix("/firmware"))
+        let waitsForStation = stationRoute || (request.method != .get && (path.contains("/commands/") || path.hasPrefix("/api/v1/reservations")))
         let waitsForPartner = (request.method == .post || request.method == .put) && path.hasPrefix("/ocpi/") && path.hasSuffix("/credentials")
         // Registering toward a partner calls it three times: its versions, its details, its credentials.
         let registers = request.method == .post && path.hasPrefix("/api/v1/ocpi/partners/") && path.hasSuffix("/register")
-        let limit = waitsForStation ? limit + stationWait : (registers ? limit + partnerWait * 3 : (waitsForPartner ? limit + partnerWait * 2 : limit))
+        let fetchesImage = stationRoute && path.hasSuffix("/firmware")
+        let limit =
+            waitsForStation
+            ? limit + stationWait + (fetchesImage ? firmwareWait : .zero) : (registers ? limit + partnerWait * 3 : (waitsForPartner ? limit + partnerWait * 2 : limit))
         do {
             return try await Deadline.run(within: limit) { try await inner.respond(to: request, context: context) }
         } catch is Deadline.Exceeded {
@@ -43,9 +51,10 @@ struct DeadlineRouter<Inner: HTTPResponderBuilder>: HTTPResponderBuilder where I
     let limit: Duration
     var stationWait: Duration = .zero
     var partnerWait: Duration = .zero
+    var firmwareWait: Duration = .zero
 
     func buildResponder() -> DeadlineResponder<Inner.Responder> {
-        DeadlineResponder(inner: inner.buildResponder(), limit: limit, stationWait: stationWait, partnerWait: partnerWait)
+        DeadlineResponder(inner: inner.buildResponder(), limit: limit, stationWait: stationWait, partnerWait: partnerWait, firmwareWait: firmwareWait)
     }
 }
 

@@ -43,7 +43,7 @@ public struct SecurityRepository: Sendable {
     public func revoke(fingerprintOrSerial given: String, reason: String?) async throws -> RevocationOutcome {
         let key = given.lowercased().replacingOccurrences(of: ":", with: "")
         var fingerprint = key
-        if !(key.count == 64 && key.allSatisfy(\.isHexDigit)) {
+        if !(key.count == 64 && key.isASCIIHex) {
             let serial = String(key.drop { $0 == "0" })
             let rows = try await client.query("SELECT fingerprint FROM station_certificates WHERE serial = \(serial)", logger: logger)
             var found: String?
