@@ -500,6 +500,11 @@ class Trusting16(Lifecycle16):
 
 
 class Trusting201(Lifecycle201):
+    @on("SetNetworkProfile")
+    def set_network_profile(self, **kw):
+        self._got("SetNetworkProfile", kw)
+        return r201.SetNetworkProfile(status="Accepted")
+
     @on("InstallCertificate")
     def install(self, **kw):
         self._got("InstallCertificate", kw)
@@ -546,14 +551,25 @@ def test_the_api_installs_lists_and_deletes_trusted_certificates_in_the_stations
                 status, body = await api("POST", f"/stations/{sid}/certificates/delete", {"hashAlgorithm": "MD5", "issuerNameHash": "ab", "issuerKeyHash": "cd", "serialNumber": "01"})
                 assert status == 422 and "hashAlgorithm" in body["detail"], body
                 # Raising the profile asks the station in its own terms.
-                status, body = await api("POST", f"/stations/{sid}/security-profile", {"securityProfile": 3})
-                assert status == 200, body
                 if version == "1.6":
+                    status, body = await api("POST", f"/stations/{sid}/security-profile", {"securityProfile": 3})
+                    assert status == 200, body
                     kw = await wait_for(cp, "ChangeConfiguration")
                     assert kw["key"] == "SecurityProfile" and kw["value"] == "3"
                 else:
+                    # A05: a new network slot at profile 3, that slot first in the priority list, then a reset.
+                    status, body = await api("POST", f"/stations/{sid}/security-profile", {"securityProfile": 3})
+                    assert status == 422 and "csmsUrl" in body["detail"], body
+                    status, body = await api("POST", f"/stations/{sid}/security-profile", {"securityProfile": 3, "csmsUrl": "ws://127.0.0.1/ocpp/"})
+                    assert status == 422 and "wss" in body["detail"], body
+                    status, body = await api("POST", f"/stations/{sid}/security-profile", {"securityProfile": 3, "csmsUrl": secure.wss_url + "/"})
+                    assert status == 200 and body["action"] == "Reset", body
+                    kw = await wait_for(cp, "SetNetworkProfile")
+                    assert kw["configuration_slot"] == 2 and kw["connection_data"]["security_profile"] == 3, kw
                     kw = await wait_for(cp, "SetVariables")
-                    assert kw["set_variable_data"][0]["variable"]["name"] == "SecurityProfile"
+                    assert kw["set_variable_data"][0]["variable"]["name"] == "NetworkConfigurationPriority"
+                    assert kw["set_variable_data"][0]["attribute_value"] == "2,42", kw
+                    assert (await wait_for(cp, "Reset"))["type"] == "OnIdle"
                 # The renewal the admin asks for.
                 status, body = await api("POST", f"/stations/{sid}/certificates/renew")
                 assert status == 200, body

@@ -144,22 +144,55 @@ struct CertificateController: Sendable {
         return try await send(id, "DeleteCertificate", .object(["certificateHashData": hash]))
     }
 
-    /// Asks the station to move to a higher profile: ChangeConfiguration(SecurityProfile) in 1.6 (Security Whitepaper),
-    /// SetVariables(SecurityCtrlr.SecurityProfile) in 2.0.1. Its floor rises only when it connects at the new profile, so
-    /// a station that cannot and falls back is still let in.
+    /// Asks the station to move to a higher profile. 1.6 (Security Whitepaper): ChangeConfiguration(SecurityProfile).
+    /// 2.0.1 (A05): SetNetworkProfile with a new configuration slot at the new profile, then that slot first in
+    /// OCPPCommCtrlr.NetworkConfigurationPriority (read with GetVariables), then Reset(OnIdle). Its floor rises only
+    /// when it connects at the new profile, so a station that cannot and falls back to its old slot is still let in.
     @Sendable func raiseProfile(_ request: Request, context: AdminContext) async throws -> Sent {
         let id = try await station(context)
-        struct Body: Decodable { var securityProfile: Int }
+        struct Body: Decodable {
+            var securityProfile: Int
+            /// 2.0.1: the CSMS URL of the new slot (wss:// for profiles 2 and 3), its slot number and interface.
+            var csmsUrl: String?
+            var configurationSlot: Int?
+            var ocppInterface: String?
+        }
         let body = try await request.decode(as: Body.self, context: context)
         guard (1...3).contains(body.securityProfile) else { throw Problem(.unprocessableContent, "Invalid securityProfile", "securityProfile is 1, 2 or 3") }
         let value = JSONValue.string(String(body.securityProfile))
         if try await version(id) == .v16 {
             return try await send(id, "ChangeConfiguration", .object(["key": .string("SecurityProfile"), "value": value]))
         }
-        let data: JSONValue = .object([
-            "component": .object(["name": .string("SecurityCtrlr")]), "variable": .object(["name": .string("SecurityProfile")]), "attributeValue": value,
+        guard let url = body.csmsUrl, (1...512).contains(url.count), let parsed = URL(string: url), ["ws", "wss"].contains(parsed.scheme?.lowercased() ?? "") else {
+            throw Problem(.unprocessableContent, "Invalid csmsUrl", "csmsUrl: the ws:// or wss:// URL (up to /ocpp/) the station's new configuration slot connects to")
+        }
+        guard body.securityProfile == 1 || parsed.scheme?.lowercased() == "wss" else {
+            throw Problem(.unprocessableContent, "Invalid csmsUrl", "csmsUrl: profiles 2 and 3 connect over wss://")
+        }
+        let slot = body.configurationSlot ?? 2
+        guard (0...Int(Int32.max)).contains(slot) else { throw Problem(.unprocessableContent, "Invalid configurationSlot", "configurationSlot is 0 to 2147483647") }
+        let interface = body.ocppInterface ?? "Wired0"
+        guard OCPP201.OCPPInterfaceEnumType(rawValue: interface) != nil else {
+            throw Problem(.unprocessableContent, "Invalid ocppInterface", "ocppInterface is Wired0-3 or Wireless0-3")
+        }
+        let profile: JSONValue = .object([
+            "configurationSlot": .number(JSONNumber(slot)),
+            "connectionData": .object([
+                "ocppVersion": .string("OCPP20"), "ocppTransport": .string("JSON"), "ocppCsmsUrl": .string(url),
+                "messageTimeout": .number(JSONNumber(30)), "securityProfile": .number(JSONNumber(body.securityProfile)), "ocppInterface": .string(interface),
+            ]),
         ])
-        return try await send(id, "SetVariables", .object(["setVariableData": .array([data])]))
+        let set = try await send(id, "SetNetworkProfile", profile)
+        guard set.response["status"]?.stringValue == "Accepted" else { return set }
+        let priority: JSONValue = .object(["component": .object(["name": .string("OCPPCommCtrlr")]), "variable": .object(["name": .string("NetworkConfigurationPriority")])])
+        let read = try await send(id, "GetVariables", .object(["getVariableData": .array([priority])]))
+        let current = Self.first(read.response["getVariableResult"])?["attributeValue"]?.stringValue ?? ""
+        let order = [String(slot)] + current.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != String(slot) }
+        guard case .object(var write) = priority else { return set }
+        write["attributeValue"] = .string(order.joined(separator: ","))
+        let ordered = try await send(id, "SetVariables", .object(["setVariableData": .array([.object(write)])]))
+        guard Self.first(ordered.response["setVariableResult"])?["attributeStatus"]?.stringValue == "Accepted" else { return ordered }
+        return try await send(id, "Reset", .object(["type": .string("OnIdle")]))
     }
 
     struct RevokeBody: Decodable {
@@ -291,6 +324,11 @@ struct CertificateController: Sendable {
     }
 
     // MARK: Helpers
+
+    private static func first(_ value: JSONValue?) -> JSONValue? {
+        if case .array(let items)? = value { return items.first }
+        return nil
+    }
 
     private func station(_ context: AdminContext) async throws -> String {
         let id = try context.parameters.require("id")
