@@ -843,3 +843,29 @@ def test_ocsp_answers_and_the_contract_pool(secure, pki, responders):
         "update": ("Failed", "ContractPoolRefused"),
     }, out
     assert responders.pool_requests[0] == {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install", "exiRequest": base64.b64encode(b"req").decode()}
+
+
+def test_only_tls_1_2_and_1_3_with_the_suites_ocpp_names(secure, pki):
+    import socket
+    port = int(secure.wss_url.split(":")[2].split("/")[0])
+
+    def handshake(ciphers=None, maximum=None, minimum=None):
+        ctx = pki.client_context()
+        if maximum:
+            ctx.maximum_version = maximum
+        if minimum:
+            ctx.minimum_version = minimum
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                return s.version(), s.cipher()[0]
+        except (ssl.SSLError, OSError):
+            return None
+
+    assert handshake(minimum=ssl.TLSVersion.TLSv1_3)[0] == "TLSv1.3"
+    version, suite = handshake(maximum=ssl.TLSVersion.TLSv1_2)
+    assert version == "TLSv1.2" and suite in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"), suite
+    # TLS 1.2 suites OCPP does not name (CBC, ChaCha20) are refused by the server.
+    for suite in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"]:
+        assert handshake(ciphers=suite, maximum=ssl.TLSVersion.TLSv1_2) is None, suite
