@@ -428,6 +428,17 @@ def test_plug_and_charge_contracts(secure, pki, responders):
     expired, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=1, start=datetime.datetime.now(UTC) - datetime.timedelta(days=3))
     other_root, other_key = make_ca("Unknown MO")
     stranger, _ = issue(other_root, other_key, emaid, days=365)
+    # A contract under the MO's sub-CA, presented with it (the chain ISO 15118 has: MO root, sub-CA, contract).
+    sub_key = ec.generate_private_key(ec.SECP256R1())
+    t = datetime.datetime.now(UTC) - datetime.timedelta(hours=1)
+    sub_ca = (
+        x509.CertificateBuilder().subject_name(name("MO Sub-CA 1", ORG)).issuer_name(pki.mo_cert.subject).public_key(sub_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=1000))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(pki.mo_key, hashes.SHA256())
+    )
+    under_sub, _ = issue(sub_ca, sub_key, emaid, days=365)
     write(f"{pki.dir}/mo.pem", pem(pki.mo_cert))
     write(f"{pki.dir}/revoked-contract.pem", pem(revoked))
     write(f"{pki.dir}/good-contract.pem", pem(good))
@@ -453,6 +464,8 @@ def test_plug_and_charge_contracts(secure, pki, responders):
                     ("revoked", {"certificate": pem(revoked)}),
                     ("expired", {"certificate": pem(expired)}),
                     ("unknown root", {"certificate": pem(stranger)}),
+                    ("valid, under a sub-CA", {"certificate": pem(under_sub) + pem(sub_ca)}),
+                    ("under a sub-CA left out", {"certificate": pem(under_sub)}),
                     ("hashes of a listed contract", {"iso15118_certificate_hash_data": hash_data(good)}),
                     ("hashes of a revoked contract", {"iso15118_certificate_hash_data": hash_data(revoked)}),
                     ("hashes nobody knows", {"iso15118_certificate_hash_data": hash_data(expired)}),
@@ -474,6 +487,8 @@ def test_plug_and_charge_contracts(secure, pki, responders):
         "revoked": ("Invalid", "CertificateRevoked"),
         "expired": ("Invalid", "CertificateExpired"),
         "unknown root": ("Invalid", "CertChainError"),
+        "valid, under a sub-CA": ("Accepted", "Accepted"),
+        "under a sub-CA left out": ("Invalid", "CertChainError"),
         "hashes of a listed contract": ("Accepted", "Accepted"),
         "hashes of a revoked contract": ("Invalid", "CertificateRevoked"),
         "hashes nobody knows": ("Invalid", "NoCertificateAvailable"),
