@@ -18,8 +18,13 @@ public struct ChainCheck: Sendable {
     }
 
     public let roots: [Certificate]
+    /// Sub-CAs known here, used to build a path a peer presented without them (never trusted on their own).
+    public let intermediates: [Certificate]
 
-    public init(roots: [Certificate]) { self.roots = roots }
+    public init(roots: [Certificate], intermediates: [Certificate] = []) {
+        self.roots = roots
+        self.intermediates = intermediates
+    }
 
     /// `revoked` answers for a fingerprint (SHA-256 of the DER, hex) whether Voltaic revoked it.
     public func verify(chain: [Certificate], at now: Date, revoked: (String) -> Bool) async -> Verdict {
@@ -28,7 +33,7 @@ public struct ChainCheck: Sendable {
         if leaf.notValidBefore > now { return .notYetValid }
         guard !roots.isEmpty else { return .untrusted("no trusted root is configured") }
         var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: now) }
-        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst()))
+        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(Array(chain.dropFirst()) + intermediates))
         switch result {
         case .validCertificate(let path):
             let certificates = Array(path)
@@ -86,17 +91,22 @@ public protocol CertificateStatusSource: Sendable {
     func status(of id: CertificateID, responder: String?) async -> CertificateStatus
 }
 
-/// The first answer that is not `unknown`, asking each source in turn.
+/// Every source is asked: `revoked` from any of them wins (the local list's "good" does not hide an OCSP revocation),
+/// then `good` from any, else `unknown`.
 public struct CombinedStatusSource: CertificateStatusSource {
     public let sources: [any CertificateStatusSource]
     public init(_ sources: [any CertificateStatusSource]) { self.sources = sources }
 
     public func status(of id: CertificateID, responder: String?) async -> CertificateStatus {
+        var good = false
         for source in sources {
-            let status = await source.status(of: id, responder: responder)
-            if status != .unknown { return status }
+            switch await source.status(of: id, responder: responder) {
+            case .revoked: return .revoked
+            case .good: good = true
+            case .unknown: break
+            }
         }
-        return .unknown
+        return good ? .good : .unknown
     }
 }
 

@@ -23,12 +23,15 @@ public struct ContractVerifier: Sendable {
         public var reason: String
     }
 
-    /// The V2G root and the mobility operators' roots.
+    /// The V2G root and the mobility operators' roots (self-signed), and their sub-CAs (paths only, not anchors).
     public let roots: [Certificate]
+    public let intermediates: [Certificate]
     public let status: any CertificateStatusSource
 
-    public init(roots: [Certificate], status: any CertificateStatusSource) {
-        self.roots = roots
+    /// `certificates` are the configured contract PKI: the self-signed ones are the roots, the others sub-CAs.
+    public init(certificates: [Certificate], status: any CertificateStatusSource) {
+        self.roots = certificates.filter { $0.subject == $0.issuer }
+        self.intermediates = certificates.filter { $0.subject != $0.issuer }
         self.status = status
     }
 
@@ -42,12 +45,12 @@ public struct ContractVerifier: Sendable {
         }
         let leaf = chain[0]
         let eMAID = leaf.commonName
-        switch await ChainCheck(roots: roots).verify(chain: chain, at: now, revoked: { _ in false }) {
+        switch await ChainCheck(roots: roots, intermediates: intermediates).verify(chain: chain, at: now, revoked: { _ in false }) {
         case .expired, .notYetValid:
             return Verdict(outcome: .expired, eMAID: eMAID, reason: "the contract certificate or one of its CAs is not valid now")
         case .untrusted(let why):
             // A path that exists but does not verify is a signature error; no path at all is a chain error.
-            let signed = roots.contains { $0.subject == leaf.issuer } || chain.dropFirst().contains { $0.subject == leaf.issuer }
+            let signed = (roots + intermediates + chain.dropFirst()).contains { $0.subject == leaf.issuer }
             return Verdict(outcome: signed && why.localizedCaseInsensitiveContains("signature") ? .signatureError : .chainError, eMAID: eMAID, reason: why)
         case .revoked(let fingerprint):
             return Verdict(outcome: .revoked, eMAID: eMAID, reason: "\(fingerprint) is revoked")

@@ -53,21 +53,22 @@ public enum OCSPMessages {
 
     /// The status a DER OCSPResponse gives `id`. `issuers` are certificates that may have issued it (the contract roots
     /// and sub-CAs known here): the response must be signed by the one whose key hash is the id's, or by a responder
-    /// certificate that one signed; otherwise `verified` is false.
-    public static func status(of id: CertificateID, in der: [UInt8], issuers: [Certificate], at now: Date) throws(PKIError) -> Answer {
+    /// certificate that one signed; otherwise `verified` is false. An answer that is not fresh (thisUpdate in the
+    /// future, or nextUpdate past, or with no nextUpdate older than `maxAge`) is refused: a replayed old "good" is not
+    /// a status. Any shape that is not RFC 6960's is refused, never trapped on.
+    public static func status(of id: CertificateID, in der: [UInt8], issuers: [Certificate], at now: Date, maxAge: TimeInterval = 7 * 86400) throws(PKIError) -> Answer {
         do {
-            let root = try DER.parse(der)
-            let top = try children(root)
-            guard let statusNode = top.first, case .primitive(let statusBytes) = statusNode.content, statusBytes.last == 0 else {
+            let top = try children(try DER.parse(der), atLeast: 1)
+            guard case .primitive(let statusBytes) = top[0].content, statusBytes.count == 1, statusBytes.first == 0 else {
                 throw PKIError("the OCSP responder answered with an error status")
             }
-            guard top.count > 1, let bytesNode = try children(top[1]).first else { throw PKIError("the OCSP response has no responseBytes") }
-            let responseBytes = try children(bytesNode)
+            guard top.count > 1 else { throw PKIError("the OCSP response has no responseBytes") }
+            let responseBytes = try children(try children(top[1], atLeast: 1)[0], atLeast: 2)
             guard try ASN1ObjectIdentifier(derEncoded: responseBytes[0]) == basicResponse else { throw PKIError("the OCSP response is not a basic response") }
             let basicDER = try ASN1OctetString(derEncoded: responseBytes[1]).bytes
-            let basic = try children(try DER.parse(Array(basicDER)))
+            let basic = try children(try DER.parse(Array(basicDER)), atLeast: 3)
             let tbs = basic[0]
-            let signatureAlgorithm = try children(basic[1])
+            let signatureAlgorithm = try children(basic[1], atLeast: 1)
             let signature = try ASN1BitString(derEncoded: basic[2]).bytes
             var embedded: [Certificate] = []
             if basic.count > 3, let list = try children(basic[3]).first {
@@ -75,22 +76,36 @@ public enum OCSPMessages {
             }
             // ResponseData: [0] version?, responderID, producedAt, responses, [1] extensions?
             var fields = try children(tbs)
-            if fields.first?.identifier.tagClass == .contextSpecific && fields.first?.identifier.tagNumber == 0 { fields.removeFirst() }
+            if let first = fields.first, first.identifier.tagClass == .contextSpecific, first.identifier.tagNumber == 0 { fields.removeFirst() }
             guard fields.count >= 3 else { throw PKIError("the OCSP response data is short") }
-            var found: CertificateStatus?
+            var found: (status: CertificateStatus, thisUpdate: Date, nextUpdate: Date?)?
             for single in try children(fields[2]) {
                 let parts = try children(single)
-                guard parts.count >= 2, try matches(parts[0], id) else { continue }
-                switch parts[1].identifier.tagNumber {
-                case 0: found = .good
-                case 1: found = .revoked
-                default: found = .unknown
+                guard parts.count >= 3, try matches(parts[0], id) else { continue }
+                let status: CertificateStatus
+                switch (parts[1].identifier.tagClass, parts[1].identifier.tagNumber) {
+                case (.contextSpecific, 0): status = .good
+                case (.contextSpecific, 1): status = .revoked
+                default: status = .unknown
                 }
+                let thisUpdate = try date(GeneralizedTime(derEncoded: parts[2]))
+                var nextUpdate: Date?
+                if parts.count > 3, parts[3].identifier.tagClass == .contextSpecific, parts[3].identifier.tagNumber == 0,
+                    let inner = try children(parts[3]).first
+                {
+                    nextUpdate = try date(GeneralizedTime(derEncoded: inner))
+                }
+                found = (status, thisUpdate, nextUpdate)
             }
             guard let found else { throw PKIError("the OCSP response does not speak of \(id)") }
-            let algorithm = try Self.signatureAlgorithm(try ASN1ObjectIdentifier(derEncoded: signatureAlgorithm[0]))
+            let skew: TimeInterval = 300
+            guard found.thisUpdate <= now.addingTimeInterval(skew) else { throw PKIError("the OCSP response is dated in the future") }
+            guard (found.nextUpdate ?? found.thisUpdate.addingTimeInterval(maxAge)) >= now.addingTimeInterval(-skew) else {
+                throw PKIError("the OCSP response is stale")
+            }
+            let algorithm = Self.signatureAlgorithm(try ASN1ObjectIdentifier(derEncoded: signatureAlgorithm[0]))
             let signed = Array(tbs.encodedBytes)
-            let issuer = issuers.first { sha256Hex($0.publicKey.subjectPublicKeyInfoBytes) == id.issuerKeyHash }
+            let issuer = issuers.first { keyHash($0, id.hashAlgorithm) == id.issuerKeyHash }
             var verified = false
             if let issuer, let algorithm {
                 if issuer.publicKey.isValidSignature(signature, for: signed, signatureAlgorithm: algorithm) {
@@ -103,7 +118,7 @@ public enum OCSPMessages {
                     verified = true
                 }
             }
-            return Answer(status: found, verified: verified, der: der)
+            return Answer(status: found.status, verified: verified, der: der)
         } catch let error as PKIError {
             throw error
         } catch {
@@ -111,9 +126,30 @@ public enum OCSPMessages {
         }
     }
 
+    /// The issuer key hash of `certificate` with OCPP's hash algorithm name, hex.
+    static func keyHash(_ certificate: Certificate, _ algorithm: String) -> String? {
+        let key = Array(certificate.publicKey.subjectPublicKeyInfoBytes)
+        switch algorithm {
+        case "SHA256": return hex(SHA256.hash(data: key))
+        case "SHA384": return hex(SHA384.hash(data: key))
+        case "SHA512": return hex(SHA512.hash(data: key))
+        default: return nil
+        }
+    }
+
+    static func date(_ t: GeneralizedTime) throws -> Date {
+        var c = DateComponents()
+        c.calendar = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")
+        (c.year, c.month, c.day, c.hour, c.minute, c.second) = (t.year, t.month, t.day, t.hours, t.minutes, t.seconds)
+        guard let d = c.date else { throw PKIError("a GeneralizedTime is not a date") }
+        return d
+    }
+
     static func matches(_ certID: ASN1Node, _ id: CertificateID) throws -> Bool {
         let parts = try children(certID)
         guard parts.count == 4 else { return false }
+        guard try children(parts[0], atLeast: 1).first.map({ try ASN1ObjectIdentifier(derEncoded: $0) }) == hashOIDs[id.hashAlgorithm] else { return false }
         let name = try ASN1OctetString(derEncoded: parts[1]).bytes
         let key = try ASN1OctetString(derEncoded: parts[2]).bytes
         let serial = try ArraySlice<UInt8>(derEncoded: parts[3])
@@ -133,9 +169,11 @@ public enum OCSPMessages {
         }
     }
 
-    static func children(_ node: ASN1Node) throws -> [ASN1Node] {
+    static func children(_ node: ASN1Node, atLeast count: Int = 0) throws -> [ASN1Node] {
         guard case .constructed(let nodes) = node.content else { throw PKIError("expected a constructed ASN.1 node") }
-        return Array(nodes)
+        let out = Array(nodes)
+        guard out.count >= count else { throw PKIError("an ASN.1 sequence has \(out.count) elements, fewer than \(count)") }
+        return out
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -78,16 +78,18 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     settlementService.node = config.nodeInstance
     let wsRouter = Router(context: OCPPUpgradeContext.self)
-    OCPPEndpoint(
+    let revocations = RevocationList()
+    var endpoint = OCPPEndpoint(
         configuration: config, registry: registry, repository: repository, processor: processor, passwords: PasswordVerifier(), metrics: metrics, presence: liveness,
         budget: InflightBudget(limit: config.inflightFrameBudget), logger: logger
-    ).addRoutes(to: wsRouter)
+    )
+    endpoint.revocations = revocations
+    endpoint.addRoutes(to: wsRouter)
 
     let certificateService = CertificateService(
         repository: security, issuer: pki.issuer, organization: config.tls?.organization, dispatcher: commands, settings: config.certificates, logger: logger,
         ready: schemaReady
     )
-    let revocations = RevocationList()
     let material = try config.tls.map { try TLSMaterial(settings: $0, stationCAFile: config.certificates.caCertificateFile, logger: logger) }
     var tlsMaintenance = TLSMaintenance(
         material: material, revoked: revocations, load: { try await security.revokedFingerprints() }, interval: .seconds(5), logger: logger
@@ -157,6 +159,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         // The lease first: a node that holds stations is one the others see alive. What an earlier process of this
         // node held is swept once its lease lapses.
         try await cluster.join()
+        // The revocation list before the first client certificate is looked at (until then none is accepted).
+        revocations.replace(with: try await security.revokedFingerprints())
         schemaReady.open()
     }
     return app

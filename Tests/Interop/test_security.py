@@ -855,7 +855,7 @@ def test_ocsp_answers_and_the_contract_pool(secure, pki, responders):
         "certificate, OCSP good": ("Accepted", "Accepted"),
         "relayed status": "GOOD",
         "install": ("Accepted", b"EXI:req"),
-        "update": ("Failed", "ContractPoolRefused"),
+        "update": ("Failed", "PoolRefused"),
     }, out
     assert responders.pool_requests[0] == {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install", "exiRequest": base64.b64encode(b"req").decode()}
 
@@ -884,3 +884,88 @@ def test_only_tls_1_2_and_1_3_with_the_suites_ocpp_names(secure, pki):
     # TLS 1.2 suites OCPP does not name (CBC, ChaCha20) are refused by the server.
     for suite in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"]:
         assert handshake(ciphers=suite, maximum=ssl.TLSVersion.TLSv1_2) is None, suite
+
+
+def upgrade_over(sock_ctx, port, sid, session=None):
+    """A raw WebSocket upgrade over TLS (to reuse a TLS session, which websockets cannot): the HTTP status, and the
+    TLS session and whether it was resumed."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, sock_ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET /ocpp/{sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n").encode())
+        try:
+            head = s.recv(4096).decode(errors="replace")
+            status = int(head.split(" ")[1]) if head.startswith("HTTP/1.1 ") else 0
+        except (ssl.SSLError, OSError, IndexError, ValueError):
+            status = 0
+        return status, s.session, s.session_reused
+
+
+def test_a_resumed_tls_session_does_not_outlive_a_revocation(secure, pki):
+    sid = f"RES-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 3)
+    cert, key = issue(pki.ca_cert, pki.ca_key, sid)
+    files = pki.files(f"res-{sid}", cert, key)
+    port = int(secure.wss_url.split(":")[2].split("/")[0])
+    ctx = pki.client_context(files)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # the session is known once the handshake ends
+    status, session, _ = upgrade_over(ctx, port, sid)
+    assert status == 101, status
+    status, session2, reused = upgrade_over(ctx, port, sid, session=session)
+    assert status == 101 and reused, (status, reused)
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    cli("certificate", "revoke", fingerprint, "--data-dir", secure.data_dir)
+    time.sleep(6)
+    # The resumed session skips the certificate check of the TLS handshake; the upgrade checks again.
+    status, _, reused = upgrade_over(ctx, port, sid, session=session2)
+    print("after revocation: status", status, "resumed", reused)
+    assert status != 101, status
+
+
+def test_signcertificate_needs_tls_and_the_station_ca_signs_no_v2g_certificate(secure, pki):
+    from ocpp.exceptions import SecurityError
+    sid, password = f"SCT-{uuid.uuid4().hex[:6]}", "s" * 20
+    add_station(secure, sid, 1, password)
+
+    async def over(url, ctx):
+        async with connect(f"{url}/{sid}", subprotocols=["ocpp2.0.1"], ssl=ctx, additional_headers=basic(sid, password)) as ws:
+            cp = Station201(sid, ws, response_timeout=15)
+            task = asyncio.create_task(cp.start())
+            try:
+                await cp.call(c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+                csr, _ = csr_for(sid)
+                if ctx is None:
+                    try:
+                        await cp.call(c201.SignCertificate(csr=csr), suppress=False)
+                    except SecurityError:
+                        return "SecurityError"
+                    return "answered"
+                return (await cp.call(c201.SignCertificate(csr=csr, certificate_type="V2GCertificate"))).status
+            finally:
+                task.cancel()
+
+    # Over plain ws:// with a password (profile 1), no CSR is signed.
+    assert asyncio.run(over(secure.ws_url, None)) == "SecurityError"
+    # Over TLS, a V2G CSR is refused: the station CA signs charging station certificates only.
+    assert asyncio.run(over(secure.wss_url, pki.client_context())) == "Rejected"
+    assert secure.sql(f"SELECT count(*) FROM certificate_signing_requests WHERE station_id = '{sid}'") == [["0"]]
+
+
+def test_raw_commands_that_change_trust_need_the_admin_role(secure, pki):
+    from test_api_access import add_key
+    _, operator = add_key(secure, "op-" + uuid.uuid4().hex[:6], "operator")
+    sid = f"RAW-{uuid.uuid4().hex[:6]}"
+    add_station(secure, sid, 0)
+    for action, payload in [
+        ("InstallCertificate", {"certificateType": "CSMSRootCertificate", "certificate": "x"}),
+        ("ChangeConfiguration", {"key": "SecurityProfile", "value": "0"}),
+        ("ChangeConfiguration", {"key": "AuthorizationKey", "value": "0123456789abcdef"}),
+        ("SetVariables", {"setVariableData": [{"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}, "attributeValue": "x"}]}),
+        ("CertificateSigned", {"certificateChain": "x"}),
+    ]:
+        status, body = secure.api("POST", f"/stations/{sid}/commands/{action}", payload, token=operator)
+        assert status == 403, (action, body)
+    # Other commands stay an operator's (the station is not connected: 409, past the role check).
+    status, body = secure.api("POST", f"/stations/{sid}/commands/ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}, token=operator)
+    assert status == 409, body

@@ -3,6 +3,7 @@ import Foundation
 import OCPP
 import PostgresNIO
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 
@@ -88,6 +89,38 @@ import TestSupport
             let second = try await h.call(c.version, "RP-1", c.action, payload, id: "m-1")
             #expect(second.isResult, "\(second.serialized)")
             #expect(try await h.rowCounts() == before)
+        }
+    }
+
+    /// Counts the questions a checked call asks outside the transaction.
+    final class CountingCertificates: CertificatePort, @unchecked Sendable {
+        let asked = Mutex(0)
+        var canSign: Bool { true }
+        func refusal(csr: String, stationId: String, use: String) -> String? { nil }
+        func verifyContract(certificate: String?, hashes: [ContractCertificateHash], now: Date) async -> ContractCheck {
+            ContractCheck(status: "Accepted", eMAID: "TOK", reason: "test")
+        }
+        func ocspResponse(for hash: ContractCertificateHash) async -> Result<[UInt8], CertificateLookupFailure> { .success([0x30, 0x03, 0x0a, 0x01, 0x00]) }
+        func evCertificate(schemaVersion: String, action: String, exiRequest: String) async -> Result<String, CertificateLookupFailure> {
+            asked.withLock { $0 += 1 }
+            return .success("BBBB")
+        }
+    }
+
+    /// A replayed Get15118EVCertificate is answered from the kept reply: the contract pool is not asked twice.
+    @Test func aReplayedCheckedCallDoesNotAskAgain() async throws {
+        let port = CountingCertificates()
+        var service = ChargingService()
+        service.certificates = port
+        try await Harness.with(service: service) { h in
+            try await h.station("RP-3")
+            let payload = #"{"iso15118SchemaVersion":"urn:iso:15118:2:2013:MsgDef","action":"Install","exiRequest":"AAAA"}"#
+            let first = try await h.call(.v201, "RP-3", "Get15118EVCertificate", payload, id: "q-1")
+            let again = try await h.call(.v201, "RP-3", "Get15118EVCertificate", payload, id: "q-1")
+            #expect(first.serialized == again.serialized)
+            #expect(port.asked.withLock { $0 } == 1)
+            _ = try await h.call(.v201, "RP-3", "Get15118EVCertificate", payload, id: "q-2")
+            #expect(port.asked.withLock { $0 } == 2)
         }
     }
 

@@ -19,6 +19,11 @@ public struct InboundDispatcher: Sendable {
     /// Actions a station that is not (yet) accepted may send.
     public static let allowedBeforeAcceptance: Set<String> = ["BootNotification", "Heartbeat"]
 
+    /// Actions taken only over a connection that proved security profile 2 or 3 (TLS and the station's password, or its
+    /// client certificate): a CSR is signed only for a station authenticated over a confidential channel, or a password
+    /// read off plain ws:// (or no password at all) would buy a client certificate that locks the real station out.
+    public static let needTLS: Set<String> = ["SignCertificate"]
+
     /// Actions whose effect is not idempotent by content: each is kept verbatim or appends an event.
     /// Their committed replies are kept (`inbound_replies`), so that a replay is answered, not applied.
     /// Everything else is idempotent in the domain itself (status history, meter values, seqNo, starts).
@@ -38,8 +43,10 @@ public struct InboundDispatcher: Sendable {
         public var failure: String?
     }
 
+    /// `securityProfile` is what the connection proved (0 to 3).
     public func answer(
-        id: String, action: String, payload: JSONValue, version: OCPPVersion, stationId: String, registration: RegistrationStatus, now: Date
+        id: String, action: String, payload: JSONValue, version: OCPPVersion, stationId: String, registration: RegistrationStatus, now: Date,
+        securityProfile: Int = 3
     ) async -> Answer {
         func refuse(_ code: RPCErrorCode, _ description: String, failure: String? = nil) -> Answer {
             Answer(frame: .error(id: id, code, description, version: version), committed: false, registration: nil, failure: failure)
@@ -60,6 +67,9 @@ public struct InboundDispatcher: Sendable {
         if registration != .accepted, !Self.allowedBeforeAcceptance.contains(action) {
             return refuse(.securityError, "the station is \(registration.rawValue); only BootNotification is accepted")
         }
+        if Self.needTLS.contains(action), securityProfile < 2 {
+            return refuse(.securityError, "\(action) needs a connection at security profile 2 or 3 (TLS); this one is at \(securityProfile)")
+        }
         if let reply = try? adapter.immediate(action: action, now: now) {
             // Not committed work: a repeated id gets a fresh answer, not this one.
             return Answer(frame: .callResult(id: id, payload: reply), committed: false, registration: nil, failure: nil)
@@ -78,7 +88,15 @@ public struct InboundDispatcher: Sendable {
             // Only the writes sit inside the transaction.
             let result: JSONValue
             var prepared = apply
-            if case .checked(let check) = apply { prepared = .writes(await check()) }
+            if case .checked(let check) = apply {
+                // A replay is answered as before without asking again (a contract pool's Install may not be repeatable).
+                if guarded, let earlier = try await runner.perform({ uow in
+                    try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window)
+                }) {
+                    return Answer(frame: .callResult(id: id, payload: earlier), committed: true, registration: nil, failure: nil)
+                }
+                prepared = .writes(await check())
+            }
             switch prepared {
             case .checked:
                 throw StoreFailure.unavailable("a checked call decided on another check")

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Storage
+import OCPP
 import Synchronization
 
 /// Who is calling: an API key, or the first-run admin token (`--admin-token`), which acts as an admin key.
@@ -29,6 +30,28 @@ final class AuditNote: Sendable {
 /// (locations, EVSEs, tariffs), the OCPI partners, and money (top-ups, revenue splits) is for admins; every other
 /// change (commands, reservations, bookings, tokens, drivers) is for operators; reading is for viewers.
 enum AccessPolicy {
+    /// Raw commands that change what a station trusts or how it authenticates (its roots, its own certificate, its
+    /// security profile, its network slots, its password, its firmware): admin only, as the certificate routes are.
+    static func commandNeedsAdmin(action: String, payload: JSONValue) -> Bool {
+        switch action {
+        case "InstallCertificate", "DeleteCertificate", "CertificateSigned", "SignedUpdateFirmware", "UpdateFirmware", "SetNetworkProfile":
+            return true
+        case "ChangeConfiguration":
+            // 1.6: the Security Whitepaper's SecurityProfile and AuthorizationKey (the Basic password).
+            return ["SecurityProfile", "AuthorizationKey"].contains(payload["key"]?.stringValue ?? "")
+        case "SetVariables":
+            // 2.0.1: SecurityCtrlr (BasicAuthPassword, SecurityProfile, organisation name, ...) and the network slots.
+            guard case .array(let items)? = payload["setVariableData"] else { return false }
+            return items.contains { item in
+                let component = item["component"]?["name"]?.stringValue ?? ""
+                let variable = item["variable"]?["name"]?.stringValue ?? ""
+                return component == "SecurityCtrlr" || variable == "NetworkConfigurationPriority"
+            }
+        default:
+            return false
+        }
+    }
+
     static func requiredRole(method: HTTPRequest.Method, route: String) -> APIRole {
         if route.hasPrefix("/api/v1/keys") || route.hasPrefix("/api/v1/audit") { return .admin }
         // Trust: what certificates stations hold and accept, revocations, the contract list, security profiles and

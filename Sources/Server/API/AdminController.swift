@@ -194,6 +194,9 @@ struct AdminController: Sendable {
                 throw Problem(.conflict, "Reservation id in use", "reservation \(reservationId) belongs to another station or was used; POST /api/v1/reservations picks a free id")
             }
         }
+        if AccessPolicy.commandNeedsAdmin(action: action, payload: payload), context.principal?.role != .admin {
+            throw Problem(.forbidden, "Admin role required", "\(action) changes what the station trusts or how it authenticates; it needs an admin key")
+        }
         if action == "SignedUpdateFirmware" || (action == "UpdateFirmware" && payload["firmware"]?["signature"] != nil) {
             guard let firmware else { throw Problem(.unprocessableContent, "No firmware root", "no firmware root is configured (--firmware-root)") }
             try await firmware.check(payload["firmware"])

@@ -26,7 +26,7 @@ struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Contex
         let waitsForPartner = (request.method == .post || request.method == .put) && path.hasPrefix("/ocpi/") && path.hasSuffix("/credentials")
         // Registering toward a partner calls it three times: its versions, its details, its credentials.
         let registers = request.method == .post && path.hasPrefix("/api/v1/ocpi/partners/") && path.hasSuffix("/register")
-        let fetchesImage = stationRoute && path.hasSuffix("/firmware")
+        let fetchesImage = (stationRoute && path.hasSuffix("/firmware")) || path.hasSuffix("/commands/SignedUpdateFirmware") || path.hasSuffix("/commands/UpdateFirmware")
         let limit =
             waitsForStation
             ? limit + stationWait + (fetchesImage ? firmwareWait : .zero) : (registers ? limit + partnerWait * 3 : (waitsForPartner ? limit + partnerWait * 2 : limit))

@@ -50,7 +50,7 @@ struct InboundProcessor: Sendable {
             }
             let answer = await dispatcher.answer(
                 id: id, action: action, payload: payload, version: version, stationId: session.stationId,
-                registration: session.registrationStatus, now: now
+                registration: session.registrationStatus, now: now, securityProfile: session.securityProfile
             )
             if let failure = answer.failure {
                 session.logger.error("could not apply \(action)", metadata: ["ocpp.msg.id": "\(id)", "error": "\(failure)"])

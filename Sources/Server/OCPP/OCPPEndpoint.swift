@@ -58,6 +58,8 @@ struct OCPPEndpoint: Sendable {
     let presence: LivenessRecorder
     let budget: InflightBudget
     let logger: Logger
+    /// Voltaic's revocation list, checked again at the upgrade (a resumed TLS session skips the handshake's check).
+    var revocations: RevocationList?
     /// Coalesces the handshakes' station reads: a reconnect storm costs a few statements, not one per station.
     let credentialReads: BatchedLookup<String, AdminRepository.StationCredentials>
 
@@ -134,6 +136,15 @@ struct OCPPEndpoint: Sendable {
             if let organization = configuration.tls?.organization, leaf.organization != organization {
                 return refuse(context, .forbidden, "the client certificate's O is not the operator's organisation", stationId)
             }
+            // A resumed TLS session skips the handshake's certificate check: its expiry and the revocation list are
+            // checked again here.
+            let now = Date()
+            guard leaf.notValidBefore <= now, leaf.notValidAfter >= now else {
+                return refuse(context, .forbidden, "the client certificate is not valid now", stationId)
+            }
+            if revocations?.contains(leaf.fingerprint) ?? false {
+                return refuse(context, .forbidden, "the client certificate is revoked", stationId)
+            }
             used = 3
             certificate = leaf.fingerprint
         } else if let hash = credentials.passwordHash {
@@ -204,7 +215,9 @@ struct OCPPEndpoint: Sendable {
             try await outbound.close(.policyViolation, reason: "station removed")
             return
         }
-        let session = StationSession(stationId: stationId, version: version, outbound: outbound, registrationStatus: credentials.registrationStatus, logger: log)
+        let session = StationSession(
+            stationId: stationId, version: version, outbound: outbound, registrationStatus: credentials.registrationStatus, logger: log, securityProfile: security.profile
+        )
         switch registry.admit(session, cap: configuration.maxConnections) {
         case .full:
             // The handshake's check is early; this one is exact. 1013: try again later.

@@ -40,9 +40,13 @@ public actor StationSession {
     }
     static let rememberedReplies = 256
 
-    init(stationId: String, version: OCPPVersion, outbound: WebSocketOutboundWriter, registrationStatus: RegistrationStatus, logger: Logger) {
+    /// The security profile this connection proved (0 to 3).
+    public nonisolated let securityProfile: Int
+
+    init(stationId: String, version: OCPPVersion, outbound: WebSocketOutboundWriter, registrationStatus: RegistrationStatus, logger: Logger, securityProfile: Int = 0) {
         self.stationId = stationId
         self.version = version
+        self.securityProfile = securityProfile
         self.outbound = outbound
         self.registration = Mutex(registrationStatus)
         self.logger = logger

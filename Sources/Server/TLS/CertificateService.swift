@@ -13,6 +13,8 @@ import X509
 /// Where station CSRs become certificates: Voltaic's own CA, or an external one (a PKI service, Hubject's) behind
 /// this seam.
 protocol StationCertificateIssuer: Sendable {
+    /// Whether it issues certificates for this use.
+    func signs(_ use: CertificateUse) -> Bool
     /// The certificate chain (PEM, leaf first) for a checked request.
     func issue(_ request: CheckedSigningRequest) async throws -> String
 }
@@ -21,6 +23,10 @@ protocol StationCertificateIssuer: Sendable {
 struct LocalIssuer: StationCertificateIssuer {
     let ca: StationCA
     let days: Int
+
+    /// A car trusts a V2G certificate that chains to the V2G root (through a CPO sub-CA), not to this CA; and one
+    /// from this CA would also pass as a profile-3 client certificate. So: charging station certificates only.
+    func signs(_ use: CertificateUse) -> Bool { use == .chargingStation }
 
     func issue(_ request: CheckedSigningRequest) async throws -> String {
         try ca.issue(request, days: days).pem
@@ -40,6 +46,9 @@ struct StationCertificates: CertificatePort {
     var canSign: Bool { issuer != nil }
 
     func refusal(csr: String, stationId: String, use: String) -> String? {
+        if let issuer, !issuer.signs(CertificateUse(rawValue: use) ?? .chargingStation) {
+            return "no issuer for \(use) is configured (the station CA signs ChargingStationCertificate only)"
+        }
         do {
             _ = try CheckedSigningRequest(pem: csr, stationId: stationId, organization: organization, use: CertificateUse(rawValue: use) ?? .chargingStation)
             return nil
@@ -64,9 +73,15 @@ struct StationCertificates: CertificatePort {
             return .failure(CertificateLookupFailure(reasonCode: "NoResponderURL", detail: "the request names no OCSP responder"))
         }
         do {
-            return .success(try await ocsp.fetch(Self.id(hash), responder: responder).der)
+            let der = try await ocsp.fetch(Self.id(hash), responder: responder).der
+            // ocspResult is at most 5500 characters of Base64.
+            guard der.count <= 4125 else { return .failure(CertificateLookupFailure(reasonCode: "ResponseTooLarge", detail: "the OCSP response is \(der.count) bytes")) }
+            return .success(der)
+        } catch let error as PKIError {
+            return .failure(CertificateLookupFailure(reasonCode: "OCSPFailed", detail: error.message))
         } catch {
-            return .failure(CertificateLookupFailure(reasonCode: "OCSPResponderFailed", detail: "\(error)"))
+            // Not the transport's own words: the station chose the URL, and what our network says of it stays here.
+            return .failure(CertificateLookupFailure(reasonCode: "OCSPFailed", detail: "the responder did not answer in time"))
         }
     }
 
@@ -235,20 +250,22 @@ struct ContractPool: Sendable {
         request.body = .bytes(ByteBuffer(bytes: data))
         do {
             let deadline = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-            let response = try await http.execute(request, timeout: deadline)
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            guard response.status.code == 200 else {
-                return .failure(CertificateLookupFailure(reasonCode: "ContractPoolRefused", detail: "the pool answered HTTP \(response.status.code)"))
+            let (code, bytes) = try await Deadline.run(within: timeout) { [http, request] in
+                let response = try await http.execute(request, timeout: deadline)
+                return (response.status.code, try await response.body.collect(upTo: 1 << 20))
+            }
+            guard code == 200 else {
+                return .failure(CertificateLookupFailure(reasonCode: "PoolRefused", detail: "the pool answered HTTP \(code)"))
             }
             struct Answer: Decodable { var exiResponse: String }
             guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(bytes.readableBytesView)), !answer.exiResponse.isEmpty,
                 answer.exiResponse.utf8.count <= 7500, Data(base64Encoded: answer.exiResponse) != nil
             else {
-                return .failure(CertificateLookupFailure(reasonCode: "ContractPoolInvalid", detail: "the pool's answer has no Base64 exiResponse of at most 7500 characters"))
+                return .failure(CertificateLookupFailure(reasonCode: "PoolInvalid", detail: "the pool's answer has no Base64 exiResponse of at most 7500 characters"))
             }
             return .success(answer.exiResponse)
         } catch {
-            return .failure(CertificateLookupFailure(reasonCode: "ContractPoolUnreachable", detail: String("\(error)".prefix(200))))
+            return .failure(CertificateLookupFailure(reasonCode: "PoolUnreachable", detail: "the contract certificate pool did not answer in time"))
         }
     }
 }

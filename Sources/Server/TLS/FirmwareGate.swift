@@ -6,6 +6,7 @@ import HTTPTypes
 import OCPP
 import PKI
 import X509
+import Storage
 
 /// Checks a signed firmware update before it is sent: the image is fetched from its location (within a deadline and
 /// a size cap) and its signature verified with the signing certificate, which must chain to a firmware root
@@ -43,10 +44,13 @@ struct FirmwareGate: Sendable {
         do {
             let request = HTTPClientRequest(url: location)
             let deadline = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-            let response = try await http.execute(request, timeout: deadline)
-            guard response.status == .ok else { throw Problem(.badGateway, "Firmware not fetched", "firmware.location answered HTTP \(response.status.code)") }
-            let body = try await response.body.collect(upTo: maxBytes)
-            return Array(body.readableBytesView)
+            // The whole download within the deadline, not only its head.
+            return try await Deadline.run(within: timeout) { [http, maxBytes] in
+                let response = try await http.execute(request, timeout: deadline)
+                guard response.status == .ok else { throw Problem(.badGateway, "Firmware not fetched", "firmware.location answered HTTP \(response.status.code)") }
+                let body = try await response.body.collect(upTo: maxBytes)
+                return Array(body.readableBytesView)
+            }
         } catch let problem as Problem {
             throw problem
         } catch {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import PKI
 import X509
+import Storage
 
 /// Asks OCSP responders (RFC 6960 over HTTP POST) within a deadline: for GetCertificateStatus it relays the DER
 /// response to the station (which checks it); as a status source it trusts only a response signed by the issuer.
@@ -13,7 +14,12 @@ struct OCSPClient: Sendable {
     /// Certificates that may have issued the certificates asked about (the contract roots and sub-CAs).
     let issuers: [Certificate]
 
+    /// The whole exchange, body included, within `timeout` (a responder that trickles its answer is cut off).
     func fetch(_ id: CertificateID, responder: String) async throws -> OCSPMessages.Answer {
+        try await Deadline.run(within: timeout) { [self] in try await exchange(id, responder: responder) }
+    }
+
+    private func exchange(_ id: CertificateID, responder: String) async throws -> OCSPMessages.Answer {
         guard let url = URL(string: responder), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
             throw PKIError("the responder URL '\(responder.prefix(100))' is not http(s)")
         }

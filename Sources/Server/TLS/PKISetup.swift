@@ -32,7 +32,7 @@ struct PKISetup: Sendable {
         let ocsp = settings.ocsp ? OCSPClient(http: .shared, timeout: settings.ocspTimeout, issuers: roots) : nil
         var sources: [any CertificateStatusSource] = [StatusListSource(repository: security, timeout: config.databaseTimeout)]
         if let ocsp { sources.append(OCSPStatusSource(client: ocsp)) }
-        let contracts = ContractVerifier(roots: roots, status: CombinedStatusSource(sources))
+        let contracts = ContractVerifier(certificates: roots, status: CombinedStatusSource(sources))
         var firmwareRoots: [Certificate] = []
         for file in settings.firmwareRootFiles { firmwareRoots += try certificates(pemFile: file) }
         var port = StationCertificates(issuer: issuer, organization: config.tls?.organization, contracts: contracts, ocsp: ocsp)

@@ -114,16 +114,20 @@ final class TLSMaterial: Sendable {
 /// Voltaic's own revocation list of station certificates (fingerprints), as the database holds it; refreshed every
 /// few seconds on every node, so a revocation from the CLI closes the door within that time.
 final class RevocationList: Sendable {
-    private let fingerprints = Mutex<Set<String>>([])
+    /// nil until the list was first read: until then no client certificate is accepted (fail closed).
+    private let fingerprints = Mutex<Set<String>?>(nil)
 
-    func contains(_ fingerprint: String) -> Bool { fingerprints.withLock { $0.contains(fingerprint) } }
+    var loaded: Bool { fingerprints.withLock { $0 != nil } }
+
+    /// Whether the certificate is revoked; true while the list is not loaded yet.
+    func contains(_ fingerprint: String) -> Bool { fingerprints.withLock { $0?.contains(fingerprint) ?? true } }
 
     /// Replaces the list; returns the fingerprints that are new.
     @discardableResult
     func replace(with list: Set<String>) -> Set<String> {
         fingerprints.withLock { old in
             defer { old = list }
-            return list.subtracting(old)
+            return list.subtracting(old ?? [])
         }
     }
 }

@@ -214,8 +214,9 @@ public struct SecurityRepository: Sendable {
         let rows = try await client.query(
             """
             WITH newest AS (
+                -- Only stations online now: one that is away is asked when it is back, and never holds a place meanwhile.
                 SELECT DISTINCT ON (c.station_id, c.certificate_use) c.fingerprint
-                FROM station_certificates c JOIN stations s ON s.id = c.station_id AND s.decommissioned_at IS NULL
+                FROM station_certificates c JOIN stations s ON s.id = c.station_id AND s.decommissioned_at IS NULL AND s.online
                 WHERE NOT EXISTS (SELECT 1 FROM revoked_certificates v WHERE v.fingerprint = c.fingerprint)
                 ORDER BY c.station_id, c.certificate_use, c.not_after DESC
             ), due AS (
