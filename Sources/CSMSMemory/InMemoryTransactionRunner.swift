@@ -42,6 +42,20 @@ public actor InMemoryTransactionRunner: TransactionRunner {
         return value
     }
 
+    /// A read: run like a transaction, and rolled back (it wrote nothing), so it counts as no commit.
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        let saved = database.snapshot()
+        defer { database.restore(saved) }
+        let uow = InMemoryUnitOfWork(database: database, now: database.now)
+        do {
+            return try await work(uow)
+        } catch let rejection as DatabaseRejection {
+            throw rejection.storeFailure
+        }
+    }
+
     private func acquire() async {
         guard busy else {
             busy = true

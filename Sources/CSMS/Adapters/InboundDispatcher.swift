@@ -90,7 +90,7 @@ public struct InboundDispatcher: Sendable {
             var prepared = apply
             if case .checked(let check) = apply {
                 // A replay is answered as before without asking again (a contract pool's Install may not be repeatable).
-                if guarded, let earlier = try await runner.perform({ uow in
+                if guarded, let earlier = try await runner.read({ uow in
                     try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window)
                 }) {
                     return Answer(frame: .callResult(id: id, payload: earlier), committed: true, registration: nil, failure: nil)

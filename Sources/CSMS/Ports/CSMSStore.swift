@@ -243,9 +243,16 @@ public protocol TransactionRunner: Sendable {
     /// Runs one caller's `input` through `work`, in one committed transaction. A runner that commits many
     /// callers together may hand the inputs of all the callers of the same `work` to a single `apply`.
     func perform<Input: Sendable, Output: Sendable>(_ work: BulkWork<Input, Output>, _ input: Input) async throws -> Output
+    /// Work that only reads (it commits nothing a station could be told of).
+    func read<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T
 }
 
 extension TransactionRunner {
+    /// By default a read is a transaction like any other.
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any UnitOfWork) async throws -> T) async throws -> T {
+        try await perform(work)
+    }
+
     /// A runner that applies one caller at a time applies each input alone.
     public func perform<Input: Sendable, Output: Sendable>(_ work: BulkWork<Input, Output>, _ input: Input) async throws -> Output {
         try await perform { uow in try await work.applyOne(uow, input) }
