@@ -89,6 +89,12 @@ public enum CertificateStatus: String, Sendable {
 public protocol CertificateStatusSource: Sendable {
     /// The status of a certificate; `responder` is the OCSP URL where one is known.
     func status(of id: CertificateID, responder: String?) async -> CertificateStatus
+    /// The eMAID a source knows the contract by, where it keeps one (the local list does).
+    func eMAID(of id: CertificateID) async -> String?
+}
+
+extension CertificateStatusSource {
+    public func eMAID(of id: CertificateID) async -> String? { nil }
 }
 
 /// Every source is asked: `revoked` from any of them wins (the local list's "good" does not hide an OCSP revocation),
@@ -107,6 +113,13 @@ public struct CombinedStatusSource: CertificateStatusSource {
             }
         }
         return good ? .good : .unknown
+    }
+
+    public func eMAID(of id: CertificateID) async -> String? {
+        for source in sources {
+            if let eMAID = await source.eMAID(of: id) { return eMAID }
+        }
+        return nil
     }
 }
 

@@ -78,7 +78,8 @@ public struct ContractVerifier: Sendable {
             if i == 0 { leafStatus = status }
         }
         guard leafStatus == .good else { return Verdict(outcome: .noCertificateAvailable, eMAID: nil, reason: "the status of \(leaf.id) is not known") }
-        return Verdict(outcome: .accepted, eMAID: nil, reason: "good")
+        // Where the list knows the contract's eMAID, that is the identity (an idToken naming another is not this car).
+        return Verdict(outcome: .accepted, eMAID: await status.eMAID(of: leaf.id), reason: "good")
     }
 }
 

@@ -470,6 +470,8 @@ def test_plug_and_charge_contracts(secure, pki, responders):
                     ("hashes of a revoked contract", {"iso15118_certificate_hash_data": hash_data(revoked)}),
                     ("hashes nobody knows", {"iso15118_certificate_hash_data": hash_data(expired)}),
                     ("valid, another eMAID's token", {"certificate": pem(good), "token": {"id_token": "NL-VOL-CNOTTHISONE", "type": "eMAID"}}),
+                    ("hashes of a listed contract, another eMAID's token",
+                     {"iso15118_certificate_hash_data": hash_data(good), "token": {"id_token": "NL-VOL-CNOTTHISONE", "type": "eMAID"}}),
                 ]:
                     t = kwargs.pop("token", token)
                     r = await cp.call(c201.Authorize(id_token=t, **kwargs))
@@ -493,6 +495,7 @@ def test_plug_and_charge_contracts(secure, pki, responders):
         "hashes of a revoked contract": ("Invalid", "CertificateRevoked"),
         "hashes nobody knows": ("Invalid", "NoCertificateAvailable"),
         "valid, another eMAID's token": ("Invalid", "Accepted"),
+        "hashes of a listed contract, another eMAID's token": ("Invalid", "Accepted"),
         "status from a responder that does not answer it": "Failed",
     }, out
 

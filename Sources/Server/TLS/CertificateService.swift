@@ -110,12 +110,14 @@ struct CertificateService: Service {
     /// How often the queue is looked at when it was empty.
     var idle: Duration = .seconds(1)
     var maxAttempts = 12
+    var signers = 4
 
     func run() async throws {
         await ready.wait()
         try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await signLoop() }
+                // A few loops: a station that is slow to answer CertificateSigned holds one, not the queue.
+                for _ in 0..<signers { group.addTask { await signLoop() } }
                 group.addTask { await renewLoop() }
                 await group.waitForAll()
             }
@@ -125,7 +127,8 @@ struct CertificateService: Service {
     func signLoop() async {
         while !Task.isCancelled {
             do {
-                if let request = try await repository.claimSigningRequest(lease: dispatcher.callTimeout + .seconds(30)) {
+                // The lease covers an external issuer's time too: one that outlasted it would see the request signed twice.
+                if let request = try await repository.claimSigningRequest(lease: max(dispatcher.callTimeout + .seconds(30), .seconds(300))) {
                     await handle(request)
                     continue
                 }

@@ -290,6 +290,10 @@ public struct StatusListSource: CertificateStatusSource {
         self.timeout = timeout
     }
 
+    public func eMAID(of id: CertificateID) async -> String? {
+        (try? await Deadline.run(within: timeout) { [repository] in try await repository.contractStatus(id) })?.eMAID ?? nil
+    }
+
     public func status(of id: CertificateID, responder: String?) async -> CertificateStatus {
         await withTaskGroup(of: CertificateStatus?.self) { group in
             group.addTask { (try? await repository.contractStatus(id))?.status ?? .unknown }
