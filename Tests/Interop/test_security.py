@@ -423,6 +423,9 @@ def test_plug_and_charge_contracts(secure, pki, responders):
     emaid = "NL-VOL-C" + uuid.uuid4().hex[:8].upper()
     status, body = secure.api("POST", "/tokens", {"value": emaid, "type": "eMAID"})
     assert status == 201, body
+    # Another driver's contract, a known token: a car must not pass as it.
+    other = "NL-VOL-C" + uuid.uuid4().hex[:8].upper()
+    assert secure.api("POST", "/tokens", {"value": other, "type": "eMAID"})[0] == 201
     good, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365)
     revoked, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=365)
     expired, _ = issue(pki.mo_cert, pki.mo_key, emaid, days=1, start=datetime.datetime.now(UTC) - datetime.timedelta(days=3))
@@ -469,9 +472,10 @@ def test_plug_and_charge_contracts(secure, pki, responders):
                     ("hashes of a listed contract", {"iso15118_certificate_hash_data": hash_data(good)}),
                     ("hashes of a revoked contract", {"iso15118_certificate_hash_data": hash_data(revoked)}),
                     ("hashes nobody knows", {"iso15118_certificate_hash_data": hash_data(expired)}),
-                    ("valid, another eMAID's token", {"certificate": pem(good), "token": {"id_token": "NL-VOL-CNOTTHISONE", "type": "eMAID"}}),
+                    ("valid, another eMAID's token", {"certificate": pem(good), "token": {"id_token": other, "type": "eMAID"}}),
                     ("hashes of a listed contract, another eMAID's token",
-                     {"iso15118_certificate_hash_data": hash_data(good), "token": {"id_token": "NL-VOL-CNOTTHISONE", "type": "eMAID"}}),
+                     {"iso15118_certificate_hash_data": hash_data(good), "token": {"id_token": other, "type": "eMAID"}}),
+                    ("the other contract's own token, plainly", {"token": {"id_token": other, "type": "eMAID"}}),
                 ]:
                     t = kwargs.pop("token", token)
                     r = await cp.call(c201.Authorize(id_token=t, **kwargs))
@@ -496,6 +500,7 @@ def test_plug_and_charge_contracts(secure, pki, responders):
         "hashes nobody knows": ("Invalid", "NoCertificateAvailable"),
         "valid, another eMAID's token": ("Invalid", "Accepted"),
         "hashes of a listed contract, another eMAID's token": ("Invalid", "Accepted"),
+        "the other contract's own token, plainly": ("Accepted", None),
         "status from a responder that does not answer it": "Failed",
     }, out
 
