@@ -41,13 +41,15 @@ public struct StationCA: Sendable {
         }
     }
 
-    /// Refuses a key file that its group or others may read or write.
+    /// Refuses a key file that others may read, as PostgreSQL does for its own key: owned by this process's user, it
+    /// must be readable by that user only (0600); owned by root, its group may read it too (0640), which is how a
+    /// Kubernetes secret mounted with fsGroup, or a root-owned file in the service's group, reaches a non-root process.
     public static func ownerOnly(_ file: String) throws(PKIError) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file), let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue else {
-            throw PKIError("cannot read \(file)")
-        }
-        guard mode & 0o077 == 0 else {
-            throw PKIError("\(file) may be read by others (mode \(String(mode, radix: 8))); make it readable by its owner only (chmod 600)")
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
+        else { throw PKIError("cannot read \(file)") }
+        if let why = KeyFileRule.refusal(mode: mode, owner: owner, user: geteuid()) {
+            throw PKIError("\(file) \(why)")
         }
     }
 
@@ -169,5 +171,19 @@ public enum SelfSignedServer {
         guard parts.count == 4 else { return nil }
         let bytes = parts.compactMap { UInt8($0) }
         return bytes.count == 4 ? bytes : nil
+    }
+}
+
+/// Who may read a key file (PostgreSQL's rule for its TLS key).
+public enum KeyFileRule {
+    /// Why a file of this mode and owner is not a safe key file for `user`, or nil when it is.
+    public static func refusal(mode: Int, owner: UInt32, user: UInt32) -> String? {
+        if owner == user {
+            return mode & 0o077 == 0 ? nil : "may be read by others (mode \(String(mode, radix: 8))); make it readable by its owner only (chmod 600)"
+        }
+        if owner == 0 {
+            return mode & 0o037 == 0 ? nil : "is owned by root and may be read by others (mode \(String(mode, radix: 8))); at most 640"
+        }
+        return "is owned by another user (uid \(owner)); it must be this process's (0600) or root's (0640)"
     }
 }

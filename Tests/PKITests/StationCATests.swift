@@ -73,3 +73,21 @@ import SwiftASN1
         #expect(throws: PKIError.self) { try StationCA.load(certificateFile: dir + "/ca.pem", keyFile: dir + "/ca.key") }
     }
 }
+
+@Suite struct KeyFileRuleTests {
+    @Test func ownedByThisUserOnlyItMayRead() {
+        #expect(KeyFileRule.refusal(mode: 0o600, owner: 10001, user: 10001) == nil)
+        #expect(KeyFileRule.refusal(mode: 0o400, owner: 10001, user: 10001) == nil)
+        #expect(KeyFileRule.refusal(mode: 0o640, owner: 10001, user: 10001) != nil)
+        #expect(KeyFileRule.refusal(mode: 0o604, owner: 10001, user: 10001) != nil)
+    }
+
+    /// A Kubernetes secret mounted with fsGroup is root's and group-readable: let in, as PostgreSQL lets its key in.
+    @Test func ownedByRootItsGroupMayReadToo() {
+        #expect(KeyFileRule.refusal(mode: 0o440, owner: 0, user: 10001) == nil)
+        #expect(KeyFileRule.refusal(mode: 0o640, owner: 0, user: 10001) == nil)
+        #expect(KeyFileRule.refusal(mode: 0o644, owner: 0, user: 10001) != nil)
+        #expect(KeyFileRule.refusal(mode: 0o660, owner: 0, user: 10001) != nil)
+        #expect(KeyFileRule.refusal(mode: 0o600, owner: 20002, user: 10001) != nil)
+    }
+}

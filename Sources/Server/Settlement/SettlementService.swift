@@ -1,6 +1,7 @@
 import CSMS
 import Chain
 import Foundation
+import PKI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -233,9 +234,12 @@ extension ReceiptSigner {
 
     /// The key in `path`, nil when there is no file; a file others may read is refused.
     static func read(_ path: String) throws -> ReceiptSigner? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
-        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
-        guard mode & 0o077 == 0 else { throw ConfigurationError("\(path): a receipt key must be readable by its owner only (chmod 600)") }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            try StationCA.ownerOnly(path)
+        } catch {
+            throw ConfigurationError("\(path): a receipt key must not be readable by others: \(error.message)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read the receipt key file \(path)") }
         let raw: [UInt8]
         if data.count == 32 {
