@@ -111,6 +111,10 @@ import TestSupport
             let recorder = LivenessRecorder(client: h.client, logger: TestPostgres.shared.logger, interval: .seconds(3600))
             let running = Task { try await recorder.run() }
             defer { running.cancel() }
+            // A connect waits for its write only once the writer runs (a busy machine may start the task late).
+            let started = ContinuousClock.now
+            while !recorder.isRunning, ContinuousClock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(recorder.isRunning)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<200 {
                     group.addTask {

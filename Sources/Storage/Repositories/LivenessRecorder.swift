@@ -102,6 +102,9 @@ public final class LivenessRecorder: StationLiveness, Service {
         }
     }
 
+    /// Whether the writer loop runs (before it does, a presence change is not waited for).
+    public var isRunning: Bool { presence.withLock { $0.running } }
+
     /// Presence writes made since start (each carries every change that waited for it).
     public var presenceWrites: Int { presence.withLock { $0.writes } }
 
