@@ -93,7 +93,8 @@ public struct InboundDispatcher: Sendable {
                 if guarded, let earlier = try await runner.read({ uow in
                     try await uow.committedReply(stationId: stationId, messageId: id, action: action, payload: payload, within: window)
                 }) {
-                    return Answer(frame: .callResult(id: id, payload: earlier), committed: true, registration: nil, failure: nil)
+                    // Read, not committed now: the kept reply is in the database already, and this answer made no commit.
+                    return Answer(frame: .callResult(id: id, payload: earlier), committed: false, registration: nil, failure: nil)
                 }
                 prepared = .writes(await check())
             }
