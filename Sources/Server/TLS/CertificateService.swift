@@ -252,7 +252,7 @@ struct ContractPool: Sendable {
         guard let data = try? JSONEncoder().encode(body) else { return .failure(CertificateLookupFailure(reasonCode: "InternalError", detail: "the request does not encode")) }
         request.body = .bytes(ByteBuffer(bytes: data))
         do {
-            let deadline = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            let deadline = TimeAmount(timeout)
             let (code, bytes) = try await Deadline.run(within: timeout) { [http, request] in
                 let response = try await http.execute(request, timeout: deadline)
                 return (response.status.code, try await response.body.collect(upTo: 1 << 20))

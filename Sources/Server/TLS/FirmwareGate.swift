@@ -43,7 +43,7 @@ struct FirmwareGate: Sendable {
         }
         do {
             let request = HTTPClientRequest(url: location)
-            let deadline = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            let deadline = TimeAmount(timeout)
             // The whole download within the deadline, not only its head.
             return try await Deadline.run(within: timeout) { [http, maxBytes] in
                 let response = try await http.execute(request, timeout: deadline)

@@ -28,7 +28,7 @@ struct OCSPClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/ocsp-request")
         request.headers.add(name: "Accept", value: "application/ocsp-response")
         request.body = .bytes(ByteBuffer(bytes: try OCSPMessages.request(for: id)))
-        let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        let response = try await http.execute(request, timeout: TimeAmount(timeout))
         guard response.status == .ok else { throw PKIError("the responder answered HTTP \(response.status.code)") }
         let body = try await response.body.collect(upTo: 64 << 10)
         return try OCSPMessages.status(of: id, in: Array(body.readableBytesView), issuers: issuers, at: Date())
