@@ -281,8 +281,8 @@ struct TransactionEventRow: Sendable {
     var occurredAt: Timestamp
 }
 
-/// The sample part of meter_values_identity: (station_id, evse_id, coalesce(transaction_id, 0), sampled_at,
-/// measurand, phase, location, context). The index adds md5(raw_value) (`MeterValueIdentity`).
+/// A sample: meter_values_first's key (station_id, evse_id, coalesce(transaction_id, 0), sampled_at,
+/// measurand, phase, location, context). meter_values_corrections adds md5(raw_value) (`MeterValueIdentity`).
 struct MeterValueKey: Sendable, Hashable {
     var stationId: String
     var evseId: Int
@@ -294,7 +294,7 @@ struct MeterValueKey: Sendable, Hashable {
     var context: String
 }
 
-/// meter_values_identity: the sample and its raw value. The index holds md5(raw_value); two raw values
+/// meter_values_corrections: the sample and its raw value. The index holds md5(raw_value); two raw values
 /// that differ have different digests in every case the fuzzer can produce, so the text stands for it.
 struct MeterValueIdentity: Sendable, Hashable {
     var key: MeterValueKey
@@ -354,9 +354,10 @@ struct Tables: Sendable {
     var startIdentities: [StartIdentity: Int64] = [:]
     var transactionEvents: [TransactionEventKey: TransactionEventRow] = [:]
     var meterValues: [MeterValueRow] = []
-    var meterValueIdentities: Set<MeterValueIdentity> = []
-    /// The raw values stored per sample, for the correction flag's EXISTS.
-    var meterValueRaws: [MeterValueKey: Set<String>] = [:]
+    /// meter_values_first: the first raw value stored per sample.
+    var meterValueFirsts: [MeterValueKey: String] = [:]
+    /// meter_values_corrections: the later, different raw values of a sample.
+    var meterValueCorrections: Set<MeterValueIdentity> = []
     var stationEvents: [StationEventRow] = []
     var outbox: [OutboxRow] = []
     var signingRequests: [SigningRequestRecord] = []

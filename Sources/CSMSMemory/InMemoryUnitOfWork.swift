@@ -248,21 +248,30 @@ public final class InMemoryUnitOfWork: UnitOfWork {
             }
             // The evse_id bind goes into an integer column.
             let evseId = try Col.int4(evseId, "meter_values.evse_id")
-            try t.requireStation(stationId, "meter_values")
-            if let transactionId, t.transactions[transactionId] == nil { throw Tables.missingTransaction("meter_values") }
-            // correction: EXISTS a stored row of the same sample with another raw value. The subquery reads the
-            // statement's snapshot, so rows this statement inserts do not count.
-            let before = t.meterValueRaws
-            var corrections = 0
+            // No foreign keys on meter_values (Migrations/0013): the server writes samples of stations and
+            // transactions it has read.
+            // InsertMeterSamples: each sample as a first value, ON CONFLICT on meter_values_first DO NOTHING (rows of
+            // this statement count: a second value of one sample in the same call conflicts too).
+            var left: [MeterValueRow] = []
             for var row in rows {
                 row.key.evseId = evseId
-                // ON CONFLICT DO NOTHING on meter_values_identity: an exact replay, stored before or earlier
-                // in this batch, is skipped (and not returned).
-                guard t.meterValueIdentities.insert(MeterValueIdentity(key: row.key, rawValue: row.rawValue)).inserted else { continue }
-                row.correction = before[row.key].map { $0.contains { $0 != row.rawValue } } ?? false
-                if row.correction { corrections += 1 }
+                guard t.meterValueFirsts[row.key] == nil else {
+                    left.append(row)
+                    continue
+                }
+                t.meterValueFirsts[row.key] = row.rawValue
                 row.id = database.nextRowId()
-                t.meterValueRaws[row.key, default: []].insert(row.rawValue)
+                t.meterValues.append(row)
+            }
+            // InsertMeterCorrections, only when some were left out: a value other than the first is kept as a
+            // correction, once per value (meter_values_corrections); an exact replay of either inserts nothing.
+            var corrections = 0
+            for var row in left {
+                guard let first = t.meterValueFirsts[row.key], first != row.rawValue else { continue }
+                guard t.meterValueCorrections.insert(MeterValueIdentity(key: row.key, rawValue: row.rawValue)).inserted else { continue }
+                row.correction = true
+                corrections += 1
+                row.id = database.nextRowId()
                 t.meterValues.append(row)
             }
             return corrections

@@ -52,8 +52,8 @@ import Testing
         #expect(database.meterValueCount == 1 && database.statusHistoryCount == 1 && database.transactionEventCount == 1)
     }
 
-    /// 0002_hardening.sql: the raw value is part of the identity; another value for a stored sample is kept
-    /// and counted as a correction, against what was stored before the statement.
+    /// 0013_meter_values_hot.sql: the first value of a sample is stored as such; every other value of it, stored
+    /// before or in the same call, is kept once and counted as a correction; a value equal to the first is a replay.
     @Test func anotherValueForAStoredSampleIsACorrection() async throws {
         let (database, runner) = try world()
         @Sendable func sample(_ raw: String) -> MeterSample {
@@ -63,15 +63,15 @@ import Testing
         let (counts, readings) = try await runner.perform { uow in
             let tx = try await uow.insertTransaction(tx)
             let counts = [
-                // Two values in one batch: neither was stored before it, so neither is a correction.
+                // Two values of one sample in one call: the second contradicts the first.
                 try await uow.insertMeterSamples(stationId: "CS", evseId: 1, transactionId: tx.id, [sample("10"), sample("11")]),
                 try await uow.insertMeterSamples(stationId: "CS", evseId: 1, transactionId: tx.id, [sample("12"), sample("12"), sample("10")]),
                 try await uow.insertMeterSamples(stationId: "CS", evseId: 2, transactionId: tx.id, [sample("99")]),
             ]
             return (counts, try await uow.registerReadings(transactionId: tx.id))
         }
-        #expect(counts == [0, 1, 0])
-        #expect(database.meterValueCount == 4 && database.correctionCount == 1)
+        #expect(counts == [1, 1, 0])
+        #expect(database.meterValueCount == 4 && database.correctionCount == 2)
         // One reading per time: the latest stored.
         #expect(readings.map(\.1) == [99])
     }

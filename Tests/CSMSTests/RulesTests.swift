@@ -79,6 +79,32 @@ import Testing
         #expect(UnitNormalizer.parseDecimal("abc") == nil)
         #expect(UnitNormalizer.parseDecimal("") == nil)
     }
+
+    /// The fast reading of plain numbers gives what Foundation's scanner gives, for plain texts and for every odd
+    /// shape it leaves to the scanner.
+    @Test func fastPathAgreesWithFoundation() {
+        func foundation(_ text: String) -> Decimal? {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" || $0 == "E" }) else { return nil }
+            return Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX"))
+        }
+        var texts = [
+            "0", "-0", "+0", "00012", "7.4", "7.40", "-7.4", "+7.4", "1.", ".5", "-.5", ".", "-", "+", "e5", "1e", "1e5", "1E-3", "1.5e+2",
+            "-1.5e-2", "1-2", "1..2", "1e5e5", " 42 ", "42 ", "999999999999999999", "9999999999999999999", "1e99", "1e101", "1e-101",
+            "123456789.123456789", "0.000000000000000001", "1e0004", "1e00004", "٣", "1_000", "0x10", "--5", "1e+-5",
+        ]
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789.-+eE ")
+        for _ in 0..<5_000 {
+            texts.append(String((0..<Int.random(in: 1...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+        }
+        for text in texts {
+            let fast = UnitNormalizer.parseDecimal(text)
+            let slow = foundation(text)
+            #expect(fast == slow, "\(text): \(String(describing: fast)) against \(String(describing: slow))")
+            if let fast, let slow { #expect("\(fast)" == "\(slow)", "\(text) prints differently") }
+        }
+    }
 }
 
 @Suite struct StationIdentityTests {

@@ -127,7 +127,7 @@ import TestSupport
     /// transactions they name and one insert of all their samples. Each station's samples keep their own
     /// transaction, a transaction of another station is not taken, a correction between two CALLs of one
     /// station in the same batch is flagged as it would be one after the other, and an input that fails
-    /// (an unknown station) is refused alone while the rest of its batch commits.
+    /// (one the database refuses) is refused alone while the rest of its batch commits.
     @Test func meterValuesOfManyStationsAreAppliedTogether() async throws {
         try await Harness.with(workers: 1) { h in
             for i in 0..<8 { try await h.station("MV-\(i)") }
@@ -156,7 +156,9 @@ import TestSupport
             #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE correction AND station_id = 'MV-7' AND raw_value = '201'") == 1)
             #expect(try await h.count("SELECT count(*)::int FROM station_events WHERE kind = 'MeterValues.suspect'") == 1)
 
-            // A batch with an input that cannot be stored: it alone is refused.
+            // A batch with an input that cannot be stored (here a constraint the test adds; meter values name no
+            // parent by key since 0013): it alone is refused.
+            try await h.client.query("ALTER TABLE meter_values ADD CONSTRAINT test_refused CHECK (station_id <> 'NO-SUCH')", logger: TestPostgres.shared.logger)
             let second = try await batch((1...4).map { ("MV-\($0)", meterValues("30\($0)")) } + [("NO-SUCH", meterValues("1"))])
             #expect(second.prefix(4).allSatisfy { $0.isResult })
             #expect(second.last?.errorCode == "PropertyConstraintViolation")

@@ -2,7 +2,7 @@ import CSMS
 import Foundation
 import OCPP
 import PostgresNIO
-import Storage
+@testable import Storage
 import Testing
 import TestSupport
 
@@ -216,6 +216,53 @@ import TestSupport
             await #expect(throws: (any Error).self) {
                 try await h.client.query("DELETE FROM stations WHERE id = 'HI-1'", logger: TestPostgres.shared.logger)
             }
+        }
+    }
+
+    /// 0013 took the foreign keys off meter_values; its triggers still refuse to destroy, or re-key, a station or a
+    /// transaction that meter values name, before any other key is asked.
+    @Test func meterValuesKeepTheirStationAndTransaction() async throws {
+        try await Harness.with { h in
+            try await h.station("MH-1")
+            _ = try await h.repo.upsertToken(IdToken(value: "TOK"))
+            let start = try await h.call(.v16, "MH-1", "StartTransaction", #"{"connectorId":1,"idTag":"TOK","meterStart":0,"timestamp":"2026-01-01T00:00:00Z"}"#)
+            let tx = try #require(start.result?["transactionId"]?.int64Value)
+            let mv = try await h.call(.v16, "MH-1", "MeterValues", #"{"connectorId":1,"transactionId":\#(tx),"meterValue":[{"timestamp":"2026-01-01T00:01:00Z","sampledValue":[{"value":"5"}]}]}"#)
+            #expect(mv.isResult)
+            for sql in ["DELETE FROM transactions WHERE id = \(tx)", "UPDATE transactions SET id = -\(tx) WHERE id = \(tx)", "DELETE FROM stations WHERE id = 'MH-1'", "UPDATE stations SET id = 'MH-2' WHERE id = 'MH-1'"] {
+                do {
+                    try await h.client.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.shared.logger)
+                    Issue.record("\(sql): not refused")
+                } catch let error as PSQLError {
+                    #expect(error.serverInfo?[.sqlState] == "23503", "\(sql)")
+                    #expect(error.serverInfo?[.message]?.contains("still has meter values") == true, "\(sql): \(String(reflecting: error))")
+                }
+            }
+        }
+    }
+
+    /// The two statements of a meter value insert on PostgreSQL: a first value, then only when one conflicts the
+    /// corrections, as the in-memory model (InMemoryUnitOfWorkTests) has them.
+    @Test func correctionsAreFoundByTheInsert() async throws {
+        try await Harness.with { h in
+            try await h.station("MC-1")
+            let at = Date(timeIntervalSince1970: 1_767_225_600)
+            func sample(_ raw: String) -> MeterSample {
+                MeterSample(sampledAt: at, measurand: MeterSample.energyImportRegister, value: Decimal(string: raw), unit: "Wh", rawValue: raw)
+            }
+            let counts = try await h.client.withConnection { conn in
+                let uow = PostgresUnitOfWork(connection: conn, logger: TestPostgres.shared.logger)
+                return [
+                    try await uow.insertMeterSamples(stationId: "MC-1", evseId: 1, transactionId: nil, [sample("10"), sample("11")]),
+                    try await uow.insertMeterSamples(stationId: "MC-1", evseId: 1, transactionId: nil, [sample("12"), sample("12"), sample("10")]),
+                    try await uow.insertMeterSamples(stationId: "MC-1", evseId: 2, transactionId: nil, [sample("99")]),
+                    try await uow.insertMeterSamples(stationId: "MC-1", evseId: 1, transactionId: nil, [sample("11"), sample("10")]),
+                ]
+            }
+            #expect(counts == [1, 1, 0, 0])
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values") == 4)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE correction") == 2)
+            #expect(try await h.count("SELECT count(*)::int FROM meter_values WHERE NOT correction AND raw_value IN ('10', '99')") == 2)
         }
     }
 

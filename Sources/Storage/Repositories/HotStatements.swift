@@ -40,6 +40,12 @@ extension PostgresConnection {
         try await execute(statement, logger: logger)
     }
 
+    /// Runs a hot statement whose one row is one bigint (a count).
+    func count<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> Int {
+        for try await row in try await execute(statement, logger: logger) { return Int(try row.decode(Int64.self)) }
+        return 0
+    }
+
     /// Runs a hot statement and says whether it returned a row.
     func returnsRow<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> Bool {
         for try await _ in try await execute(statement, logger: logger) { return true }
@@ -91,20 +97,40 @@ enum HotSQLs {
     /// Arrays cannot carry NULLs through the binding, so "" stands for none and NULLIF restores it.
     /// The samples of many CALLs, one station each, unnested server side ("" is none; transaction 0 is none).
     /// Answers, per station, how many rows were corrections (another raw value for a sample already stored).
+    /// The samples as first values of their sample (`meter_values_first`); an exact replay and a correction both
+    /// conflict there and are left to `InsertMeterCorrections`. Returns how many were inserted.
     enum InsertMeterSamples: HotSQL {
         static let sql = """
             WITH ins AS (
                 INSERT INTO meter_values (station_id, evse_id, transaction_id, sampled_at, measurand, phase, location, context, value, unit,
+                    raw_value, raw_unit, signed_data)
+                SELECT st, ev, NULLIF(tx, 0), a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, '')
+                FROM unnest(\(arrays)) AS x(st, ev, tx, a, m, p, l, c, v, u, r, ru, s)
+                ON CONFLICT (station_id, evse_id, (coalesce(transaction_id, 0)), sampled_at, measurand, phase, location, context)
+                    WHERE NOT correction DO NOTHING
+                RETURNING 1)
+            SELECT count(*)::bigint FROM ins
+            """
+        static let arrays = "$1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]"
+    }
+
+    /// Run only when `InsertMeterSamples` left some out: each sample whose first value differs from it is kept as
+    /// a correction, once per distinct value (`meter_values_corrections`). An exact replay of the first value, or
+    /// of a correction, inserts nothing. Returns the corrections inserted, per station.
+    enum InsertMeterCorrections: HotSQL {
+        static let sql = """
+            WITH ins AS (
+                INSERT INTO meter_values (station_id, evse_id, transaction_id, sampled_at, measurand, phase, location, context, value, unit,
                     raw_value, raw_unit, signed_data, correction)
-                SELECT st, ev, NULLIF(tx, 0), a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, ''),
-                    EXISTS (SELECT 1 FROM meter_values o WHERE o.station_id = st AND o.evse_id = ev
-                        AND coalesce(o.transaction_id, 0) = tx AND o.sampled_at = a AND o.measurand = m
-                        AND o.phase = p AND o.location = l AND o.context = c AND o.raw_value <> r)
-                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-                    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS x(st, ev, tx, a, m, p, l, c, v, u, r, ru, s)
-                ON CONFLICT DO NOTHING
-                RETURNING station_id, correction)
-            SELECT station_id, count(*) FILTER (WHERE correction)::bigint FROM ins GROUP BY station_id
+                SELECT st, ev, NULLIF(tx, 0), a, m, p, l, c, NULLIF(v, '')::numeric, u, r, NULLIF(ru, ''), NULLIF(s, ''), true
+                FROM unnest(\(InsertMeterSamples.arrays)) AS x(st, ev, tx, a, m, p, l, c, v, u, r, ru, s)
+                WHERE EXISTS (SELECT 1 FROM meter_values o WHERE o.station_id = st AND o.evse_id = ev
+                    AND coalesce(o.transaction_id, 0) = tx AND o.sampled_at = a AND o.measurand = m
+                    AND o.phase = p AND o.location = l AND o.context = c AND NOT o.correction AND o.raw_value <> r)
+                ON CONFLICT (station_id, evse_id, (coalesce(transaction_id, 0)), sampled_at, measurand, phase, location, context, (md5(raw_value)))
+                    WHERE correction DO NOTHING
+                RETURNING station_id)
+            SELECT station_id, count(*)::bigint FROM ins GROUP BY station_id
             """
     }
 

@@ -145,8 +145,11 @@ struct PostgresUnitOfWork: UnitOfWork {
                 signed.append(s.signedData ?? "")
             }
         }
+        let inserted = try await connection.count(Hot<HotSQLs.InsertMeterSamples>(station, evse, tx, at, measurand, phase, location, context, value, unit, raw, rawUnit, signed), logger: logger)
+        // Every sample new: nothing can be a correction (the common case, one statement).
+        guard inserted < total else { return groups.map { _ in 0 } }
         let rows = try await connection.run(
-            Hot<HotSQLs.InsertMeterSamples>(station, evse, tx, at, measurand, phase, location, context, value, unit, raw, rawUnit, signed),
+            Hot<HotSQLs.InsertMeterCorrections>(station, evse, tx, at, measurand, phase, location, context, value, unit, raw, rawUnit, signed),
             logger: logger
         )
         var corrections: [String: Int] = [:]
