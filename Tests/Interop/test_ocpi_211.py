@@ -5,6 +5,10 @@ eMSP pulls at the same time: the same objects, with the fields 2.1.1 lacks left 
 renamed. Then the handshake's errors (3001, 3002, 3003), the credentials lifecycle, that a 2.1.1 partner gets no
 pushes, and that values 2.1.1 does not know are not sent to it.
 
+A 2.1.1 eMSP also puts its tokens in (2.1.1's tokens module, keyed without a type), an OCPP 1.6 station charges
+with one, and the eMSP pulls the Session (active, then completed) and the CDR in their 2.1.1 shapes: the location
+embedded with only the EVSE and connector used, costs as amounts excluding VAT.
+
 The tests use the session's server and the catalog of test_ocpi, plus locations and a tariff of their own."""
 import contextlib
 import copy
@@ -13,10 +17,16 @@ import time
 import urllib.parse
 import uuid
 
+import asyncio
+import datetime
+from decimal import Decimal
+
 import pytest
+from charge_points import connected, run
 from emsp import validate
 from emsp.party import EMSP, instant
-from test_ocpi import admin_ok, catalog, register, site  # noqa: F401 (catalog is a fixture)
+from ocpp.v16 import call as call16
+from test_ocpi import admin_ok, catalog, connector, register, site, tariff_body  # noqa: F401 (catalog is a fixture)
 from test_ocpi_push import push_list, wait_until
 
 # 2.2.1 ParkingType → 2.1.1 LocationType (the two 2.2 added have no 2.1.1 value but OTHER).
@@ -24,7 +34,7 @@ LOCATION_TYPE = {
     "ON_STREET": "ON_STREET", "PARKING_GARAGE": "PARKING_GARAGE", "UNDERGROUND_GARAGE": "UNDERGROUND_GARAGE",
     "PARKING_LOT": "PARKING_LOT", "ALONG_MOTORWAY": "OTHER", "ON_DRIVEWAY": "OTHER",
 }
-MODULES_211 = {"credentials", "locations", "tariffs"}
+MODULES_211 = {"credentials", "locations", "tariffs", "tokens", "sessions", "cdrs"}
 
 
 # Helpers ----------------------------------------------------------------------------------------------------------
@@ -242,7 +252,7 @@ def test_211_emsp_registers_with_a_raw_token_a(server):
             assert validate.versions_211(versions) == [], versions
             offered = {v["version"]: v["url"] for v in versions}
             assert offered == {"2.1.1": server.base_url + "/ocpi/2.1.1", "2.2.1": server.base_url + "/ocpi/2.2.1"}, versions
-            # Its 2.1.1 details: credentials, locations, tariffs, without roles.
+            # Its 2.1.1 details: credentials, locations, tariffs, tokens, sessions and cdrs, without roles.
             status, _, body = emsp.call("GET", offered["2.1.1"], token_a)
             details = envelope_ok(status, body, "2.1.1 details")
             assert validate.version_details_211(details) == [], details
@@ -595,3 +605,139 @@ def test_values_211_lacks_are_not_sent_to_a_211_partner(server, catalog):  # noq
             no_problems(validate.location_211(listed[0]))
         finally:
             old.close()
+
+
+# Tokens, sessions and CDRs over 2.1.1 ------------------------------------------------------------------------------
+
+
+def token_211(emsp, uid, **fields):
+    """A 2.1.1 Token of the eMSP: no party in it, the contract as `auth_id`."""
+    body = {
+        "uid": uid, "type": "RFID", "auth_id": f"{emsp.country_code}-{emsp.party_id}-C{uid}"[:36], "visual_number": f"{uid[:8]}-VIS",
+        "issuer": emsp.name, "valid": True, "whitelist": "ALLOWED", "language": "nl",
+        "last_updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def answered(answer, code=1000, http=200):
+    status, _, body = answer
+    assert status == http and isinstance(body, dict) and body.get("status_code") == code, (status, body)
+    return body
+
+
+def test_211_tokens_sessions_and_cdrs(server):
+    emsp = EMSP(version="2.1.1", party_id="V1S", name="Roaming 2.1.1 eMSP")
+    tag = uuid.uuid4().hex[:6].upper()
+    tariff, loc, sid = f"T-{tag}211", f"LOC-{tag}211", f"S211-{tag}"
+    with dumping(server, emsp):
+        try:
+            _, _, token_c, endpoints = register_211(server, emsp, "2.1.1 roaming eMSP")
+            assert {"tokens", "sessions", "cdrs"} <= set(endpoints), endpoints
+            admin_ok(server, "PUT", f"/tariffs/{tariff}", tariff_body(tariff, price="0.40"))
+            admin_ok(server, "PUT", f"/locations/{loc}", site(loc))
+            admin_ok(server, "POST", "/stations", {"id": sid, "securityProfile": 0})
+            admin_ok(server, "PUT", f"/stations/{sid}/evses/1", {"location_id": loc, "evse_id": f"NL*VOL*E{tag}211*1", "connectors": [connector(tariff)]})
+            # A second EVSE at the site, not used: a Session and a CDR embed only the one that was.
+            admin_ok(server, "POST", "/stations", {"id": sid + "B", "securityProfile": 0})
+            admin_ok(server, "PUT", f"/stations/{sid}B/evses/1", {"location_id": loc, "evse_id": f"NL*VOL*E{tag}211*2", "connectors": [connector(tariff)]})
+            status, _, body = emsp.call("GET", f"{endpoints['locations']}/{loc}", token_c)
+            evses = envelope_ok(status, body, "location")["evses"]
+            assert len(evses) == 2, evses
+            evse_uid = next(e["uid"] for e in evses if e["evse_id"] == f"NL*VOL*E{tag}211*1")
+
+            # The token: put, read back as it was put (2.1.1's fields only), refused with 2.2.1's contract_id.
+            uid = "04" + uuid.uuid4().hex[:12].upper()
+            token = token_211(emsp, uid)
+            assert validate.token_211(token) == [], token
+            url = emsp.token_url(endpoints["tokens"], uid)
+            answered(emsp.call("PUT", url, token_c, token))
+            stored = answered(emsp.call("GET", url, token_c))["data"]
+            assert validate.token_211(stored) == [], stored
+            assert stored == token, (stored, token)
+            wrong = emsp.call("PUT", url, token_c, token_211(emsp, uid, auth_id=None, contract_id="X"))
+            assert "auth_id" in answered(wrong, code=2001)["status_message"], wrong
+            other_party = emsp.token_url(endpoints["tokens"], uid, party_id="ZZZ")
+            answered(emsp.call("PUT", other_party, token_c, token), code=2000, http=403)
+            # A PATCH in 2.1.1's names changes what Voltaic authorizes with.
+            answered(emsp.call("PATCH", url, token_c, {"valid": False, "last_updated": token["last_updated"]}))
+            assert answered(emsp.call("GET", url, token_c))["data"]["valid"] is False
+
+            async def authorize():
+                async with connected(server, sid) as cp:
+                    await cp.call(call16.BootNotification(charge_point_model="Roaming", charge_point_vendor="Interop"))
+                    return (await cp.call(call16.Authorize(id_tag=uid))).id_tag_info["status"]
+
+            assert run(authorize()) == "Blocked"
+            answered(emsp.call("PATCH", url, token_c, {"valid": True, "auth_id": token["auth_id"], "last_updated": token["last_updated"]}))
+            assert run(authorize()) == "Accepted"
+
+            # A session with it: 12 kWh at 0.40 EUR/kWh excluding VAT.
+            start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(minutes=30)
+            stamp = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+            sessions_seen = {}
+
+            async def charge():
+                async with connected(server, sid) as cp:
+                    await cp.call(call16.BootNotification(charge_point_model="Roaming", charge_point_vendor="Interop"))
+                    started = await cp.call(call16.StartTransaction(connector_id=1, id_tag=uid, meter_start=1000, timestamp=stamp(start)))
+                    assert started.id_tag_info["status"] == "Accepted", started
+                    tx = started.transaction_id
+                    await cp.call(call16.MeterValues(connector_id=1, transaction_id=tx, meter_value=[{"timestamp": stamp(start + datetime.timedelta(minutes=10)), "sampled_value": [
+                        {"value": "5000", "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": "Sample.Periodic"}]}]))
+                    # The session is made by the outbox relay, just after the start is committed.
+                    deadline = time.time() + 20
+                    while time.time() < deadline:
+                        objects, _, _ = await asyncio.to_thread(emsp.pull_all, endpoints["sessions"], token_c, 1, None, "date_from=2020-01-01T00:00:00Z")
+                        sessions_seen["all"] = objects
+                        sessions_seen["active"] = [o for o in objects if o.get("auth_id") == token["auth_id"] and Decimal(str(o["kwh"])) == 4]
+                        if sessions_seen["active"]:
+                            break
+                        await asyncio.sleep(0.3)
+                    stopped = await cp.call(call16.StopTransaction(transaction_id=tx, meter_stop=13000, timestamp=stamp(start + datetime.timedelta(minutes=20)), id_tag=uid))
+                    assert stopped.id_tag_info is None or stopped.id_tag_info["status"] == "Accepted", stopped
+
+            run(charge())
+            assert len(sessions_seen["active"]) == 1, sessions_seen
+            [active] = sessions_seen["active"]
+            assert validate.session_211(active) == [], (validate.session_211(active), active)
+            assert active["status"] == "ACTIVE" and "end_datetime" not in active, active
+            assert active["auth_method"] == "WHITELIST" and instant(active["start_datetime"]) == start, active
+            assert Decimal(str(active["kwh"])) == Decimal(4), active
+            assert active["location"]["id"] == loc and [e["uid"] for e in active["location"]["evses"]] == [evse_uid], active
+            assert active["location"]["evses"][0]["connectors"][0]["id"] == "1", active
+
+            def finished():
+                objects, _, _ = emsp.pull_all(endpoints["sessions"], token_c, 1, query="date_from=2020-01-01T00:00:00Z")
+                mine = [o for o in objects if o.get("auth_id") == token["auth_id"] and o["status"] == "COMPLETED"]
+                cdrs, _, _ = emsp.pull_all(endpoints["cdrs"], token_c, 1)
+                return mine, [c for c in cdrs if c.get("auth_id") == token["auth_id"]]
+
+            deadline = time.time() + 30
+            sessions, cdrs = finished()
+            while (not sessions or not cdrs) and time.time() < deadline:
+                time.sleep(0.5)
+                sessions, cdrs = finished()
+            [done] = sessions
+            assert validate.session_211(done) == [], (validate.session_211(done), done)
+            assert done["id"] == active["id"] and instant(done["end_datetime"]) == start + datetime.timedelta(minutes=20), done
+            assert Decimal(str(done["kwh"])) == Decimal(12) and Decimal(str(done["total_cost"])) == Decimal("4.80"), done
+            [cdr] = cdrs
+            assert validate.cdr_211(cdr) == [], (validate.cdr_211(cdr), cdr)
+            assert Decimal(str(cdr["total_cost"])) == Decimal("4.80") and Decimal(str(cdr["total_energy"])) == Decimal(12), cdr
+            assert instant(cdr["start_date_time"]) == start and instant(cdr["stop_date_time"]) == start + datetime.timedelta(minutes=20), cdr
+            assert cdr["location"]["id"] == loc and [e["uid"] for e in cdr["location"]["evses"]] == [evse_uid], cdr
+            assert [t["id"] for t in cdr["tariffs"]] == [tariff], cdr
+            assert sum(Decimal(str(d["volume"])) for p in cdr["charging_periods"] for d in p["dimensions"] if d["type"] == "ENERGY") == Decimal(12), cdr
+            # Another 2.1.1 party sees none of it.
+            stranger = EMSP(version="2.1.1", party_id="V1T", name="Another 2.1.1 eMSP")
+            try:
+                _, _, stranger_c, stranger_endpoints = register_211(server, stranger, "another 2.1.1 eMSP")
+                theirs, _, _ = stranger.pull_all(stranger_endpoints["cdrs"], stranger_c, 10)
+                assert all(c.get("auth_id") != token["auth_id"] for c in theirs), theirs
+                answered(stranger.call("GET", url.replace(endpoints["tokens"], stranger_endpoints["tokens"]), stranger_c), code=2000, http=404)
+            finally:
+                stranger.close()
+        finally:
+            emsp.close()

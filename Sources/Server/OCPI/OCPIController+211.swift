@@ -5,7 +5,7 @@ import OCPP
 import Storage
 
 /// OCPI 2.1.1 for the partners still on it: the details, and the locations and tariffs Sender modules in 2.1.1's
-/// shapes. The same data as 2.2.1, rendered as 2.2.1 and then reshaped (`OCPI211`), paged the same way.
+/// shapes (tokens, sessions and cdrs: `OCPIController+211Sessions`). The same data as 2.2.1, rendered as 2.2.1 and then reshaped (`OCPI211`), paged the same way.
 /// Credentials are served by the version-neutral handlers.
 extension OCPIController {
     func add211Routes(to ocpi: RouterGroup<AdminContext>) {
@@ -19,7 +19,7 @@ extension OCPIController {
 
     @Sendable func details211(_ request: Request, context: AdminContext) async throws -> Response {
         _ = try await caller(request)
-        let endpoints = [ModuleID.credentials, .locations, .tariffs].map { Endpoint(identifier: $0.rawValue, role: nil, url: moduleURL(.v211, $0.rawValue)) }
+        let endpoints = [ModuleID.credentials, .locations, .tariffs, .tokens, .sessions, .cdrs].map { Endpoint(identifier: $0.rawValue, role: nil, url: moduleURL(.v211, $0.rawValue)) }
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v211.rawValue, endpoints: endpoints), request: request)
     }
 
@@ -163,10 +163,11 @@ enum OCPI211 {
     /// Nil when 2.1.1 cannot carry the tariff: outside its validity (2.1.1 has no validity window, so such a tariff
     /// would look current), or with no element left once those with restrictions 2.1.1 lacks are left out (an element
     /// for reservations only, or by current, would apply to everything on 2.1.1).
-    static func tariff(_ v: JSONValue, now: Date = Date()) -> JSONValue? {
+    /// `now` nil: the tariff as a CDR was priced by it, whatever its window says now.
+    static func tariff(_ v: JSONValue, now: Date? = Date()) -> JSONValue? {
         guard case .object(var o) = v else { return v }
-        if let start = o["start_date_time"]?.stringValue.flatMap(OCPIDateTime.init(string:)), start.date > now { return nil }
-        if let end = o["end_date_time"]?.stringValue.flatMap(OCPIDateTime.init(string:)), end.date <= now { return nil }
+        if let now, let start = o["start_date_time"]?.stringValue.flatMap(OCPIDateTime.init(string:)), start.date > now { return nil }
+        if let now, let end = o["end_date_time"]?.stringValue.flatMap(OCPIDateTime.init(string:)), end.date <= now { return nil }
         for key in ["country_code", "party_id", "type", "min_price", "max_price", "start_date_time", "end_date_time"] { o[key] = nil }
         guard case .array(let elements) = o["elements"] else { return .object(o) }
         let kept: [JSONValue] = elements.compactMap { element in

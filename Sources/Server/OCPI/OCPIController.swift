@@ -43,6 +43,7 @@ struct OCPIController: Sendable {
             ocpi.delete("\(v)/credentials", use: deleteCredentials)
         }
         add211Routes(to: ocpi)
+        add211SessionRoutes(to: ocpi)
         ocpi.get("2.2.1/locations", use: listLocations)
         ocpi.get("2.2.1/locations/{location}", use: getLocation)
         ocpi.get("2.2.1/locations/{location}/{evse}", use: getEVSE)

@@ -210,7 +210,10 @@ struct TLSMaintenance: Service {
                     }
                 }
                 group.addTask {
+                    // The first read is the server's own, before it starts (after the migrations): this one would race them.
                     while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        guard !Task.isCancelled else { break }
                         do {
                             let fresh = revoked.replace(with: try await load())
                             if !fresh.isEmpty {
@@ -220,7 +223,6 @@ struct TLSMaintenance: Service {
                         } catch {
                             logger.warning("could not read the certificate revocation list; the last one stays", metadata: ["error.type": "\(String(reflecting: error))"])
                         }
-                        try? await Task.sleep(for: interval)
                     }
                 }
                 await group.waitForAll()

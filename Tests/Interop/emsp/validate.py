@@ -562,6 +562,17 @@ FIELDS_211 = {
     "image": {"url", "thumbnail", "category", "type", "width", "height"},
     "energy_mix": {"is_green_energy", "energy_sources", "environ_impact", "supplier_name", "energy_product_name"},
     "endpoint": {"identifier", "url"},
+    "token": {"uid", "type", "auth_id", "visual_number", "issuer", "valid", "whitelist", "language", "last_updated"},
+    "session": {
+        "id", "start_datetime", "end_datetime", "kwh", "auth_id", "auth_method", "location", "meter_id", "currency",
+        "charging_periods", "total_cost", "status", "last_updated",
+    },
+    "cdr": {
+        "id", "start_date_time", "stop_date_time", "auth_id", "auth_method", "location", "meter_id", "currency", "tariffs",
+        "charging_periods", "total_cost", "total_energy", "total_time", "total_parking_time", "remark", "last_updated",
+    },
+    "charging_period": {"start_date_time", "dimensions"},
+    "dimension": {"type", "volume"},
 }
 # The 2.2/2.2.1 names of what 2.1.1 has under another name or not at all, for a clearer message.
 ONLY_221 = {
@@ -572,7 +583,23 @@ ONLY_221 = {
     "restrictions": {"reservation", "min_current", "max_current"},
     "credentials": {"roles"},
     "endpoint": {"role"},
+    "token": {"country_code", "party_id", "contract_id", "group_id", "default_profile_type", "energy_contract"},
+    "session": {
+        "country_code", "party_id", "start_date_time", "end_date_time", "cdr_token", "authorization_reference", "location_id",
+        "evse_uid", "connector_id",
+    },
+    "cdr": {
+        "country_code", "party_id", "session_id", "end_date_time", "cdr_token", "authorization_reference", "cdr_location",
+        "signed_data", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
+        "total_reservation_cost", "invoice_reference_id", "credit", "credit_reference_id",
+    },
+    "charging_period": {"tariff_id"},
 }
+TOKEN_TYPES_211 = {"AD_HOC_USER", "APP_USER", "OTHER", "RFID"}
+WHITELIST_211 = {"ALWAYS", "ALLOWED", "ALLOWED_OFFLINE", "NEVER"}
+AUTH_METHODS_211 = {"AUTH_REQUEST", "WHITELIST"}
+SESSION_STATUS_211 = {"ACTIVE", "COMPLETED", "INVALID", "PENDING"}
+DIMENSIONS_211 = {"ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"}
 
 
 class Checker211(Checker):
@@ -934,4 +961,101 @@ def version_details_211(data, path="details"):
         if e.get("identifier") in seen:
             c.fail(f"{p}.identifier", f"{e.get('identifier')!r} is listed twice")
         seen.add(e.get("identifier"))
+    return c.problems
+
+
+def token_211(t, path="token"):
+    """An OCPI 2.1.1 Token (mod_tokens 3.1)."""
+    c = Checker211()
+    if not c.only(t, "token", path):
+        return c.problems
+    c.id(t, "uid", path, 36)
+    c.enum(t, "type", path, TOKEN_TYPES_211)
+    c.id(t, "auth_id", path, 36)
+    c.string(t, "visual_number", path, 64, required=False)
+    c.string(t, "issuer", path, 64)
+    c.boolean(t, "valid", path)
+    c.enum(t, "whitelist", path, WHITELIST_211)
+    c.string(t, "language", path, 2, required=False)
+    c.datetime(t, "last_updated", path)
+    return c.problems
+
+
+def _charging_periods_211(c, obj, path, at_least_one):
+    periods = c.listed(obj, "charging_periods", path)
+    if at_least_one and not periods:
+        c.fail(f"{path}.charging_periods", "needs at least one period")
+    for i, period in enumerate(periods):
+        p = f"{path}.charging_periods[{i}]"
+        if not c.only(period, "charging_period", p):
+            continue
+        c.datetime(period, "start_date_time", p)
+        dimensions = c.listed(period, "dimensions", p)
+        if not dimensions:
+            c.fail(f"{p}.dimensions", "needs at least one dimension")
+        for j, d in enumerate(dimensions):
+            q = f"{p}.dimensions[{j}]"
+            if c.only(d, "dimension", q):
+                c.enum(d, "type", q, DIMENSIONS_211)
+                c.number(d, "volume", q)
+
+
+def _site_211(c, obj, path):
+    """The embedded Location of a 2.1.1 Session or CDR: a valid Location with only the EVSE and connector used."""
+    if not c.required(obj, "location", path):
+        return
+    loc = obj["location"]
+    c.problems += location_211(loc, f"{path}.location")
+    evses = loc.get("evses") if isinstance(loc, dict) else None
+    if not isinstance(evses, list) or len(evses) != 1:
+        c.fail(f"{path}.location.evses", "must hold exactly the EVSE used")
+    elif not isinstance(evses[0], dict) or len(evses[0].get("connectors") or []) != 1:
+        c.fail(f"{path}.location.evses[0].connectors", "must hold exactly the connector used")
+
+
+def session_211(s, path="session"):
+    """An OCPI 2.1.1 Session (mod_sessions 4.1)."""
+    c = Checker211()
+    if not c.only(s, "session", path):
+        return c.problems
+    c.id(s, "id", path, 36)
+    c.datetime(s, "start_datetime", path)
+    c.datetime(s, "end_datetime", path, required=False)
+    c.number(s, "kwh", path)
+    c.id(s, "auth_id", path, 36)
+    c.enum(s, "auth_method", path, AUTH_METHODS_211)
+    _site_211(c, s, path)
+    c.string(s, "meter_id", path, 255, required=False)
+    if c.required(s, "currency", path) and not re.match(r"^[A-Z]{3}$", str(s["currency"])):
+        c.fail(f"{path}.currency", "must be ISO 4217")
+    _charging_periods_211(c, s, path, at_least_one=False)
+    c.number(s, "total_cost", path, required=False)
+    c.enum(s, "status", path, SESSION_STATUS_211)
+    c.datetime(s, "last_updated", path)
+    return c.problems
+
+
+def cdr_211(r, path="cdr"):
+    """An OCPI 2.1.1 CDR (mod_cdrs 3.1)."""
+    c = Checker211()
+    if not c.only(r, "cdr", path):
+        return c.problems
+    c.id(r, "id", path, 36)
+    c.datetime(r, "start_date_time", path)
+    c.datetime(r, "stop_date_time", path)
+    c.id(r, "auth_id", path, 36)
+    c.enum(r, "auth_method", path, AUTH_METHODS_211)
+    _site_211(c, r, path)
+    c.string(r, "meter_id", path, 255, required=False)
+    if c.required(r, "currency", path) and not re.match(r"^[A-Z]{3}$", str(r["currency"])):
+        c.fail(f"{path}.currency", "must be ISO 4217")
+    for i, t in enumerate(c.listed(r, "tariffs", path)):
+        c.problems += tariff_211(t, f"{path}.tariffs[{i}]")
+    _charging_periods_211(c, r, path, at_least_one=True)
+    c.number(r, "total_cost", path)
+    c.number(r, "total_energy", path)
+    c.number(r, "total_time", path)
+    c.number(r, "total_parking_time", path, required=False)
+    c.string(r, "remark", path, 255, required=False)
+    c.datetime(r, "last_updated", path)
     return c.problems
