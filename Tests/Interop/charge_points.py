@@ -199,10 +199,11 @@ def basic_auth(user, password):
 
 
 @contextlib.asynccontextmanager
-async def connected(server, station_id, version="1.6", headers=None):
-    """Connects a charge point of `version` and runs its message loop for the duration."""
+async def connected(server, station_id, version="1.6", headers=None, cls=None):
+    """Connects a charge point of `version` (of class `cls`, by default the version's test station) and runs its
+    message loop for the duration."""
     subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
-    cls = Station16 if version == "1.6" else Station201
+    cls = cls or (Station16 if version == "1.6" else Station201)
     async with connect(f"{server.ws_url}/{station_id}", subprotocols=[subprotocol], additional_headers=headers or {}) as ws:
         cp = cls(station_id, ws, response_timeout=15)
         task = asyncio.create_task(cp.start())

@@ -34,7 +34,7 @@ LOCATION_TYPE = {
     "ON_STREET": "ON_STREET", "PARKING_GARAGE": "PARKING_GARAGE", "UNDERGROUND_GARAGE": "UNDERGROUND_GARAGE",
     "PARKING_LOT": "PARKING_LOT", "ALONG_MOTORWAY": "OTHER", "ON_DRIVEWAY": "OTHER",
 }
-MODULES_211 = {"credentials", "locations", "tariffs", "tokens", "sessions", "cdrs"}
+MODULES_211 = {"credentials", "locations", "tariffs", "tokens", "sessions", "cdrs", "commands"}
 
 
 # Helpers ----------------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_211_emsp_registers_with_a_raw_token_a(server):
             assert validate.versions_211(versions) == [], versions
             offered = {v["version"]: v["url"] for v in versions}
             assert offered == {"2.1.1": server.base_url + "/ocpi/2.1.1", "2.2.1": server.base_url + "/ocpi/2.2.1"}, versions
-            # Its 2.1.1 details: credentials, locations, tariffs, tokens, sessions and cdrs, without roles.
+            # Its 2.1.1 details: credentials, locations, tariffs, tokens, sessions, cdrs and commands, without roles.
             status, _, body = emsp.call("GET", offered["2.1.1"], token_a)
             details = envelope_ok(status, body, "2.1.1 details")
             assert validate.version_details_211(details) == [], details
@@ -741,3 +741,95 @@ def test_211_tokens_sessions_and_cdrs(server):
                 stranger.close()
         finally:
             emsp.close()
+
+
+def test_211_commands_run_on_the_station_and_answer_in_211_shapes(server):
+    """START_SESSION, STOP_SESSION, RESERVE_NOW (an int reservation id) and UNLOCK_CONNECTOR from a 2.1.1 eMSP: each
+    becomes the station's OCPP 1.6 call, the answer is 2.1.1's CommandResponse (`result` alone), and the result POSTed
+    to response_url is that same object; CANCEL_RESERVATION, which 2.1.1 lacks, is not a command here."""
+    from charge_points import Station16
+    from ocpp.routing import on
+    from ocpp.v16 import call_result as r16
+    from test_ocpi_commands import Results  # the eMSP's response_url
+
+    class StuckLatch(Station16):
+        """Its connector does not unlock: 2.2.1's FAILED, which 2.1.1 can only call REJECTED."""
+        @on("UnlockConnector")
+        def unlock(self, **kw):
+            self._got("UnlockConnector", kw)
+            return r16.UnlockConnector(status="UnlockFailed")
+
+    emsp, results = EMSP(version="2.1.1", party_id="V1K", name="Commanding 2.1.1 eMSP"), Results()
+    tag = uuid.uuid4().hex[:6].upper()
+    tariff, loc, sid = f"T-{tag}21C", f"LOC-{tag}21C", f"C211-{tag}"
+    with dumping(server, emsp):
+        try:
+            _, _, token_c, endpoints = register_211(server, emsp, "2.1.1 commanding eMSP")
+            admin_ok(server, "PUT", f"/tariffs/{tariff}", tariff_body(tariff, price="0.40"))
+            admin_ok(server, "PUT", f"/locations/{loc}", site(loc))
+            admin_ok(server, "POST", "/stations", {"id": sid, "securityProfile": 0})
+            admin_ok(server, "PUT", f"/stations/{sid}/evses/1", {"location_id": loc, "evse_id": f"NL*VOL*E{tag}21C*1", "connectors": [connector(tariff)]})
+            status, _, body = emsp.call("GET", f"{endpoints['locations']}/{loc}", token_c)
+            evse_uid = envelope_ok(status, body, "location")["evses"][0]["uid"]
+            uid = "04" + uuid.uuid4().hex[:12].upper()
+            token = token_211(emsp, uid)
+            commands = endpoints["commands"].rstrip("/")
+
+            def send(name, body):
+                return emsp.call("POST", f"{commands}/{name}", token_c, body)
+
+            async def scenario():
+                async with connected(server, sid) as cp:
+                    assert isinstance(cp, Station16)
+                    await cp.call(call16.BootNotification(charge_point_model="Roaming", charge_point_vendor="Interop"))
+                    await cp.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
+                    out = {}
+                    out["start"] = await asyncio.to_thread(send, "START_SESSION", {
+                        "response_url": results.url("start"), "token": token, "location_id": loc, "evse_uid": evse_uid})
+                    out["start_result"] = await asyncio.to_thread(results.wait, "start")
+                    out["unlock"] = await asyncio.to_thread(send, "UNLOCK_CONNECTOR", {
+                        "response_url": results.url("unlock"), "location_id": loc, "evse_uid": evse_uid, "connector_id": "1"})
+                    out["unlock_result"] = await asyncio.to_thread(results.wait, "unlock")
+                    expiry = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=30)).replace(microsecond=0)
+                    out["reserve"] = await asyncio.to_thread(send, "RESERVE_NOW", {
+                        "response_url": results.url("reserve"), "token": token, "expiry_date": expiry.isoformat().replace("+00:00", "Z"),
+                        "reservation_id": 4711, "location_id": loc, "evse_uid": evse_uid})
+                    out["reserve_result"] = await asyncio.to_thread(results.wait, "reserve")
+                    out["reserve_text_id"] = await asyncio.to_thread(send, "RESERVE_NOW", {
+                        "response_url": results.url("reserve2"), "token": token, "expiry_date": expiry.isoformat().replace("+00:00", "Z"),
+                        "reservation_id": "R-1", "location_id": loc, "evse_uid": evse_uid})
+                    out["stop_unknown"] = await asyncio.to_thread(send, "STOP_SESSION", {"response_url": results.url("stop0"), "session_id": "NO-SUCH"})
+                    out["received"] = list(cp.received)
+                async with connected(server, sid, cls=StuckLatch) as cp:
+                    await cp.call(call16.BootNotification(charge_point_model="Roaming", charge_point_vendor="Interop"))
+                    out["stuck"] = await asyncio.to_thread(send, "UNLOCK_CONNECTOR", {
+                        "response_url": results.url("stuck"), "location_id": loc, "evse_uid": evse_uid, "connector_id": "1"})
+                    out["stuck_result"] = await asyncio.to_thread(results.wait, "stuck")
+                return out
+
+            out = run(scenario())
+            for name in ("start", "unlock", "reserve"):
+                assert answered(out[name])["data"] == {"result": "ACCEPTED"}, out[name]
+                [(_, posted, _, _)] = out[f"{name}_result"]
+                assert posted == {"result": "ACCEPTED"}, (name, posted)
+            assert answered(out["stuck"])["data"] == {"result": "ACCEPTED"}, out["stuck"]
+            [(_, posted, _, _)] = out["stuck_result"]
+            assert posted == {"result": "REJECTED"}, posted
+            actions = [a for a, _ in out["received"]]
+            assert "RemoteStartTransaction" in actions and "UnlockConnector" in actions and "ReserveNow" in actions, actions
+            remote = next(kw for a, kw in out["received"] if a == "RemoteStartTransaction")
+            assert remote["id_tag"] == uid, remote
+            reserve = next(kw for a, kw in out["received"] if a == "ReserveNow")
+            assert reserve["id_tag"] == uid and reserve["connector_id"] == 1, reserve
+            # 2.1.1's reservation id is an int; a text one is refused naming the field.
+            status, _, refused = out["reserve_text_id"]
+            assert refused["status_code"] == 2001 and "reservation_id" in refused["status_message"], refused
+            assert answered(out["stop_unknown"])["data"] == {"result": "UNKNOWN_SESSION"}, out["stop_unknown"]
+            # The token that came with START_SESSION is the eMSP's, as 2.1.1 shows it.
+            stored = answered(emsp.call("GET", emsp.token_url(endpoints["tokens"], uid), token_c))["data"]
+            assert stored["auth_id"] == token["auth_id"] and validate.token_211(stored) == [], stored
+            status, _, body = send("CANCEL_RESERVATION", {"response_url": results.url("cancel"), "reservation_id": 4711})
+            assert status == 404 and body["status_code"] == 2000, body
+        finally:
+            emsp.close()
+            results.httpd.shutdown()

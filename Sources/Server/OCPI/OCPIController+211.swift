@@ -19,7 +19,7 @@ extension OCPIController {
 
     @Sendable func details211(_ request: Request, context: AdminContext) async throws -> Response {
         _ = try await caller(request)
-        let endpoints = [ModuleID.credentials, .locations, .tariffs, .tokens, .sessions, .cdrs].map { Endpoint(identifier: $0.rawValue, role: nil, url: moduleURL(.v211, $0.rawValue)) }
+        let endpoints = [ModuleID.credentials, .locations, .tariffs, .tokens, .sessions, .cdrs, .commands].map { Endpoint(identifier: $0.rawValue, role: nil, url: moduleURL(.v211, $0.rawValue)) }
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v211.rawValue, endpoints: endpoints), request: request)
     }
 

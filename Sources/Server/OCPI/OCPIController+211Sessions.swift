@@ -1,6 +1,7 @@
 import CSMS
 import Foundation
 import Hummingbird
+import Logging
 import OCPI
 import OCPP
 import Settlement
@@ -15,6 +16,48 @@ extension OCPIController {
         ocpi.patch("2.1.1/tokens/{country_code}/{party_id}/{uid}", use: patchToken211)
         ocpi.get("2.1.1/sessions", use: listSessions211)
         ocpi.get("2.1.1/cdrs", use: listCDRs211)
+        ocpi.post("2.1.1/commands/{command}", use: command211)
+    }
+
+    // MARK: Commands
+
+    /// 2.1.1's four commands (no CANCEL_RESERVATION), read as their 2.2.1 selves and carried out by the same code: the
+    /// token of the partner's one party, the reservation id an integer. The answer is 2.1.1's CommandResponse, its
+    /// `result` alone; the result POSTed later is the same object (`OCPI211.commandResult`).
+    @Sendable func command211(_ request: Request, context: AdminContext) async throws -> Response {
+        let partner = try await modulePartner(request)
+        let name = try Self.parameter(context, "command")
+        guard let type = CommandType(rawValue: name.uppercased()), type != .cancelReservation else {
+            throw OCPIError(.notFound, .clientError, "no command '\(name.prefix(36))'; one of START_SESSION, STOP_SESSION, RESERVE_NOW, UNLOCK_CONNECTOR")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        guard let parsed = try? JSONParser.parse(Array(body.readableBytesView)) else { throw OCPIError(.badRequest, .invalidParameters, "the body is not valid JSON") }
+        guard let party = partner.roles.first else { throw OCPIError(.forbidden, .clientError, "this platform has no party to own the token") }
+        let reshaped: JSONValue
+        do {
+            reshaped = try OCPI211.command221(parsed, type: type, countryCode: party.countryCode.uppercased(), partyId: party.partyId.uppercased())
+        } catch {
+            throw OCPIError.invalid(error.description)
+        }
+        func read<T: Decodable>(_: T.Type) throws -> T {
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(reshaped.serialized.utf8))
+            } catch {
+                let e = OCPIFieldError.from(error)
+                throw OCPIError.invalid((e.path == "token.contract_id" ? OCPIFieldError(path: "token.auth_id", reason: e.reason) : e).description)
+            }
+        }
+        let answer: CommandResponse
+        switch type {
+        case .startSession: answer = try await startSession(try read(StartSession.self), partner: partner)
+        case .stopSession: answer = try await stopSession(try read(StopSession.self), partner: partner)
+        case .unlockConnector: answer = try await unlock(try read(UnlockConnector.self), partner: partner)
+        case .reserveNow: answer = try await reserveNow(try read(ReserveNow.self), partner: partner)
+        case .cancelReservation: throw OCPIError(.notFound, .clientError, "CANCEL_RESERVATION is not an OCPI 2.1.1 command")
+        }
+        context.logger.info("OCPI command", metadata: ["ocpi.partner.id": "\(partner.id)", "ocpi.command": "\(type.rawValue)", "ocpi.version": "2.1.1", "ocpi.command.response": "\(answer.result.rawValue)"])
+        return OCPIReply.envelope(json: JSONValue.object(["result": .string(answer.result.rawValue)]).serialized, request: request, routing: routing(partner))
     }
 
     // MARK: Tokens
@@ -266,5 +309,37 @@ extension OCPI211 {
             "invoice_reference_id", "credit", "credit_reference_id", "home_charging_compensation",
         ] { o[key] = nil }
         return .object(o.filter { $0.value != .null })
+    }
+
+    /// A 2.1.1 command body as the 2.2.1 one it stands for, or why it cannot be.
+    static func command221(_ v: JSONValue, type: CommandType, countryCode: String, partyId: String) throws(OCPIFieldError) -> JSONValue {
+        guard case .object(var o) = v else { throw OCPIFieldError(path: "", reason: "the body must be a JSON object") }
+        for key in ["authorization_reference", "connector_id"] where o[key] != nil && type != .unlockConnector {
+            throw OCPIFieldError(path: key, reason: "is not a field of an OCPI 2.1.1 \(type.rawValue)")
+        }
+        if type == .startSession || type == .reserveNow {
+            guard let token = o["token"], case .object = token else { throw OCPIFieldError(path: "token", reason: "is required, a 2.1.1 Token") }
+            o["token"] = token221(token, countryCode: countryCode, partyId: partyId)
+        }
+        if type == .reserveNow {
+            // 2.1.1's reservation id is an int; 2.2.1's a CiString(36) that Voltaic keys the booking by.
+            guard case .number(let n)? = o["reservation_id"], let id = Int64(n.text), id >= 0, id <= Int64(Int32.max) else {
+                throw OCPIFieldError(path: "reservation_id", reason: "must be a non-negative integer (OCPI 2.1.1 int)")
+            }
+            o["reservation_id"] = .string(String(id))
+        }
+        return .object(o)
+    }
+
+    /// 2.2.1's CommandResult as 2.1.1's CommandResponse, the object 2.1.1 POSTs to `response_url`: its result is one
+    /// of ACCEPTED, REJECTED, NOT_SUPPORTED, TIMEOUT (a station's refusal of any kind is REJECTED).
+    static func commandResult(_ result: CommandResult) -> JSONValue {
+        let mapped: String = switch result.result {
+        case .accepted: "ACCEPTED"
+        case .notSupported: "NOT_SUPPORTED"
+        case .timeout: "TIMEOUT"
+        case .canceledReservation, .evseOccupied, .evseInoperative, .failed, .rejected, .unknownReservation: "REJECTED"
+        }
+        return .object(["result": .string(mapped)])
     }
 }

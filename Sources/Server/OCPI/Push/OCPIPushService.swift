@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import OCPI
+import OCPP
 import ServiceLifecycle
 import Settlement
 import Storage
@@ -169,8 +170,10 @@ struct OCPIPushService: Service {
             guard let url = push.url, let id = push.commandId, let result = try await commands.result(id: id) else {
                 return (.superseded("the command has no result to send"), nil)
             }
+            // A 2.1.1 partner is POSTed 2.1.1's CommandResponse.
+            let body = claimed.partner.version == .v211 ? OCPI211.commandResult(result).serialized : String(decoding: try encoder.encode(result), as: UTF8.self)
             let answer = await sender.send(PushSender.Request(
-                method: .POST, url: url, body: String(decoding: try encoder.encode(result), as: UTF8.self), token: token, requestId: push.requestId,
+                method: .POST, url: url, body: body, token: token, requestId: push.requestId,
                 to: claimed.partnerParty
             ))
             return (policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1)), nil)
