@@ -18,6 +18,7 @@ struct CatalogTables: Sendable {
     var tariffs: [String: TariffRow] = [:]
     /// Roaming tokens by "CC PID lower(uid) TYPE".
     var ocpiTokens: [String: StoredToken] = [:]
+    var realTimeAuthorizations: [RealTimeAuthorization] = []
 
     static func tokenKey(_ k: RoamingTokenService.Key) -> String { "\(k.countryCode) \(k.partyId) \(k.uid.lowercased()) \(k.type.rawValue)" }
 }
@@ -117,6 +118,11 @@ extension InMemoryUnitOfWork {
 
     public func ocpiToken(_ key: RoamingTokenService.Key) async throws -> StoredToken? {
         try catalog { c, _ throws(DatabaseRejection) in c.ocpiTokens[CatalogTables.tokenKey(key)] }
+    }
+
+    /// Kept; the in-memory token rules read only Voltaic's own tokens, so no answer changes a decision here.
+    public func recordRealTimeAuthorization(_ answer: RealTimeAuthorization) async throws {
+        try catalog { c, _ throws(DatabaseRejection) in c.realTimeAuthorizations.append(answer) }
     }
 
     public func upsertOCPIToken(_ token: Token, partnerId: Int64) async throws -> CatalogWrite {

@@ -33,6 +33,10 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     let security = SecurityRepository(client: client, logger: logger)
     let pki = try PKISetup.load(config, security: security, logger: logger)
     service.certificates = pki.port
+    service.realTime = OCPIRealTimeAuthorizer(
+        reads: RealTimeAuthorizationRepository(client: client, logger: logger), partners: PartnerRepository(client: client, logger: logger),
+        client: PartnerClient(http: .shared, timeout: config.ocpi.partnerTimeout), logger: logger
+    )
     let settlements = SettlementRepository(client: client, logger: logger)
     let chain = try ChainSetup.load(config.settlement, client: client, logger: logger)
     let dispatcher = InboundDispatcher(

@@ -449,7 +449,7 @@ def test_tokens_module_and_ocpp_authorization_from_the_copies(env):
             twin.close()
         assert authorize16(server, station, uid) == "Blocked"
 
-        # whitelist NEVER asks for real-time authorization, which is not built: Invalid.
+        # whitelist NEVER asks the eMSP in real time; it answers 2004 (it does not know the token): Invalid.
         never = put_roaming_token(env, whitelist="NEVER")
         assert authorize16(server, station, never["uid"]) == "Invalid"
         # Voltaic's own token of the same value takes precedence over a roaming copy.
@@ -579,3 +579,71 @@ def test_a_token_voltaic_issued_itself_makes_no_ocpi_session(env):
         for partner in (env.partner, env.other_partner):
             items = push_list(server, partner["id"])
             assert [i for i in items if i["module"] in ("sessions", "cdrs") and i["target"] == own_tx] == [], items
+
+
+def test_real_time_authorization_asks_the_emsp_where_the_copy_says_to(env):
+    """whitelist NEVER and ALLOWED_OFFLINE tokens, and tokens Voltaic has no copy of, are authorized by the eMSP in real
+    time (`POST {tokens}/{uid}/authorize` with the station's LocationReferences): its answer decides, stands for the
+    station's start (asked once), and its reference goes into the Session and the CDR with AUTH_REQUEST. With the eMSP
+    down, a NEVER token is refused and an ALLOWED_OFFLINE one charges from its copy."""
+    server, emsp = env.server, env.emsp
+    with diagnostics(env):
+        s = charging_site(env)
+        asked = lambda uid: [r for r in emsp.authorize_requests if r["uid"].upper() == uid.upper()]  # noqa: E731
+
+        # ALLOWED with a reference: Accepted, asked once with where the station is, for the Authorize and the start.
+        allowed = put_roaming_token(env, whitelist="NEVER")
+        emsp.answer_authorize(allowed["uid"], "ALLOWED", reference="RT-REF-1", token=allowed)
+        start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(minutes=20)
+
+        async def charge():
+            async with connected(server, s.sid) as cp:
+                await boot16(cp)
+                status = (await cp.call(call16.Authorize(id_tag=allowed["uid"]))).id_tag_info["status"]
+                started = await cp.call(call16.StartTransaction(connector_id=1, id_tag=allowed["uid"], meter_start=0, timestamp=iso(start)))
+                await cp.call(call16.StopTransaction(transaction_id=started.transaction_id, meter_stop=2000, timestamp=iso(start + datetime.timedelta(minutes=10))))
+                return status, started.id_tag_info["status"], started.transaction_id
+
+        authorized, start_status, tx = run(charge())
+        assert (authorized, start_status) == ("Accepted", "Accepted")
+        requests = asked(allowed["uid"])
+        assert len(requests) == 1, requests
+        assert requests[0]["type"] == "RFID" and requests[0]["body"] == {"location_id": s.loc, "evse_uids": [s.evse_uid]}, requests
+        session_id = str(tx)
+        wait_until(session_in(emsp, session_id, "COMPLETED"), timeout=40)
+        wait_until(cdr_arrived(emsp, session_id), timeout=40)
+        session, cdr = emsp.stored_session(*CPO, session_id), emsp.stored_cdr(*CPO, session_id)
+        for obj in (session, cdr):
+            assert obj["auth_method"] == "AUTH_REQUEST" and obj["authorization_reference"] == "RT-REF-1", obj
+        assert validate.session(session) == [] and validate.cdr(cdr) == [], (validate.session(session), validate.cdr(cdr))
+
+        # What the eMSP answers is what the station is told.
+        blocked = put_roaming_token(env, whitelist="NEVER")
+        emsp.answer_authorize(blocked["uid"], "BLOCKED", token=blocked)
+        assert authorize16(server, s.sid, blocked["uid"]) == "Blocked"
+        unknown_there = put_roaming_token(env, whitelist="ALLOWED_OFFLINE")
+        assert authorize16(server, s.sid, unknown_there["uid"]) == "Invalid"  # 2004 from the eMSP: not allowed
+        assert len(asked(unknown_there["uid"])) == 1
+
+        # A token Voltaic has no copy of: every eMSP is asked; the one that allows it wins and its copy is kept.
+        stranger = emsp.token(new_uid(), whitelist="ALLOWED")
+        emsp.answer_authorize(stranger["uid"], "ALLOWED", reference="RT-REF-2", token=stranger)
+        assert authorize16(server, s.sid, stranger["uid"]) == "Accepted"
+        assert [r["uid"] for r in env.other.authorize_requests if r["uid"].upper() == stranger["uid"].upper()], "the other eMSP was not asked"
+        assert ok(emsp.get_token(env.tokens_url, env.token_c, stranger["uid"]))["data"] == stranger
+        # One that no eMSP knows stays Invalid.
+        assert authorize16(server, s.sid, new_uid()) == "Invalid"
+
+        # The eMSP down: NEVER is refused, ALLOWED_OFFLINE charges from its copy.
+        never, offline = put_roaming_token(env, whitelist="NEVER"), put_roaming_token(env, whitelist="ALLOWED_OFFLINE")
+        emsp.answer_authorize(never["uid"], "ALLOWED", token=never)
+        emsp.answer_authorize(offline["uid"], "BLOCKED", token=offline)
+        emsp.go_down()
+        try:
+            assert authorize16(server, s.sid, never["uid"]) == "Invalid"
+            assert authorize16(server, s.sid, offline["uid"]) == "Accepted"
+        finally:
+            emsp.come_up()
+        # Back up, the same tokens get the eMSP's answers (an unreachable answer does not stand).
+        assert authorize16(server, s.sid, never["uid"]) == "Accepted"
+        assert authorize16(server, s.sid, offline["uid"]) == "Blocked"

@@ -39,7 +39,8 @@ public struct OCPP16Adapter: InboundAdapter {
 
         case "Authorize":
             let r = try decode(M.AuthorizeRequest.self, payload)
-            return .writes { uow in
+            return .after({ [service] in await service.askRealTime(idToken: r.idTag, stationId: stationId) }) { [service] answer, uow in
+                try await service.keep(uow, answer)
                 let info = try await service.authorize(uow, idToken: r.idTag, now: now, at: stationId)
                 return try encode(M.AuthorizeResponse(idTagInfo: Self.idTagInfo(info)))
             }
@@ -69,7 +70,9 @@ public struct OCPP16Adapter: InboundAdapter {
             let r = try decode(M.StartTransactionRequest.self, payload)
             try WireLimits.check(r.connectorId, field: "connectorId")
             try WireLimits.check(r.reservationId, field: "reservationId")
-            return .writes { uow in
+            let evse = ConnectorRef.fromOCPP16(connectorId: r.connectorId).evseId
+            return .after({ [service] in await service.askRealTime(idToken: r.idTag, stationId: stationId, evseId: evse) }) { [service] answer, uow in
+                try await service.keep(uow, answer)
                 let result = try await service.start(
                     uow, stationId: stationId, connector: .fromOCPP16(connectorId: r.connectorId), idToken: r.idTag,
                     startedAt: r.timestamp, meterStartWh: Int64(r.meterStart), reservationId: r.reservationId, now: now

@@ -46,7 +46,8 @@ public struct OCPP201Adapter: InboundAdapter {
             if r.certificate != nil || !(r.iso15118CertificateHashData ?? []).isEmpty {
                 return plugAndCharge(r, stationId: stationId, now: now)
             }
-            return .writes { uow in
+            return .after({ [service] in await service.askRealTime(idToken: r.idToken.idToken, stationId: stationId) }) { [service] answer, uow in
+                try await service.keep(uow, answer)
                 let info = try await service.authorize(uow, idToken: r.idToken.idToken, now: now, at: stationId)
                 return try encode(M.AuthorizeResponse(idTokenInfo: Self.idTokenInfo(info)))
             }
@@ -75,9 +76,15 @@ public struct OCPP201Adapter: InboundAdapter {
                 stoppedReason: r.transactionInfo.stoppedReason?.rawValue, remoteStartId: r.transactionInfo.remoteStartId, reservationId: r.reservationId,
                 idToken: r.idToken?.idToken, evse: r.evse.map { ConnectorRef(evseId: $0.id, connectorId: $0.connectorId ?? 1) }, samples: samples
             )
-            return .writes { uow in
+            let write: @Sendable (any UnitOfWork) async throws -> JSONValue = { [service] uow in
                 let auth = try await service.transactionEvent(uow, stationId: stationId, version: version, input, now: now)
                 return try encode(M.TransactionEventResponse(idTokenInfo: auth.map(Self.idTokenInfo)))
+            }
+            // A token that comes to start or authorize a transaction may need its eMSP asked first; an ending does not.
+            guard let token = r.idToken?.idToken, r.eventType != .ended, service.realTime != nil else { return .writes(write) }
+            return .after({ [service] in await service.askRealTime(idToken: token, stationId: stationId, evseId: r.evse?.id) }) { [service] answer, uow in
+                try await service.keep(uow, answer)
+                return try await write(uow)
             }
 
         case "MeterValues":

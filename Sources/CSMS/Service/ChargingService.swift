@@ -11,11 +11,27 @@ public struct ChargingService: Sendable {
     public var funds: FundsService?
     /// Station CSRs and Plug & Charge contracts; nil: SignCertificate is Rejected and certificate data is not checked.
     public var certificates: (any CertificatePort)?
+    /// Roaming tokens' eMSPs asked in real time (OCPI); nil: every token is decided from its copy.
+    public var realTime: (any RealTimeAuthorizer)?
+    /// Where a real-time answer is kept.
+    public var roamingTokens = RoamingTokenService()
 
     public init(heartbeatInterval: Int = 300, pendingRetryInterval: Int = 60, funds: FundsService? = nil) {
         self.heartbeatInterval = heartbeatInterval
         self.pendingRetryInterval = pendingRetryInterval
         self.funds = funds
+    }
+
+    /// Asks `idToken`'s eMSP in real time where its copy says to (outside any transaction); nil when there is nothing
+    /// to ask. Pass the answer to `keep` in the transaction that decides.
+    public func askRealTime(idToken: String?, stationId: String, evseId: Int? = nil) async -> RealTimeAuthorization? {
+        guard let idToken, let realTime else { return nil }
+        return await realTime.authorize(idToken: idToken, stationId: stationId, evseId: evseId)
+    }
+
+    /// Keeps a real-time answer, so that the token rules of this transaction (and the next minutes') read it.
+    public func keep(_ uow: any UnitOfWork, _ answer: RealTimeAuthorization?) async throws {
+        if let answer { try await roamingTokens.record(uow, answer) }
     }
 
     // MARK: Provisioning

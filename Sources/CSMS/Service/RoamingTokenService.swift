@@ -73,6 +73,20 @@ public struct RoamingTokenService: Sendable {
         return merged
     }
 
+    /// Keeps what a token's eMSP answered in real time, in the transaction of the message that asked; the Token it
+    /// answered with is kept as a PUT of it would be (its party must be the partner's).
+    public func record(_ uow: any UnitOfWork, _ answer: RealTimeAuthorization) async throws {
+        if let token = answer.token, answer.allowed != .unreachable {
+            let key = Key(countryCode: token.countryCode, partyId: token.partyId, uid: token.uid, type: token.type)
+            do {
+                _ = try await put(uow, token, key: key, partnerId: answer.partnerId, parties: answer.parties)
+            } catch is Refusal {
+                // A token of another party, or of another partner: the answer stands, the copy is not taken.
+            }
+        }
+        try await uow.recordRealTimeAuthorization(answer)
+    }
+
     static func check(_ token: Token, against key: Key) throws {
         if token.countryCode != key.countryCode { throw Refusal.keyMismatch(field: "country_code") }
         if token.partyId != key.partyId { throw Refusal.keyMismatch(field: "party_id") }

@@ -82,9 +82,22 @@ enum HotSQLs {
             SELECT \(TokenRows.columns) FROM (
                 SELECT \(TokenRows.columns), 0 AS rank FROM id_tokens WHERE value = $1::text
                 UNION ALL
-                (SELECT uid, 'OCPI ' || type, CASE WHEN NOT valid THEN 'Blocked' WHEN whitelist = 'NEVER' THEN 'Invalid' ELSE 'Accepted' END,
-                        NULL::timestamptz, group_id, created_at, last_updated, 1
-                 FROM ocpi_tokens WHERE lower(uid) = lower($1::text) ORDER BY valid DESC, last_updated DESC LIMIT 1)
+                (SELECT o.uid, 'OCPI ' || o.type,
+                        CASE WHEN NOT o.valid THEN 'Blocked'
+                             -- A copy that says to ask is decided by its eMSP's answer of the last 15 minutes: unreachable
+                             -- (or none) refuses a NEVER token and lets an ALLOWED_OFFLINE one charge.
+                             WHEN o.whitelist IN ('NEVER', 'ALLOWED_OFFLINE') AND a.allowed IS NOT NULL AND a.allowed <> 'UNREACHABLE' THEN
+                                 CASE a.allowed WHEN 'ALLOWED' THEN 'Accepted' WHEN 'BLOCKED' THEN 'Blocked' WHEN 'EXPIRED' THEN 'Expired'
+                                                WHEN 'NO_CREDIT' THEN 'NoCredit' ELSE 'Invalid' END
+                             WHEN o.whitelist = 'NEVER' THEN 'Invalid'
+                             ELSE 'Accepted' END,
+                        NULL::timestamptz, o.group_id, o.created_at, o.last_updated, 1
+                 FROM ocpi_tokens o
+                 LEFT JOIN LATERAL (
+                     SELECT allowed FROM ocpi_authorizations
+                     WHERE lower(token_uid) = lower(o.uid) AND created_at > now() - interval '15 minutes' ORDER BY id DESC LIMIT 1
+                 ) a ON true
+                 WHERE lower(o.uid) = lower($1::text) ORDER BY o.valid DESC, o.last_updated DESC LIMIT 1)
             ) t ORDER BY rank LIMIT 1
             """
     }
@@ -93,10 +106,8 @@ enum HotSQLs {
         static let sql = "SELECT 1 FROM transactions WHERE id_token = $1::text AND state = 'Active' AND id IS DISTINCT FROM $2::bigint LIMIT 1"
     }
 
-    /// A sample whose identity is already stored with another raw value is a correction: kept, flagged.
-    /// Arrays cannot carry NULLs through the binding, so "" stands for none and NULLIF restores it.
-    /// The samples of many CALLs, one station each, unnested server side ("" is none; transaction 0 is none).
-    /// Answers, per station, how many rows were corrections (another raw value for a sample already stored).
+    /// The samples of many CALLs, one station each, bound as one array per column and unnested server side. Arrays
+    /// cannot carry NULLs through the binding, so "" stands for none (and transaction 0), and NULLIF restores it.
     /// The samples as first values of their sample (`meter_values_first`); an exact replay and a correction both
     /// conflict there and are left to `InsertMeterCorrections`. Returns how many were inserted.
     enum InsertMeterSamples: HotSQL {

@@ -163,6 +163,16 @@ extension PostgresUnitOfWork {
         return nil
     }
 
+    func recordRealTimeAuthorization(_ a: RealTimeAuthorization) async throws {
+        try await connection.query(
+            """
+            INSERT INTO ocpi_authorizations (partner_id, token_uid, token_type, station_id, location_id, allowed, authorization_reference)
+            VALUES (\(a.partnerId), \(a.tokenUID), \(a.tokenType.rawValue), \(a.stationId), \(a.locationId), \(a.allowed.rawValue), \(a.authorizationReference))
+            """,
+            logger: logger
+        )
+    }
+
     func upsertOCPIToken(_ t: Token, partnerId: Int64) async throws -> CatalogWrite {
         var t = t
         if let stored = try await ocpiToken(RoamingTokenService.Key(countryCode: t.countryCode, partyId: t.partyId, uid: t.uid, type: t.type)) {

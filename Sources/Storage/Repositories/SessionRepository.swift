@@ -81,6 +81,22 @@ public struct SessionRepository: Sendable {
                 authMethod = "COMMAND"
                 reference = ref
             }
+            // Authorized by the eMSP in real time (the answer of the last 15 minutes for this token at this station):
+            // AUTH_REQUEST, with the eMSP's reference.
+            if authMethod != "COMMAND" {
+                for try await ref in try await conn.query(
+                    """
+                    SELECT a.authorization_reference FROM ocpi_authorizations a, transactions t
+                    WHERE t.id = \(transactionId) AND lower(a.token_uid) = lower(t.id_token) AND a.station_id = t.station_id
+                      AND a.partner_id = \(partner) AND a.allowed = 'ALLOWED' AND a.created_at > now() - interval '15 minutes'
+                    ORDER BY a.id DESC LIMIT 1
+                    """,
+                    logger: logger
+                ).decode(String?.self) {
+                    authMethod = "AUTH_REQUEST"
+                    reference = ref
+                }
+            }
             // Without a tariff the session is not priced; its currency is then the CPO's usual one.
             let currency = tariff?.currency ?? "EUR"
             try await conn.query(

@@ -124,6 +124,9 @@ class EMSP:
         self.tariffs = {}
         self.sessions = {}
         self.cdrs = {}
+        # Real-time authorization (its tokens Sender interface): the answer per uid (upper case), and every request.
+        self.authorize_answers = {}
+        self.authorize_requests = []
         self.port = port or free_port()
         emsp = self
 
@@ -263,6 +266,8 @@ class EMSP:
         self.calls.append((method, handler.path, dict(handler.headers), body))
         path = handler.path.split("?")[0].rstrip("/")
         prefix = self.push_prefix
+        if method == "POST" and path.startswith(prefix + "tokens/") and path.endswith("/authorize"):
+            return self._authorize(handler, path, body)
         if method == "GET" and (path.startswith(prefix + "sessions/") or path.startswith(prefix + "cdrs/")):
             return self._read_back(handler, path)
         if (any(path.startswith(prefix + m + "/") for m in ("locations", "tariffs", "sessions", "cdrs"))
@@ -282,6 +287,31 @@ class EMSP:
         if path == self.version_path + "/credentials":
             return self._credentials(handler, method, body)
         self._reply(handler, 404, envelope(status_code=2000, message="no such endpoint"))
+
+    def answer_authorize(self, uid, allowed, reference=None, token=None):
+        """How it answers `POST {tokens}/{uid}/authorize` from now on (an AuthorizationInfo); unknown uids get 2004."""
+        info = {"allowed": allowed, "token": token or self.token(uid, whitelist="NEVER")}
+        if reference is not None:
+            info["authorization_reference"] = reference
+        with self.lock:
+            self.authorize_answers[uid.upper()] = info
+
+    def _authorize(self, handler, path, raw):
+        """Its tokens Sender's real-time authorization: `{tokens}/{uid}/authorize?type=…` with LocationReferences."""
+        if not self._authorized(handler.headers.get("Authorization")):
+            return self._reply(handler, 401, envelope(status_code=2000, message="unknown token"))
+        uid = urllib.parse.unquote(path[len(self.push_prefix + "tokens/"):-len("/authorize")])
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = "not JSON"
+        with self.lock:
+            self.authorize_requests.append({"uid": uid, "type": (query.get("type") or [None])[0], "body": body})
+            info = self.authorize_answers.get(uid.upper())
+        if info is None:
+            return self._reply(handler, 404, envelope(status_code=2004, message="unknown token"))
+        return self._reply(handler, 200, envelope(info))
 
     def versions(self):
         """What its versions endpoint lists: its own version, unless misbehaving ("only_211", "only_221")."""
