@@ -43,7 +43,14 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
         partner.endpoints.first { $0.identifier.lowercased() == ModuleID.tokens.rawValue && $0.role == .sender }?.url
     }
 
+    /// Bounded as a whole (the reads too, which a database that hangs would otherwise hold): past the partner timeout
+    /// and 2 s, nothing was asked, and the copy decides.
     func authorize(idToken: String, stationId: String, evseId: Int?) async -> RealTimeAuthorization? {
+        let within = client.timeout + .seconds(2)
+        return (try? await Deadline.run(within: within) { await self.decide(idToken: idToken, stationId: stationId, evseId: evseId) }) ?? nil
+    }
+
+    func decide(idToken: String, stationId: String, evseId: Int?) async -> RealTimeAuthorization? {
         guard (1...36).contains(idToken.utf8.count) else { return nil }
         let partners = await askablePartners()
         guard !partners.isEmpty else { return nil }
