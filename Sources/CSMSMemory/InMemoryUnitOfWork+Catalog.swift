@@ -19,6 +19,7 @@ struct CatalogTables: Sendable {
     /// Roaming tokens by "CC PID lower(uid) TYPE".
     var ocpiTokens: [String: StoredToken] = [:]
     var realTimeAuthorizations: [RealTimeAuthorization] = []
+    var clientInfo: [String: ClientInfo] = [:]
 
     static func tokenKey(_ k: RoamingTokenService.Key) -> String { "\(k.countryCode) \(k.partyId) \(k.uid.lowercased()) \(k.type.rawValue)" }
 }
@@ -118,6 +119,19 @@ extension InMemoryUnitOfWork {
 
     public func ocpiToken(_ key: RoamingTokenService.Key) async throws -> StoredToken? {
         try catalog { c, _ throws(DatabaseRejection) in c.ocpiTokens[CatalogTables.tokenKey(key)] }
+    }
+
+    public func upsertClientInfo(_ info: ClientInfo, partnerId: Int64) async throws -> CatalogWrite {
+        try catalog { c, _ throws(DatabaseRejection) in
+            let key = "\(partnerId) \(info.countryCode) \(info.partyId)"
+            guard let stored = c.clientInfo[key] else {
+                c.clientInfo[key] = info
+                return .created
+            }
+            guard stored != info else { return .unchanged }
+            c.clientInfo[key] = info
+            return .updated
+        }
     }
 
     /// Kept; the in-memory token rules read only Voltaic's own tokens, so no answer changes a decision here.

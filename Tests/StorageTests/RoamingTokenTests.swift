@@ -59,7 +59,7 @@ import TestSupport
                 }
             }
 
-            // NEVER: the eMSP wants to be asked each time, which Voltaic does not do yet; refused rather than let through.
+            // NEVER: the eMSP wants to be asked each time; with no answer of it kept (this harness asks no one), refused.
             let never = try Self.token("NEVER1", whitelist: "NEVER")
             _ = try await h.committer.perform { try await service.put($0, never, key: Self.key(never), partnerId: partner, parties: parties) }
             #expect(try await authorize(h, "NEVER1") == "Invalid")
@@ -67,6 +67,71 @@ import TestSupport
             // Voltaic's own token of the same value wins over a partner's.
             _ = try await h.repo.upsertToken(IdToken(value: "04AABB"))
             #expect(try await authorize(h, "04AABB") == "Accepted")
+        }
+    }
+
+    /// The token rules read the eMSP's real-time answer kept in the transaction (ocpi_authorizations): it decides a copy
+    /// that says to ask, the latest of the last 15 minutes wins, UNREACHABLE refuses NEVER and lets ALLOWED_OFFLINE
+    /// charge, and a copy that need not ask (ALLOWED) is not moved by an answer.
+    @Test func realTimeAnswersDecideTheCopiesThatSayToAsk() async throws {
+        try await Harness.with { h in
+            try await h.station("CP-RT")
+            let partner = try await PushTests.partner(h, "emsp", receives: [])
+            let parties: Set = ["DE-EMS"]
+            let service = service
+            func put(_ uid: String, _ whitelist: String) async throws {
+                let t = try Self.token(uid, whitelist: whitelist)
+                _ = try await h.committer.perform { try await service.put($0, t, key: Self.key(t), partnerId: partner, parties: parties) }
+            }
+            func answer(_ uid: String, _ allowed: RealTimeAuthorization.Allowed) async throws {
+                let a = RealTimeAuthorization(partnerId: partner, parties: parties, tokenUID: uid, tokenType: .rfid, stationId: "CP-RT", locationId: nil,
+                                              allowed: allowed, authorizationReference: "R-\(uid)", token: nil)
+                try await h.committer.perform { try await service.record($0, a) }
+            }
+            try await put("RT-NEVER", "NEVER")
+            try await put("RT-OFFLINE", "ALLOWED_OFFLINE")
+            try await put("RT-ALLOWED", "ALLOWED")
+            #expect(try await authorize(h, "RT-NEVER") == "Invalid")
+            #expect(try await authorize(h, "RT-OFFLINE") == "Accepted", "no answer: the copy lets it charge offline")
+            for (allowed, status) in [(RealTimeAuthorization.Allowed.allowed, "Accepted"), (.blocked, "Blocked"), (.expired, "Expired"),
+                                      (.noCredit, "Invalid"), (.notAllowed, "Invalid"), (.unreachable, "Invalid"), (.allowed, "Accepted")] {
+                try await answer("rt-never", allowed)
+                #expect(try await authorize(h, "RT-NEVER") == status, "NEVER after \(allowed)")
+            }
+            try await answer("RT-OFFLINE", .blocked)
+            #expect(try await authorize(h, "RT-OFFLINE") == "Blocked")
+            try await answer("RT-OFFLINE", .unreachable)
+            #expect(try await authorize(h, "RT-OFFLINE") == "Accepted")
+            try await answer("RT-ALLOWED", .blocked)
+            #expect(try await authorize(h, "RT-ALLOWED") == "Accepted", "an ALLOWED copy is not asked, so no answer moves it")
+            // An answer older than 15 minutes no longer stands.
+            try await answer("RT-NEVER", .allowed)
+            _ = try await h.count("WITH u AS (UPDATE ocpi_authorizations SET created_at = now() - interval '16 minutes' RETURNING 1) SELECT count(*)::int FROM u")
+            #expect(try await authorize(h, "RT-NEVER") == "Invalid")
+        }
+    }
+
+    /// Hubs' client info: only a hub says it, of the party its URL names, with one event per change.
+    @Test func hubClientInfoIsAHubsToSay() async throws {
+        try await Harness.with { h in
+            let hub = try await PushTests.partner(h, "hub", receives: [])
+            let text = #"{"country_code":"DE","party_id":"ABC","role":"EMSP","status":"CONNECTED","last_updated":"2026-12-01T10:00:00Z"}"#
+            let info = try JSONDecoder().decode(ClientInfo.self, from: Data(text.utf8))
+            let service = HubClientInfoService()
+            await #expect(throws: HubClientInfoService.Refusal.notAHub) {
+                try await h.committer.perform { try await service.put($0, info, countryCode: "DE", partyId: "ABC", partnerId: hub, partnerRoles: [.emsp]) }
+            }
+            await #expect(throws: HubClientInfoService.Refusal.keyMismatch(field: "party_id")) {
+                try await h.committer.perform { try await service.put($0, info, countryCode: "DE", partyId: "ABD", partnerId: hub, partnerRoles: [.hub]) }
+            }
+            #expect(try await h.committer.perform { try await service.put($0, info, countryCode: "de", partyId: "abc", partnerId: hub, partnerRoles: [.hub]) } == .created)
+            #expect(try await h.committer.perform { try await service.put($0, info, countryCode: "DE", partyId: "ABC", partnerId: hub, partnerRoles: [.hub]) } == .unchanged)
+            var changed = info
+            changed.status = .offline
+            let offline = changed
+            #expect(try await h.committer.perform { try await service.put($0, offline, countryCode: "DE", partyId: "ABC", partnerId: hub, partnerRoles: [.hub]) } == .updated)
+            #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE topic = 'hubclientinfo.updated'") == 2)
+            #expect(try await h.count("SELECT count(*)::int FROM ocpi_client_info WHERE status = 'OFFLINE'") == 1)
         }
     }
 

@@ -80,6 +80,8 @@ public protocol UnitOfWork: Sendable {
     func ocpiToken(_ key: RoamingTokenService.Key) async throws -> StoredToken?
     /// Creates or replaces a partner's token (the uid keeps the case first stored), unless it is stored exactly so.
     func upsertOCPIToken(_ token: Token, partnerId: Int64) async throws -> CatalogWrite
+    /// Creates or replaces what a hub says of a party (`ocpi_client_info`), unless it says exactly that already.
+    func upsertClientInfo(_ info: ClientInfo, partnerId: Int64) async throws -> CatalogWrite
     /// Keeps a real-time authorization's answer (`ocpi_authorizations`).
     func recordRealTimeAuthorization(_ answer: RealTimeAuthorization) async throws
 

@@ -17,6 +17,7 @@ struct PartnerController: Sendable {
         group.post("ocpi/partners/{id}/suspend", use: suspend)
         group.post("ocpi/partners/{id}/resume", use: resume)
         group.delete("ocpi/partners/{id}", use: remove)
+        group.get("ocpi/partners/{id}/clients", use: clients)
     }
 
     /// A partner as the API shows it: never its tokens.
@@ -111,6 +112,25 @@ struct PartnerController: Sendable {
         context.audit.set(action: "RemoveOCPIPartner", target: String(id))
         guard try await partners.remove(id: id) else { throw Self.noSuch(id) }
         return Response(status: .noContent)
+    }
+
+    struct ClientView: Codable, Sendable {
+        var countryCode: String
+        var partyId: String
+        var role: String
+        var status: String
+        var lastUpdated: String
+    }
+
+    struct ClientList: Codable, ResponseEncodable, Sendable { var items: [ClientView] }
+
+    /// What a hub partner said of the parties behind it (OCPI hubclientinfo).
+    @Sendable func clients(_ request: Request, context: AdminContext) async throws -> ClientList {
+        let id = try Self.id(context)
+        guard try await partners.partner(id: id) != nil else { throw Self.noSuch(id) }
+        return ClientList(items: try await partners.clientInfo(partnerId: id).map {
+            ClientView(countryCode: $0.countryCode, partyId: $0.partyId, role: $0.role.rawValue, status: $0.status.rawValue, lastUpdated: $0.lastUpdated.description)
+        })
     }
 
     static func id(_ context: AdminContext) throws -> Int64 {

@@ -52,6 +52,7 @@ struct OCPIController: Sendable {
         addTokenRoutes(to: ocpi)
         addSessionRoutes(to: ocpi)
         addCommandRoutes(to: ocpi)
+        addHubClientInfoRoutes(to: ocpi)
         if configuration.openData { addOpenDataRoutes(to: ocpi) }
     }
 
@@ -100,6 +101,7 @@ struct OCPIController: Sendable {
             Endpoint(identifier: ModuleID.sessions.rawValue, role: .sender, url: moduleURL(.v221, "sessions")),
             Endpoint(identifier: ModuleID.cdrs.rawValue, role: .sender, url: moduleURL(.v221, "cdrs")),
             Endpoint(identifier: ModuleID.commands.rawValue, role: .receiver, url: moduleURL(.v221, "commands")),
+            Endpoint(identifier: ModuleID.hubClientInfo.rawValue, role: .receiver, url: moduleURL(.v221, "hubclientinfo")),
         ]
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v221.rawValue, endpoints: endpoints), request: request)
     }

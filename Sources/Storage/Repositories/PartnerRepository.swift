@@ -193,3 +193,23 @@ public struct PartnerRepository: Sendable {
         return nil
     }
 }
+
+extension PartnerRepository {
+    /// What the hub `partnerId` said of its parties (hubclientinfo), by country code and party id; one party's when named.
+    public func clientInfo(partnerId: Int64, countryCode: String? = nil, partyId: String? = nil) async throws -> [ClientInfo] {
+        var out: [ClientInfo] = []
+        for try await (cc, pid, role, status, updated) in try await client.query(
+            """
+            SELECT country_code, party_id, role, status, last_updated FROM ocpi_client_info
+            WHERE partner_id = \(partnerId) AND (\(countryCode?.uppercased())::text IS NULL OR country_code = \(countryCode?.uppercased()))
+              AND (\(partyId?.uppercased())::text IS NULL OR party_id = \(partyId?.uppercased()))
+            ORDER BY country_code, party_id
+            """,
+            logger: logger
+        ).decode((String, String, String, String, Date).self) {
+            guard let role = PartyRole(rawValue: role), let status = ConnectionStatus(rawValue: status) else { continue }
+            out.append(ClientInfo(partyId: pid, countryCode: cc, role: role, status: status, lastUpdated: OCPIDateTime(updated)))
+        }
+        return out
+    }
+}

@@ -163,6 +163,21 @@ extension PostgresUnitOfWork {
         return nil
     }
 
+    func upsertClientInfo(_ info: ClientInfo, partnerId: Int64) async throws -> CatalogWrite {
+        let rows = try await connection.query(
+            """
+            INSERT INTO ocpi_client_info AS c (partner_id, country_code, party_id, role, status, last_updated)
+            VALUES (\(partnerId), \(info.countryCode), \(info.partyId), \(info.role.rawValue), \(info.status.rawValue), \(info.lastUpdated.date))
+            ON CONFLICT (partner_id, country_code, party_id) DO UPDATE SET role = EXCLUDED.role, status = EXCLUDED.status, last_updated = EXCLUDED.last_updated
+            WHERE (c.role, c.status, c.last_updated) IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.status, EXCLUDED.last_updated)
+            RETURNING (xmax = 0)
+            """,
+            logger: logger
+        )
+        for try await created in rows.decode(Bool.self) { return created ? .created : .updated }
+        return .unchanged
+    }
+
     func recordRealTimeAuthorization(_ a: RealTimeAuthorization) async throws {
         try await connection.query(
             """

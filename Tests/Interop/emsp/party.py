@@ -100,9 +100,11 @@ class EMSP:
     PUSH_PREFIX = "/ocpi/emsp/2.2.1/"
     VERSIONS = ("2.1.1", "2.2.1")
 
-    def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP", port=None, version="2.2.1"):
+    def __init__(self, country_code="DE", party_id="EMS", name="Test eMSP", port=None, version="2.2.1", role="EMSP"):
         assert version in self.VERSIONS, version
         self.version = version
+        # The role its 2.2.1 credentials give (a hub says HUB).
+        self.role = role
         # Where its receivers are, and its version's details and credentials.
         self.push_prefix = f"/ocpi/emsp/{version}/"
         self.version_path = f"/ocpi/{version}"
@@ -196,7 +198,7 @@ class EMSP:
         return {
             "token": token or self.token_b,
             "url": self.versions_url,
-            "roles": [{"role": "EMSP", "party_id": self.party_id, "country_code": self.country_code, "business_details": {"name": self.name}}],
+            "roles": [{"role": self.role, "party_id": self.party_id, "country_code": self.country_code, "business_details": {"name": self.name}}],
         }
 
     # Server side ---------------------------------------------------------------------------------------------
