@@ -53,6 +53,7 @@ struct OCPIController: Sendable {
         addSessionRoutes(to: ocpi)
         addCommandRoutes(to: ocpi)
         addHubClientInfoRoutes(to: ocpi)
+        addChargingProfileRoutes(to: ocpi)
         if configuration.openData { addOpenDataRoutes(to: ocpi) }
     }
 
@@ -102,6 +103,7 @@ struct OCPIController: Sendable {
             Endpoint(identifier: ModuleID.cdrs.rawValue, role: .sender, url: moduleURL(.v221, "cdrs")),
             Endpoint(identifier: ModuleID.commands.rawValue, role: .receiver, url: moduleURL(.v221, "commands")),
             Endpoint(identifier: ModuleID.hubClientInfo.rawValue, role: .receiver, url: moduleURL(.v221, "hubclientinfo")),
+            Endpoint(identifier: ModuleID.chargingProfiles.rawValue, role: .receiver, url: moduleURL(.v221, "chargingprofiles")),
         ]
         return OCPIReply.envelope(VersionDetails(version: OCPIVersion.v221.rawValue, endpoints: endpoints), request: request)
     }

@@ -55,19 +55,25 @@ public struct CommandRepository: Sendable {
         public var active: Bool
         public var version: String?
         public var online: Bool
+        /// The OCPP EVSE of the transaction.
+        public var evseId: Int = 0
+        /// Its OCPI EVSE lists CHARGING_PROFILE_CAPABLE.
+        public var takesProfiles: Bool = false
     }
 
     public func session(id: String, partnerId: Int64) async throws -> SessionPlace? {
         let rows = try await client.query(
             """
-            SELECT t.station_id, t.id, t.uid, t.state = 'Active', st.ocpp_version, st.online
+            SELECT t.station_id, t.id, t.uid, t.state = 'Active', st.ocpp_version, st.online, t.evse_id::int8,
+                coalesce((SELECT e.body->'capabilities' ? 'CHARGING_PROFILE_CAPABLE' FROM evses e WHERE e.uid = s.evse_uid), false)
             FROM ocpi_sessions s JOIN transactions t ON t.id = s.transaction_id JOIN stations st ON st.id = t.station_id
             WHERE s.id = \(id) AND s.partner_id = \(partnerId)
             """,
             logger: logger
         )
-        for try await (station, tx, uid, active, version, online) in rows.decode((String, Int64, String, Bool, String?, Bool).self) {
-            return SessionPlace(stationId: station, transactionId: tx, transactionUID: uid, active: active, version: version, online: online)
+        for try await (station, tx, uid, active, version, online, evse, profiles) in rows.decode((String, Int64, String, Bool, String?, Bool, Int64, Bool).self) {
+            return SessionPlace(stationId: station, transactionId: tx, transactionUID: uid, active: active, version: version, online: online,
+                                evseId: Int(evse), takesProfiles: profiles)
         }
         return nil
     }
@@ -90,6 +96,17 @@ public struct CommandRepository: Sendable {
         public var remoteStartId: Int?
         /// By when the station must have been sent it and answered; past it, TIMEOUT.
         public var within: Duration
+        /// A charging profile request instead of `command` (kept beside the commands, sent the same way).
+        public var profile: ChargingProfileRequest?
+
+        var name: String { profile?.rawValue ?? command.rawValue }
+
+        /// A charging profile request of `partnerId` for a station.
+        public static func profile(_ profile: ChargingProfileRequest, partnerId: Int64, stationId: String, action: String, payload: JSONValue, responseURL: String, within: Duration) -> NewCommand {
+            var c = NewCommand(partnerId: partnerId, command: .startSession, stationId: stationId, action: action, payload: payload, responseURL: responseURL, within: within)
+            c.profile = profile
+            return c
+        }
 
         public init(partnerId: Int64, command: CommandType, stationId: String, action: String, payload: JSONValue, responseURL: String,
                     tokenUID: String? = nil, authorizationReference: String? = nil, remoteStartId: Int? = nil, within: Duration) {
@@ -112,7 +129,7 @@ public struct CommandRepository: Sendable {
         let rows = try await client.query(
             """
             INSERT INTO ocpi_commands (partner_id, command, station_id, action, payload, response_url, token_uid, authorization_reference, remote_start_id, deadline)
-            VALUES (\(c.partnerId), \(c.command.rawValue), \(c.stationId), \(c.action), \(c.payload.serialized)::jsonb, \(c.responseURL), \(c.tokenUID),
+            VALUES (\(c.partnerId), \(c.name), \(c.stationId), \(c.action), \(c.payload.serialized)::jsonb, \(c.responseURL), \(c.tokenUID),
                     \(c.authorizationReference), \(c.remoteStartId), now() + \(seconds) * interval '1 second')
             RETURNING id
             """,
@@ -124,7 +141,9 @@ public struct CommandRepository: Sendable {
 
     public struct Pending: Sendable {
         public var id: UUID
-        public var command: CommandType
+        /// The OCPI command, or (for a charging profile request) nil and `profile`.
+        public var command: CommandType?
+        public var profile: ChargingProfileRequest?
         public var stationId: String
         public var action: String
         public var payload: JSONValue
@@ -138,8 +157,9 @@ public struct CommandRepository: Sendable {
         )
         var out: [Pending] = []
         for try await (id, command, station, action, payload) in rows.decode((UUID, String, String, String, String).self) {
-            guard let type = CommandType(rawValue: command), let value = try? JSONParser.parse(payload) else { continue }
-            out.append(Pending(id: id, command: type, stationId: station, action: action, payload: value))
+            let type = CommandType(rawValue: command), profile = ChargingProfileRequest(rawValue: command)
+            guard type != nil || profile != nil, let value = try? JSONParser.parse(payload) else { continue }
+            out.append(Pending(id: id, command: type, profile: profile, stationId: station, action: action, payload: value))
         }
         return out
     }
@@ -161,20 +181,31 @@ public struct CommandRepository: Sendable {
     }
 
     static func complete(_ conn: PostgresConnection, id: UUID, _ result: CommandResult, from states: [String], logger: Logger) async throws -> Bool {
-        let message = result.message.first?.text
+        try await complete(conn, id: id, result: result.result.rawValue, message: result.message.first?.text, body: nil, from: states, logger: logger)
+    }
+
+    static func complete(_ conn: PostgresConnection, id: UUID, result: String, message: String?, body: JSONValue?, from states: [String], logger: Logger) async throws -> Bool {
         let rows = try await conn.query(
             """
-            UPDATE ocpi_commands SET state = 'done', result = \(result.result.rawValue), message = \(message), completed_at = now()
+            UPDATE ocpi_commands SET state = 'done', result = \(result), message = \(message), result_body = \(body?.serialized)::jsonb, completed_at = now()
             WHERE id = \(id) AND state = ANY(\(states)::text[]) RETURNING id
             """,
             logger: logger
         )
         for try await _ in rows {
-            let event = JSONValue.object(["id": .string(id.uuidString.lowercased()), "result": .string(result.result.rawValue)])
+            let event = JSONValue.object(["id": .string(id.uuidString.lowercased()), "result": .string(result)])
             try await conn.query("INSERT INTO outbox (topic, payload) VALUES ('command.completed', \(event.serialized)::jsonb)", logger: logger)
             return true
         }
         return false
+    }
+
+    /// Records a charging profile request's outcome, the module's own result object (`body`), with its outbox event.
+    @discardableResult
+    public func complete(id: UUID, profile result: ChargingProfileResultType, body: JSONValue) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { conn in
+            try await Self.complete(conn, id: id, result: result.rawValue, message: nil, body: body, from: ["pending", "sent"], logger: logger)
+        }
     }
 
     /// Commands whose deadline passed unanswered (their station never took them, or their node died mid-call):
@@ -185,11 +216,26 @@ public struct CommandRepository: Sendable {
             for try await id in try await conn.query(
                 "SELECT id FROM ocpi_commands WHERE state <> 'done' AND deadline <= now() ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED", logger: logger
             ).decode(UUID.self) { ids.append(id) }
+            for try await id in try await conn.query(
+                "SELECT id FROM ocpi_commands WHERE id = ANY(\(ids)) AND command LIKE '%CHARGING_PROFILE'", logger: logger
+            ).decode(UUID.self) {
+                // A charging profile's result has no TIMEOUT: the request was not carried out.
+                _ = try await Self.complete(conn, id: id, result: "REJECTED", message: "the charger did not answer in time",
+                                            body: .object(["result": .string("REJECTED")]), from: ["pending", "sent"], logger: logger)
+            }
             for id in ids {
                 _ = try await Self.complete(conn, id: id, CommandResult(result: .timeout, message: "the charger did not answer in time"), from: ["pending", "sent"], logger: logger)
             }
             return ids.count
         }
+    }
+
+    /// The body to POST for a request whose result is not a CommandResult (charging profiles), once it has one.
+    public func resultBody(id: UUID) async throws -> String? {
+        for try await body in try await client.query(
+            "SELECT result_body::text FROM ocpi_commands WHERE id = \(id) AND state = 'done' AND result_body IS NOT NULL", logger: logger
+        ).decode(String.self) { return body }
+        return nil
     }
 
     /// The result to POST for a command, once it has one.

@@ -46,7 +46,8 @@ struct OCPICommandService: Service {
     }
 
     func send(_ command: CommandRepository.Pending) async {
-        let metadata: Logger.Metadata = ["ocpp.station.id": "\(command.stationId)", "ocpi.command": "\(command.command.rawValue)", "ocpi.command.id": "\(command.id)"]
+        let name = command.profile?.rawValue ?? command.command?.rawValue ?? "?"
+        let metadata: Logger.Metadata = ["ocpp.station.id": "\(command.stationId)", "ocpi.command": "\(name)", "ocpi.command.id": "\(command.id)"]
         do {
             // Marked sent before the CALL goes: whatever happens next, it never goes twice.
             guard try await Deadline.run(within: databaseTimeout, { try await store.claim(id: command.id) }) else { return }
@@ -54,11 +55,16 @@ struct OCPICommandService: Service {
             logger.warning("OCPI command not claimed; retried on the next pass", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return
         }
+        if let profile = command.profile {
+            await send(profile, command, metadata: metadata)
+            return
+        }
+        guard let type = command.command else { return }
         let result: CommandResult
         do {
             let answer = try await dispatcher.send(stationId: command.stationId, action: command.action, payload: command.payload)
             switch answer.answer {
-            case .result(let payload): result = CommandTranslation.result(command.command, answer: payload)
+            case .result(let payload): result = CommandTranslation.result(type, answer: payload)
             case .error(let code, _, _): result = CommandTranslation.result(callError: code)
             }
         } catch let problem {
@@ -75,6 +81,21 @@ struct OCPICommandService: Service {
         } catch {
             // The deadline turns it into TIMEOUT; the station's answer is in the command log.
             logger.warning("OCPI command result not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// A charging profile request: the station's answer (a CALLERROR or none as REJECTED) becomes the module's result.
+    func send(_ profile: ChargingProfileRequest, _ command: CommandRepository.Pending, metadata: Logger.Metadata) async {
+        var outcome: (ChargingProfileResultType, JSONValue) = (.rejected, .object(["result": .string(ChargingProfileResultType.rejected.rawValue)]))
+        if let answer = try? await dispatcher.send(stationId: command.stationId, action: command.action, payload: command.payload),
+           case .result(let payload) = answer.answer {
+            outcome = ProfileTranslation.result(profile, answer: payload)
+        }
+        logger.info("OCPI charging profile request answered", metadata: metadata.merging(["ocpi.command.result": "\(outcome.0.rawValue)"]) { $1 })
+        do {
+            try await Deadline.run(within: databaseTimeout) { [outcome] in try await store.complete(id: command.id, profile: outcome.0, body: outcome.1) }
+        } catch {
+            logger.warning("OCPI charging profile result not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
     }
 

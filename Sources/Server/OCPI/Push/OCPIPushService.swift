@@ -167,11 +167,16 @@ struct OCPIPushService: Service {
         guard let module = ModuleID(rawValue: push.module) else { return (.dead("\(push.module) is not pushed"), nil) }
         if module == .commands {
             // A command's result goes to the response_url the partner gave with it.
-            guard let url = push.url, let id = push.commandId, let result = try await commands.result(id: id) else {
-                return (.superseded("the command has no result to send"), nil)
+            guard let url = push.url, let id = push.commandId else { return (.superseded("the command has no result to send"), nil) }
+            let body: String
+            if let kept = try await commands.resultBody(id: id) {
+                // A charging profile request's own result object.
+                body = kept
+            } else {
+                guard let result = try await commands.result(id: id) else { return (.superseded("the command has no result to send"), nil) }
+                // A 2.1.1 partner is POSTed 2.1.1's CommandResponse.
+                body = claimed.partner.version == .v211 ? OCPI211.commandResult(result).serialized : String(decoding: try encoder.encode(result), as: UTF8.self)
             }
-            // A 2.1.1 partner is POSTed 2.1.1's CommandResponse.
-            let body = claimed.partner.version == .v211 ? OCPI211.commandResult(result).serialized : String(decoding: try encoder.encode(result), as: UTF8.self)
             let answer = await sender.send(PushSender.Request(
                 method: .POST, url: url, body: body, token: token, requestId: push.requestId,
                 to: claimed.partnerParty
