@@ -2,8 +2,8 @@
 with a real `voltaic serve` on `/ocpi/2.1.1/credentials` with a raw token A, then pulls the locations and tariffs
 in their 2.1.1 shapes page by page. Every object is checked against the 2.1.1 tables, and against what a 2.2.1
 eMSP pulls at the same time: the same objects, with the fields 2.1.1 lacks left out and the renamed ones
-renamed. Then the handshake's errors (3001, 3002, 3003), the credentials lifecycle, that a 2.1.1 partner gets no
-pushes, and that values 2.1.1 does not know are not sent to it.
+renamed. Then the handshake's errors (3001, 3002, 3003), the credentials lifecycle, that a 2.1.1 partner gets its
+pushes in 2.1.1's shapes (raw token, published locations only), and that values 2.1.1 does not know are not sent to it.
 
 A 2.1.1 eMSP also puts its tokens in (2.1.1's tokens module, keyed without a type), an OCPP 1.6 station charges
 with one, and the eMSP pulls the Session (active, then completed) and the CDR in their 2.1.1 shapes: the location
@@ -537,26 +537,36 @@ def test_211_credentials_update_and_unregister(server):
             emsp.close()
 
 
-# (f) No pushes to a 2.1.1 partner ----------------------------------------------------------------------------------
+# (f) Pushes to a 2.1.1 partner, in 2.1.1's shapes -------------------------------------------------------------------
 
 
-def test_211_partner_gets_no_pushes(server):
+def test_211_partner_gets_pushes_in_211_shapes(server):
     old, new = EMSP(version="2.1.1", party_id="V1G"), EMSP(party_id="V2G")
     with dumping(server, old, new):
         try:
             partner_211, _, _, _ = register_211(server, old)
             register(server, new, name="2.2.1 eMSP that gets pushes")
             tag = uuid.uuid4().hex[:6].upper()
-            tariff, loc = f"T211P-{tag}", f"L211P-{tag}"
+            tariff, loc, hidden = f"T211P-{tag}", f"L211P-{tag}", f"L211H-{tag}"
             admin_ok(server, "PUT", f"/tariffs/{tariff}", {"country_code": "NL", "party_id": "VOL", "currency": "EUR",
-                                                           "elements": [{"price_components": [{"type": "ENERGY", "price": 0.4, "step_size": 1}]}]})
-            admin_ok(server, "PUT", f"/locations/{loc}", site(loc))
-            # The 2.2.1 partner gets both; by then the 2.1.1 one would have had them too.
+                                                           "elements": [{"price_components": [{"type": "ENERGY", "price": 0.4, "vat": 21.0, "step_size": 1}]}]})
+            admin_ok(server, "PUT", f"/locations/{loc}", site(loc, parking_type="ALONG_MOTORWAY"))
+            admin_ok(server, "PUT", f"/locations/{hidden}", site(hidden, publish=False))
+            # Both get the tariff and the published location; each in its own version's shape.
             wait_until(lambda: None if new.stored_tariff("NL", "VOL", tariff) and new.stored_location("NL", "VOL", loc) else "not pushed yet", timeout=60)
-            time.sleep(1.0)
-            assert old.received() == [], old.received()
-            assert [c[:2] for c in old.calls if c[1].startswith("/ocpi/emsp/")] == []
-            assert push_list(server, partner_211["id"]) == []
+            wait_until(lambda: None if old.stored_tariff("NL", "VOL", tariff) and old.stored_location("NL", "VOL", loc) else "not pushed to 2.1.1 yet", timeout=60)
+            pushes = [p for p in old.received() if p["object_id"] in (tariff, loc, hidden)]
+            assert pushes and all(p["accepted"] and not p["problems"] for p in pushes), pushes
+            # 2.1.1's token is raw, and nothing 2.1.1 lacks is in the bodies (the validators above refuse such fields).
+            assert all(p["authorization"] == "raw" for p in pushes), [p["authorization"] for p in pushes]
+            stored = old.stored_location("NL", "VOL", loc)
+            assert stored["type"] == "OTHER" and "publish" not in stored and "parking_type" not in stored, stored
+            assert "vat" not in old.stored_tariff("NL", "VOL", tariff)["elements"][0]["price_components"][0]
+            # An unpublished location reaches the 2.2.1 partner (which filters it) and not the 2.1.1 one, which could not.
+            wait_until(lambda: None if new.stored_location("NL", "VOL", hidden) else "hidden location not pushed to 2.2.1 yet", timeout=60)
+            assert old.stored_location("NL", "VOL", hidden) is None
+            assert all(p["object_id"] != hidden for p in old.received())
+            assert not any(hidden in json.dumps(p) for p in push_list(server, partner_211["id"])), push_list(server, partner_211["id"])
         finally:
             old.close()
             new.close()
@@ -730,6 +740,12 @@ def test_211_tokens_sessions_and_cdrs(server):
             assert cdr["location"]["id"] == loc and [e["uid"] for e in cdr["location"]["evses"]] == [evse_uid], cdr
             assert [t["id"] for t in cdr["tariffs"]] == [tariff], cdr
             assert sum(Decimal(str(d["volume"])) for p in cdr["charging_periods"] for d in p["dimensions"] if d["type"] == "ENERGY") == Decimal(12), cdr
+            # The same session and CDR were pushed in 2.1.1's shapes (PUT, then POST), checked by the eMSP's validators.
+            wait_until(lambda: None if any(p["module"] == "cdrs" for p in emsp.received()) else "no CDR pushed yet", timeout=40)
+            pushed = [p for p in emsp.received() if p["module"] in ("sessions", "cdrs")]
+            assert pushed and all(p["accepted"] and not p["problems"] for p in pushed), pushed
+            assert emsp.stored_session("NL", "VOL", done["id"]) == done, (emsp.stored_session("NL", "VOL", done["id"]), done)
+            assert emsp.stored_cdr("NL", "VOL", cdr["id"]) == cdr, (emsp.stored_cdr("NL", "VOL", cdr["id"]), cdr)
             # Another 2.1.1 party sees none of it.
             stranger = EMSP(version="2.1.1", party_id="V1T", name="Another 2.1.1 eMSP")
             try:

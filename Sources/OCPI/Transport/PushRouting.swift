@@ -22,9 +22,16 @@ public enum PushRouting {
         }
 
         /// The URL this partner receives `module` pushes at, if it does.
+        /// 2.1.1 endpoints have no role: a 2.1.1 eMSP lists its own interface of each module, which is where the CPO
+        /// pushes (locations, tariffs, sessions and cdrs; the others have nothing pushed).
         public func receiverURL(_ module: ModuleID) -> String? {
-            guard version == .v221 else { return nil }
-            return endpoints.first { $0.identifier.lowercased() == module.rawValue && $0.role == .receiver }?.url
+            switch version {
+            case .v221: return endpoints.first { $0.identifier.lowercased() == module.rawValue && $0.role == .receiver }?.url
+            case .v211:
+                guard [.locations, .tariffs, .sessions, .cdrs].contains(module) else { return nil }
+                return endpoints.first { $0.identifier.lowercased() == module.rawValue }?.url
+            case nil: return nil
+            }
         }
 
         /// Whether it shows locations to drivers (and so may be sent unpublished ones, which it filters).
@@ -35,6 +42,8 @@ public enum PushRouting {
     /// `sentBefore` whether this partner was ever sent (or is waiting for) a push of it.
     public static func receivesLocation(_ recipient: Recipient, published: Bool, sentBefore: Bool) -> Bool {
         guard recipient.receiverURL(.locations) != nil else { return false }
+        // 2.1.1 has no `publish`: an unpublished location would reach its drivers, so only published ones are sent.
+        if recipient.version == .v211 { return published }
         return published || recipient.servesDrivers || sentBefore
     }
 

@@ -32,7 +32,8 @@ extension OCPIController {
     @Sendable func listLocations211(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
         let page = try pageRequest(request)
-        let result = try await catalog.locations(page)
+        // 2.1.1 has no `publish` to say a location is not for drivers: such a location is not listed.
+        let result = try await catalog.locations(page, publishedOnly: true)
         return try reply211(LocationMapper.json(result.items), request: request, partner: partner,
                             headers: pageHeaders(page, result, path: "locations", root: moduleURL(.v211, ""))) { list in
             guard case .array(let items) = list else { return list }
@@ -42,11 +43,19 @@ extension OCPIController {
 
     @Sendable func getLocation211(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
-        return try reply211(LocationMapper.json(try await requireLocation(context)), request: request, partner: partner, OCPI211.location)
+        return try reply211(LocationMapper.json(try await requirePublished211(context)), request: request, partner: partner, OCPI211.location)
+    }
+
+    /// The location the URL names, if it is published (2.1.1 lists no other).
+    func requirePublished211(_ context: AdminContext) async throws -> CatalogRepository.LocationView {
+        let location = try await requireLocation(context)
+        guard (try? location.site.publish) == true else { throw OCPIError(.notFound, .unknownLocation, "no location '\(location.id.prefix(36))'") }
+        return location
     }
 
     @Sendable func getEVSE211(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
+        _ = try await requirePublished211(context)
         let evse = OCPI211.evse(try JSONParser.parse(LocationMapper.json(try await requireEVSE(context))))
         guard case .array(let connectors)? = evse["connectors"], !connectors.isEmpty else {
             throw OCPIError(.notFound, .unknownLocation, "this EVSE has no connector OCPI 2.1.1 can describe")
@@ -56,6 +65,7 @@ extension OCPIController {
 
     @Sendable func getConnector211(_ request: Request, context: AdminContext) async throws -> Response {
         let partner = try await modulePartner(request)
+        _ = try await requirePublished211(context)
         let evse = try await requireEVSE(context)
         let id = try Self.parameter(context, "connector")
         guard let connector = evse.connectors.first(where: { String($0.id) == id }) else {

@@ -612,12 +612,27 @@ class EMSP:
 
     def _apply_push_211(self, push, body, key):
         """A 2.1.1 push of a location, EVSE, connector or tariff (PUT whole, or PATCH of the fields it carries),
-        checked with the 2.1.1 validators; the objects carry no country_code or party_id, only the URL does.
-        Sessions and CDRs of 2.1.1 are not modelled by this eMSP: refused, and recorded as a problem."""
+        checked with the 2.1.1 validators; the objects carry no country_code or party_id, only the URL does. A Session
+        (PUT, whole) is kept by its URL's key; a CDR (POSTed to the module URL, with no party in it) by the sender's
+        party from the OCPI-from headers, or none, and its id."""
         problems, parts, kind = push["problems"], push["parts"], push["kind"]
-        if kind in ("session", "cdr"):
-            problems.append(f"{push['method']} {push['path']}: 2.1.1 {kind}s are not modelled by this eMSP")
-            return 400, envelope(status_code=2001, message=f"2.1.1 {kind}s are not supported here")
+        if kind == "session":
+            problems += validate.session_211(body)
+            if str(body.get("id", "")).upper() != parts[2].upper():
+                problems.append(f"session.id: {body.get('id')!r} is not the URL's {parts[2]!r}")
+            self.sessions[key] = copy.deepcopy(body)
+            return 200, envelope()
+        if kind == "cdr":
+            problems += validate.cdr_211(body)
+            cc, pid = (v.upper() if v else "" for v in push["from"])
+            cdr_key = (cc, pid, str(body.get("id", "")).upper())
+            push["object_id"] = body.get("id")
+            if cdr_key in self.cdrs:
+                problems.append(f"CDR {body.get('id')!r} POSTed again: a CDR is sent once and never changed")
+            else:
+                self.cdrs[cdr_key] = copy.deepcopy(body)
+            push["answer_headers"].append(("Location", f"{self.base}/emsp/{self.version}/cdrs/{urllib.parse.quote(str(body.get('id')), safe='')}"))
+            return 200, envelope()
         check = {"location": validate.location_211, "evse": validate.evse_211, "connector": validate.connector_211, "tariff": validate.tariff_211}[kind]
         id_field = "uid" if kind == "evse" else "id"
         wanted = parts[{"location": 2, "tariff": 2, "evse": 3, "connector": 4}[kind]]

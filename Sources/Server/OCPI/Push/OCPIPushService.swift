@@ -233,11 +233,44 @@ struct OCPIPushService: Service {
         default:
             return (.dead("\(push.module) is not pushed"), nil)
         }
+        var sent = body
+        let v211 = claimed.partner.version == .v211
+        if v211, let text = body {
+            // The same object in 2.1.1's shape, at the same path; what 2.1.1 cannot carry now is not sent.
+            guard let shaped = try await shape211(module, text, evse: push.evseUID != nil) else {
+                return (.superseded("OCPI 2.1.1 cannot carry this \(push.module) object"), nil)
+            }
+            sent = shaped
+        }
         let root = base.hasSuffix("/") ? String(base.dropLast()) : base
         let url = path.isEmpty ? root : root + "/" + path.map(Self.escape).joined(separator: "/")
         let method: HTTPMethod = switch push.method { case "DELETE": .DELETE; case "POST": .POST; default: .PUT }
-        let answer = await sender.send(PushSender.Request(method: method, url: url, body: body, token: token, requestId: push.requestId, to: to))
+        var request = PushSender.Request(method: method, url: url, body: sent, token: token, requestId: push.requestId, to: v211 ? nil : to)
+        request.rawFirst = v211
+        let answer = await sender.send(request)
         return (policy.outcome(of: answer, attempt: push.attempts, draw: .random(in: 0...1)), answer.location)
+    }
+
+    /// A 2.2.1 body (as rendered for a push) in 2.1.1's shape: a Session and a CDR with their location embedded (as it
+    /// is now, with only the EVSE and connector used). Nil when 2.1.1 cannot carry it (a tariff outside its window, an
+    /// EVSE with no connector 2.1.1 knows).
+    func shape211(_ module: ModuleID, _ text: String, evse: Bool) async throws -> String? {
+        let value = try JSONParser.parse(text)
+        func site(_ id: String?) async throws -> JSONValue? {
+            guard let id, let view = try await catalog.location(id: id) else { return nil }
+            return OCPI211.location(try JSONParser.parse(LocationMapper.json(view)))
+        }
+        switch module {
+        case .locations:
+            guard evse else { return OCPI211.location(value).serialized }
+            let shaped = OCPI211.evse(value)
+            guard case .array(let connectors)? = shaped["connectors"], !connectors.isEmpty else { return nil }
+            return shaped.serialized
+        case .tariffs: return OCPI211.tariff(value)?.serialized
+        case .sessions: return OCPI211.session(value, site: try await site(value["location_id"]?.stringValue)).serialized
+        case .cdrs: return OCPI211.cdr(value, site: try await site(value["cdr_location"]?["id"]?.stringValue)).serialized
+        default: return nil
+        }
     }
 
     /// OCPI ids are printable ASCII; anything a path segment cannot hold as it is gets percent-encoded.

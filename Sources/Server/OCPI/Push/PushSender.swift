@@ -23,15 +23,18 @@ struct PushSender: Sendable {
         /// The same on every attempt of one push.
         var requestId: String
         var to: (countryCode: String, partyId: String)?
+        /// The raw token first (a 2.1.1 partner's), then Base64 on a 401.
+        var rawFirst = false
     }
 
     func send(_ request: Request) async -> PushAnswer {
         do {
             return try await Deadline.run(within: timeout) {
-                // Base64 (2.2.1) first; a partner that only takes the raw token answers 401 to it.
-                let first = await self.send(request, authorization: AuthorizationToken.header(request.token, version: .v221))
+                // Base64 (2.2.1) first; a partner that only takes the raw token answers 401 to it. A 2.1.1 one the other way.
+                let forms: [OCPIVersion] = request.rawFirst ? [.v211, .v221] : [.v221, .v211]
+                let first = await self.send(request, authorization: AuthorizationToken.header(request.token, version: forms[0]))
                 guard first.http == 401 else { return first.answer }
-                return await self.send(request, authorization: AuthorizationToken.header(request.token, version: .v211)).answer
+                return await self.send(request, authorization: AuthorizationToken.header(request.token, version: forms[1])).answer
             }
         } catch {
             return .unreachable("no answer within \(timeout.seconds) s")
