@@ -821,6 +821,18 @@ def test_211_commands_run_on_the_station_and_answer_in_211_shapes(server):
                     out["stuck"] = await asyncio.to_thread(send, "UNLOCK_CONNECTOR", {
                         "response_url": results.url("stuck"), "location_id": loc, "evse_uid": evse_uid, "connector_id": "1"})
                     out["stuck_result"] = await asyncio.to_thread(results.wait, "stuck")
+                # A whole session started by START_SESSION: 12 kWh at 0.40 EUR/kWh, its CDR pushed in 2.1.1's shape.
+                async with connected(server, sid) as cp:
+                    await cp.call(call16.BootNotification(charge_point_model="Roaming", charge_point_vendor="Interop"))
+                    out["start2"] = await asyncio.to_thread(send, "START_SESSION", {
+                        "response_url": results.url("start2"), "token": token, "location_id": loc, "evse_uid": evse_uid})
+                    await asyncio.to_thread(results.wait, "start2")
+                    begin = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(minutes=30)
+                    stamp = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+                    started = await cp.call(call16.StartTransaction(connector_id=1, id_tag=uid, meter_start=1000, timestamp=stamp(begin)))
+                    await cp.call(call16.StopTransaction(transaction_id=started.transaction_id, meter_stop=13000,
+                                                         timestamp=stamp(begin + datetime.timedelta(minutes=20))))
+                    out["tx"] = started.transaction_id
                 return out
 
             out = run(scenario())
@@ -846,6 +858,17 @@ def test_211_commands_run_on_the_station_and_answer_in_211_shapes(server):
             assert stored["auth_id"] == token["auth_id"] and validate.token_211(stored) == [], stored
             status, _, body = send("CANCEL_RESERVATION", {"response_url": results.url("cancel"), "reservation_id": 4711})
             assert status == 404 and body["status_code"] == 2000, body
+            # The commanded session's CDR, pushed: AUTH_REQUEST (2.1.1 has no COMMAND), its total the tariff's, excluding VAT.
+            session_id = str(out["tx"])
+            wait_until(lambda: None if emsp.stored_cdr("NL", "VOL", session_id) else "no CDR pushed yet", timeout=40)
+            cdr = emsp.stored_cdr("NL", "VOL", session_id)
+            assert validate.cdr_211(cdr) == [], (validate.cdr_211(cdr), cdr)
+            assert cdr["auth_method"] == "AUTH_REQUEST" and cdr["auth_id"] == token["auth_id"], cdr
+            assert Decimal(str(cdr["total_cost"])) == Decimal("4.80") and Decimal(str(cdr["total_energy"])) == Decimal(12), cdr
+            session = emsp.stored_session("NL", "VOL", session_id)
+            assert session["status"] == "COMPLETED" and validate.session_211(session) == [], session
+            pushed = [p for p in emsp.received() if p["module"] in ("sessions", "cdrs")]
+            assert pushed and all(p["accepted"] and not p["problems"] for p in pushed), pushed
         finally:
             emsp.close()
             results.httpd.shutdown()
