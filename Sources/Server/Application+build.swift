@@ -19,7 +19,11 @@ import PKI
 /// Builds the whole system on one listener: the OCPP WebSocket at `/ocpp/{stationId}`, the admin API
 /// under `/api/v1` and `/health`. Tests build the same application.
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let client = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
+    let client = PostgresClient(configuration: try config.database.clientConfiguration(pooled: config.pooledDatabase), backgroundLogger: logger)
+    // Behind a pooler in transaction mode: LISTEN and the session locks on a direct session of their own, and no
+    // statement kept prepared by name (a transaction may run on another server session than the last).
+    HotStatements.sendUnnamed(config.pooledDatabase)
+    let sessionClient = try config.sessionDatabase.map { PostgresClient(configuration: try $0.clientConfiguration(), backgroundLogger: logger) }
     let migrator = Migrator(migrations: try Migration.load(directory: config.migrationsDirectory), logger: logger)
     let metrics = ServerMetrics()
     let committer = GroupCommitter(client: client, logger: logger, deadline: config.databaseTimeout) { size, wait, isolated in
@@ -38,7 +42,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         client: PartnerClient(http: .shared, timeout: config.ocpi.partnerTimeout), logger: logger
     )
     let settlements = SettlementRepository(client: client, logger: logger)
-    let chain = try ChainSetup.load(config.settlement, client: client, logger: logger)
+    let chain = try ChainSetup.load(config.settlement, client: client, sessionClient: sessionClient, logger: logger)
     let dispatcher = InboundDispatcher(
         runner: committer,
         adapters: [.v16: OCPP16Adapter(service: service), .v201: OCPP201Adapter(service: service)]
@@ -58,7 +62,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady, sessionUpdates: config.ocpi.sessionUpdateInterval
     )
     let cluster = ClusterNode(
-        id: config.nodeInstance, name: config.nodeId, repository: ClusterRepository(client: client, logger: logger), registry: registry,
+        id: config.nodeInstance, name: config.nodeId, repository: ClusterRepository(client: client, logger: logger, listenClient: sessionClient), registry: registry,
         databaseTimeout: config.databaseTimeout, logger: logger, ready: schemaReady
     )
     var commands = CommandDispatcher(registry: registry, repository: repository, callTimeout: config.callTimeout, metrics: metrics)
@@ -98,6 +102,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     var tlsMaintenance = TLSMaintenance(
         material: material, revoked: revocations, load: { try await security.revokedFingerprints() }, interval: .seconds(5), logger: logger
     )
+    tlsMaintenance.ready = schemaReady
     // A station connected here with a certificate that was just revoked is disconnected; it cannot come back with it.
     tlsMaintenance.onRevoked = { [registry] fingerprints in
         guard let ids = try? await security.stations(usingCertificates: fingerprints) else { return }
@@ -125,6 +130,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
         )
     }
     var services: [any Service] = [client, committer, liveness, maintenance, pushService, commandService, settlementService, cluster, certificateService, tlsMaintenance]
+    if let sessionClient { services.insert(sessionClient, at: 1) }
     let mainServer: HTTPServerBuilder
     let mainPort: Int
     if let material, let tls = config.tls {
@@ -151,9 +157,9 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) asyn
     )
     app.beforeServerStarts {
         if config.migrate {
-            try await migrator.migrate(client)
+            try await migrator.migrate(sessionClient ?? client)
         } else {
-            let pending = try await migrator.pending(client)
+            let pending = try await migrator.pending(sessionClient ?? client)
             if !pending.isEmpty {
                 throw MigrationError(
                     "the database has \(pending.count) pending migration(s) (\(pending.map { "\($0.version)_\($0.name)" }.joined(separator: ", "))); run 'voltaic migrate' or start with --migrate"

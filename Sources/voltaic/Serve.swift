@@ -26,6 +26,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Apply pending migrations to an external database before starting. Env: VOLTAIC_MIGRATE=1")
     var migrate = false
 
+    @Option(name: .customLong("database-session-url"), help: "A direct PostgreSQL URL for what needs a session of its own (LISTEN, the anchorer's and the migrator's locks) when --database-url is a pooler in transaction mode (PgBouncer). Env: VOLTAIC_DATABASE_SESSION_URL.")
+    var databaseSessionURL: String?
+
+    @Flag(name: .customLong("database-pooled"), help: "--database-url is a pooler in transaction mode (PgBouncer): statements are not kept prepared by name, and no startup parameter is sent. Needs --database-session-url. Env: VOLTAIC_DATABASE_POOLED=1")
+    var databasePooled = false
+
     @Option(name: .customLong("max-frame-size"), help: "Largest WebSocket message in bytes; larger ones close with 1009. Env: VOLTAIC_MAX_FRAME_SIZE. Default: 1048576")
     var maxFrameSize: Int?
 
@@ -221,6 +227,14 @@ struct Serve: AsyncParsableCommand {
         config.host = try setting(host, "VOLTAIC_HOST") ?? config.host
         config.port = try setting(port, "VOLTAIC_PORT") ?? config.port
         config.migrate = migrate || database.isEmbedded || env["VOLTAIC_MIGRATE"] == "1"
+        config.pooledDatabase = databasePooled || env["VOLTAIC_DATABASE_POOLED"] == "1"
+        if let session = databaseSessionURL ?? env["VOLTAIC_DATABASE_SESSION_URL"] {
+            config.sessionDatabase = .url(session)
+            _ = try DatabaseLocation.url(session).clientConfiguration()
+        }
+        if config.pooledDatabase, config.sessionDatabase == nil {
+            throw ValidationError("--database-pooled needs --database-session-url: LISTEN and the session locks cannot run through a pooler in transaction mode")
+        }
         config.maxFrameSize = try setting(maxFrameSize, "VOLTAIC_MAX_FRAME_SIZE") ?? config.maxFrameSize
         if let s: Double = try setting(pingInterval, "VOLTAIC_PING_INTERVAL") { config.pingInterval = .milliseconds(Int(s * 1000)) }
         if let s: Double = try setting(callTimeout, "VOLTAIC_CALL_TIMEOUT") { config.callTimeout = .milliseconds(Int(s * 1000)) }

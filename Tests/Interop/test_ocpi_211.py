@@ -746,6 +746,23 @@ def test_211_tokens_sessions_and_cdrs(server):
             assert pushed and all(p["accepted"] and not p["problems"] for p in pushed), pushed
             assert emsp.stored_session("NL", "VOL", done["id"]) == done, (emsp.stored_session("NL", "VOL", done["id"]), done)
             assert emsp.stored_cdr("NL", "VOL", cdr["id"]) == cdr, (emsp.stored_cdr("NL", "VOL", cdr["id"]), cdr)
+            # A 2.1.1 eMSP is asked in real time too (its tokens interface, the token raw), for a NEVER token of its own.
+            never_uid = "04" + uuid.uuid4().hex[:12].upper()
+            never = token_211(emsp, never_uid, whitelist="NEVER")
+            answered(emsp.call("PUT", emsp.token_url(endpoints["tokens"], never_uid), token_c, never))
+            assert run(authorize()) == "Accepted"  # uid's own token; then the NEVER one:
+            emsp.answer_authorize(never_uid, "ALLOWED")
+
+            async def authorize_never():
+                async with connected(server, sid) as cp:
+                    await cp.call(call16.BootNotification(charge_point_model="Roaming", charge_point_vendor="Interop"))
+                    return (await cp.call(call16.Authorize(id_tag=never_uid))).id_tag_info["status"]
+
+            assert run(authorize_never()) == "Accepted"
+            asks = [r for r in emsp.authorize_requests if r["uid"] == never_uid]
+            assert len(asks) == 1 and asks[0]["body"]["location_id"] == loc, asks
+            authorize_calls = [c for c in emsp.calls if c[1].endswith("/authorize") or "/authorize?" in c[1]]
+            assert authorize_calls and all(header(c[2], "Authorization").startswith("Token ") and header(c[2], "Authorization") != "Token " for c in authorize_calls)
             # Another 2.1.1 party sees none of it.
             stranger = EMSP(version="2.1.1", party_id="V1T", name="Another 2.1.1 eMSP")
             try:

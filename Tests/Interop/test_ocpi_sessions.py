@@ -631,8 +631,21 @@ def test_real_time_authorization_asks_the_emsp_where_the_copy_says_to(env):
         assert authorize16(server, s.sid, stranger["uid"]) == "Accepted"
         assert [r["uid"] for r in env.other.authorize_requests if r["uid"].upper() == stranger["uid"].upper()], "the other eMSP was not asked"
         assert ok(emsp.get_token(env.tokens_url, env.token_c, stranger["uid"]))["data"] == stranger
-        # One that no eMSP knows stays Invalid.
-        assert authorize16(server, s.sid, new_uid()) == "Invalid"
+        # One that no eMSP knows stays Invalid, and is not asked about again at once (every eMSP would be asked).
+        nobody = new_uid()
+        assert authorize16(server, s.sid, nobody) == "Invalid"
+        assert authorize16(server, s.sid, nobody) == "Invalid"
+        assert len(asked(nobody)) == 1, asked(nobody)
+        # A refusal of a token Voltaic had no copy of is the station's answer, though the Token it comes with would allow;
+        # and its copy is not kept (it would let the token charge once the refusal is old). A refusal does not stand:
+        # the next attempt asks again.
+        refused_one = emsp.token(new_uid(), whitelist="ALLOWED")
+        emsp.answer_authorize(refused_one["uid"], "BLOCKED", token=refused_one)
+        assert authorize16(server, s.sid, refused_one["uid"]) == "Blocked"
+        refused(emsp.get_token(env.tokens_url, env.token_c, refused_one["uid"]), 404, 2004)
+        emsp.answer_authorize(refused_one["uid"], "ALLOWED", token=refused_one)
+        assert authorize16(server, s.sid, refused_one["uid"]) == "Accepted"
+        assert len(asked(refused_one["uid"])) == 2
 
         # The eMSP down: NEVER is refused, ALLOWED_OFFLINE charges from its copy.
         never, offline = put_roaming_token(env, whitelist="NEVER"), put_roaming_token(env, whitelist="ALLOWED_OFFLINE")

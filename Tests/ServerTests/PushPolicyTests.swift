@@ -42,7 +42,7 @@ import Testing
         #expect(policy.outcome(of: .from(http: 200, ocpiStatus: 1000), attempt: 3, draw: 1) == .delivered)
     }
 
-    @Test func onlyReceiversOfTwoTwoOneArePushedTo() {
+    @Test func receiversArePushedTo() {
         let receiver = Endpoint(identifier: "locations", role: .receiver, url: "http://e/locations")
         let sender = Endpoint(identifier: "locations", role: .sender, url: "http://e/locations")
         let emsp = PushRouting.Recipient(id: 1, version: .v221, roles: [.emsp], endpoints: [receiver])
@@ -52,7 +52,12 @@ import Testing
         #expect(PushRouting.receivesLocation(map, published: true, sentBefore: false))
         #expect(PushRouting.receivesLocation(map, published: false, sentBefore: true), "a map service learns that a location left the map")
         #expect(!PushRouting.receivesLocation(PushRouting.Recipient(id: 3, version: .v221, roles: [.emsp], endpoints: [sender]), published: true, sentBefore: false))
-        #expect(!PushRouting.receivesLocation(PushRouting.Recipient(id: 4, version: .v211, roles: [.emsp], endpoints: [receiver]), published: true, sentBefore: false))
+        // 2.1.1: the module's endpoint, with no role, receives; only published locations (2.1.1 has no `publish`).
+        let old = PushRouting.Recipient(id: 4, version: .v211, roles: [.emsp], endpoints: [Endpoint(identifier: "locations", role: nil, url: "http://o/locations")])
+        #expect(PushRouting.receivesLocation(old, published: true, sentBefore: false))
+        #expect(!PushRouting.receivesLocation(old, published: false, sentBefore: false))
+        #expect(!PushRouting.receivesLocation(old, published: false, sentBefore: true))
+        #expect(old.receiverURL(.locations) == "http://o/locations" && old.receiverURL(.commands) == nil)
         #expect(!PushRouting.receivesTariffs(emsp))
     }
 }

@@ -61,7 +61,7 @@ import TestSupport
         try await Harness.with { h in
             let emsp = try await Self.partner(h, "emsp", receives: [.locations, .tariffs])
             let map = try await Self.partner(h, "map", roles: [.nsp], receives: [.locations])
-            _ = try await Self.partner(h, "old", receives: [.locations, .tariffs], version: .v211)
+            let old = try await Self.partner(h, "old", receives: [.locations, .tariffs], version: .v211)
             _ = try await Self.partner(h, "sender-only", receives: [])
             // A partner that never completed its handshake is sent nothing.
             _ = try await PartnerRepository(client: h.client, logger: TestPostgres.shared.logger).create(name: "pending", tokenA: "A-pending")
@@ -83,16 +83,17 @@ import TestSupport
             #expect(try await h.count("SELECT count(*)::int FROM outbox WHERE processed_at IS NULL") == 0)
             let uid = EVSEPlacement.defaultUID(stationId: "CP1", evseId: 1)
             // The eMSP gets everything, the unpublished location too (it shows it to the tokens it names); the map service
-            // only what is published. The status folds into the EVSE push that waits, unsent.
+            // and the 2.1.1 eMSP (whose version has no `publish`) only what is published. The status folds into the EVSE push
+            // that waits, unsent.
             #expect(try await rows(h) == [
-                "\(emsp) PUT PUB", "\(map) PUT PUB",
+                "\(emsp) PUT PUB", "\(map) PUT PUB", "\(old) PUT PUB",
                 "\(emsp) PUT HIDDEN",
-                "\(emsp) PUT T1",
-                "\(emsp) PUT PUB/\(uid)", "\(map) PUT PUB/\(uid)",
+                "\(emsp) PUT T1", "\(old) PUT T1",
+                "\(emsp) PUT PUB/\(uid)", "\(map) PUT PUB/\(uid)", "\(old) PUT PUB/\(uid)",
             ])
             // Relaying again sends nothing twice.
             #expect(try await pushes(h).relay() == 0)
-            #expect(try await rows(h).count == 6)
+            #expect(try await rows(h).count == 9)
         }
     }
 

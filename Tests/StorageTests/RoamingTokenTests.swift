@@ -71,8 +71,8 @@ import TestSupport
     }
 
     /// The token rules read the eMSP's real-time answer kept in the transaction (ocpi_authorizations): it decides a copy
-    /// that says to ask, the latest of the last 15 minutes wins, UNREACHABLE refuses NEVER and lets ALLOWED_OFFLINE
-    /// charge, and a copy that need not ask (ALLOWED) is not moved by an answer.
+    /// whatever its whitelist, the latest of the last 15 minutes wins, and UNREACHABLE leaves it to the copy (NEVER
+    /// refused, ALLOWED_OFFLINE and ALLOWED charge).
     @Test func realTimeAnswersDecideTheCopiesThatSayToAsk() async throws {
         try await Harness.with { h in
             try await h.station("CP-RT")
@@ -102,8 +102,12 @@ import TestSupport
             #expect(try await authorize(h, "RT-OFFLINE") == "Blocked")
             try await answer("RT-OFFLINE", .unreachable)
             #expect(try await authorize(h, "RT-OFFLINE") == "Accepted")
+            // An answer decides whatever the copy's whitelist: a refusal stands over a copy that would allow.
+            #expect(try await authorize(h, "RT-ALLOWED") == "Accepted")
             try await answer("RT-ALLOWED", .blocked)
-            #expect(try await authorize(h, "RT-ALLOWED") == "Accepted", "an ALLOWED copy is not asked, so no answer moves it")
+            #expect(try await authorize(h, "RT-ALLOWED") == "Blocked")
+            try await answer("RT-ALLOWED", .unreachable)
+            #expect(try await authorize(h, "RT-ALLOWED") == "Accepted", "unreachable leaves it to the copy")
             // An answer older than 15 minutes no longer stands.
             try await answer("RT-NEVER", .allowed)
             _ = try await h.count("WITH u AS (UPDATE ocpi_authorizations SET created_at = now() - interval '16 minutes' RETURNING 1) SELECT count(*)::int FROM u")

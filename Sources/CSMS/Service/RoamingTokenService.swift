@@ -73,10 +73,11 @@ public struct RoamingTokenService: Sendable {
         return merged
     }
 
-    /// Keeps what a token's eMSP answered in real time, in the transaction of the message that asked; the Token it
-    /// answered with is kept as a PUT of it would be (its party must be the partner's).
+    /// Keeps what a token's eMSP answered in real time, in the transaction of the message that asked; the Token an
+    /// ALLOWED answer came with is kept as a PUT of it would be (its party must be the partner's). A refusal's Token is
+    /// not: its copy, once the refusal is 15 minutes old, would let the token charge without asking.
     public func record(_ uow: any UnitOfWork, _ answer: RealTimeAuthorization) async throws {
-        if let token = answer.token, answer.allowed != .unreachable {
+        if let token = answer.token, answer.allowed == .allowed {
             let key = Key(countryCode: token.countryCode, partyId: token.partyId, uid: token.uid, type: token.type)
             do {
                 _ = try await put(uow, token, key: key, partnerId: answer.partnerId, parties: answer.parties)

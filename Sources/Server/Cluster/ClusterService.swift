@@ -81,7 +81,7 @@ final class ClusterNode: Service, Sendable {
     func listenLoop() async {
         while !Task.isCancelled {
             do {
-                try await repository.client.withConnection { conn in
+                try await repository.listenClient.withConnection { conn in
                     try await conn.listen(on: ClusterRepository.channel) { notifications in
                         // Whatever was missed while not listening.
                         self.takeSoon()

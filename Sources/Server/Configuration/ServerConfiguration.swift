@@ -16,6 +16,11 @@ public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8180
     public var database: DatabaseLocation
+    /// A direct session for LISTEN and the session advisory locks (anchorer, migrator), where `database` is a pooler
+    /// in transaction mode; nil: `database` itself.
+    public var sessionDatabase: DatabaseLocation?
+    /// `database` is a pooler in transaction mode: no statement is kept prepared by name, no startup parameter is sent.
+    public var pooledDatabase = false
     /// Applies pending migrations at start even on an external database.
     public var migrate = false
     public var migrationsDirectory: String

@@ -70,10 +70,10 @@ extension OCPIController {
         let uid = try Self.parameter(context, "uid")
         guard uid.utf8.count <= 36 else { throw OCPIError.invalid("uid in the URL: at most 36 characters") }
         if let name = request.uri.queryParameters.get("type") {
-            guard let type = TokenType(rawValue: name) else { throw OCPIError.invalid("type: one of \(TokenType.allCases.map(\.rawValue).joined(separator: ", "))") }
+            guard let type = TokenType(rawValue: name), OCPI211.tokenTypes.contains(type) else { throw OCPIError.invalid("type: RFID or OTHER (OCPI 2.1.1)") }
             return [RoamingTokenService.Key(countryCode: cc, partyId: pid, uid: uid, type: type)]
         }
-        let types = bodyType.map { [$0] } ?? [.rfid] + TokenType.allCases.filter { $0 != .rfid }
+        let types = bodyType.map { [$0] } ?? OCPI211.tokenTypes
         return types.map { RoamingTokenService.Key(countryCode: cc, partyId: pid, uid: uid, type: $0) }
     }
 
@@ -110,6 +110,7 @@ extension OCPIController {
         } catch {
             throw OCPIError.invalid(OCPI211.fieldError(OCPIFieldError.from(error)).description)
         }
+        guard OCPI211.tokenTypes.contains(token.type) else { throw OCPIError.invalid("type: RFID or OTHER (OCPI 2.1.1)") }
         guard let key = try tokenKeys211(request, context, bodyType: token.type).first else { throw OCPIError.invalid("the token's key") }
         let (service, parties, partnerId) = (tokens, Self.parties(partner), partner.id)
         do {
@@ -165,7 +166,8 @@ extension OCPIController {
         encoder.outputFormatting = [.withoutEscapingSlashes]
         let rendered = try result.items.map { try JSONParser.parse(Array(try encoder.encode(try $0.session(now: now)))) }
         let sites = try await locations211(Set(rendered.compactMap { $0["location_id"]?.stringValue }))
-        let items = rendered.map { s in OCPI211.session(s, site: s["location_id"]?.stringValue.flatMap { sites[$0] }) }
+        // A session whose location 2.1.1 cannot describe is left out (its Location is required).
+        let items = rendered.compactMap { s in OCPI211.session(s, site: s["location_id"]?.stringValue.flatMap { sites[$0] }) }
         return OCPIReply.envelope(
             json: JSONValue.array(items).serialized, request: request, routing: routing(partner),
             headers: pageHeaders(page, result, path: "sessions", root: moduleURL(.v211, ""))
@@ -178,7 +180,7 @@ extension OCPIController {
         let result = try await sessions.cdrs(page, parties: Self.parties(partner).sorted())
         let made = try result.items.map { try JSONParser.parse($0) }
         let sites = try await locations211(Set(made.compactMap { $0["cdr_location"]?["id"]?.stringValue }))
-        let items = made.map { c in OCPI211.cdr(c, site: c["cdr_location"]?["id"]?.stringValue.flatMap { sites[$0] }) }
+        let items = made.compactMap { c in OCPI211.cdr(c, site: c["cdr_location"]?["id"]?.stringValue.flatMap { sites[$0] }) }
         return OCPIReply.envelope(
             json: JSONValue.array(items).serialized, request: request, routing: routing(partner),
             headers: pageHeaders(page, result, path: "cdrs", root: moduleURL(.v211, ""))
@@ -192,6 +194,8 @@ extension OCPIController {
 /// and their periods carry only the dimensions 2.1.1 knows.
 extension OCPI211 {
     static let dimensionTypes: Set<String> = ["ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"]
+    /// 2.1.1's TokenType (AD_HOC_USER and APP_USER came with 2.2), RFID first.
+    static let tokenTypes: [TokenType] = [.rfid, .other]
 
     /// A stored 2.2.1 Token as 2.1.1 shows it.
     static func token(_ v: JSONValue) -> JSONValue {
@@ -249,16 +253,18 @@ extension OCPI211 {
         return .object(o)
     }
 
-    /// The 2.1.1 Location of a CDR made when the site is gone: what `cdr_location` kept, with the fields 2.1.1 requires
-    /// and it lacks said as unknown.
+    /// The 2.1.1 Location of a CDR whose site is gone (or no longer has the EVSE): what `cdr_location` kept, with the
+    /// fields 2.1.1 requires and it lacks said as unknown (status UNKNOWN, type UNKNOWN, voltage and amperage 0). Nil when
+    /// its connector's standard or power type is one 2.1.1 lacks: nothing true could be said.
     static func site(of cdrLocation: JSONValue?, lastUpdated: JSONValue?) -> JSONValue? {
-        guard case .object(let c)? = cdrLocation else { return nil }
-        var connector: [String: JSONValue] = [
+        guard case .object(let c)? = cdrLocation,
+              (c["connector_standard"]?.stringValue).map(standards.contains) ?? false,
+              (c["connector_power_type"]?.stringValue).map(powerTypes.contains) ?? false
+        else { return nil }
+        let connector: [String: JSONValue] = [
             "id": c["connector_id"] ?? .string("1"), "standard": c["connector_standard"] ?? .null, "format": c["connector_format"] ?? .null,
             "power_type": c["connector_power_type"] ?? .null, "voltage": .number(JSONNumber(0)), "amperage": .number(JSONNumber(0)), "last_updated": lastUpdated ?? .null,
         ]
-        if !((connector["standard"]?.stringValue).map(standards.contains) ?? false) { connector["standard"] = .string("IEC_62196_T2") }
-        if !((connector["power_type"]?.stringValue).map(powerTypes.contains) ?? false) { connector["power_type"] = .string("AC_3_PHASE") }
         var evse: [String: JSONValue] = ["uid": c["evse_uid"] ?? .null, "status": .string("UNKNOWN"), "connectors": .array([.object(connector)]), "last_updated": lastUpdated ?? .null]
         if let id = c["evse_id"] { evse["evse_id"] = id }
         var o: [String: JSONValue] = ["type": .string("UNKNOWN"), "evses": .array([.object(evse)]), "last_updated": lastUpdated ?? .null]
@@ -274,13 +280,16 @@ extension OCPI211 {
         return price["excl_vat"]
     }
 
-    static func session(_ v: JSONValue, site location: JSONValue?) -> JSONValue {
+    /// Nil when the session's Location (required in 2.1.1) cannot be given: its location gone, or its connector of a
+    /// kind 2.1.1 lacks.
+    static func session(_ v: JSONValue, site location: JSONValue?) -> JSONValue? {
         guard case .object(var o) = v else { return v }
         o["start_datetime"] = o.removeValue(forKey: "start_date_time")
         o["end_datetime"] = o.removeValue(forKey: "end_date_time")
         o["auth_id"] = o["cdr_token"]?["contract_id"]
         o["auth_method"] = authMethod(o["auth_method"])
-        o["location"] = site(location, evseUID: o["evse_uid"]?.stringValue, connectorId: o["connector_id"]?.stringValue) ?? .null
+        guard let place = site(location, evseUID: o["evse_uid"]?.stringValue, connectorId: o["connector_id"]?.stringValue) else { return nil }
+        o["location"] = place
         o["total_cost"] = amount(o["total_cost"])
         o["charging_periods"] = chargingPeriods(o["charging_periods"])
         // 2.1.1 has no RESERVATION status: a session waiting on a reservation has not started either.
@@ -289,14 +298,17 @@ extension OCPI211 {
         return .object(o.filter { $0.value != .null })
     }
 
-    static func cdr(_ v: JSONValue, site location: JSONValue?) -> JSONValue {
+    /// Nil when neither the site nor what the CDR kept of it can give the Location 2.1.1 requires.
+    static func cdr(_ v: JSONValue, site location: JSONValue?) -> JSONValue? {
         guard case .object(var o) = v else { return v }
         let place = o["cdr_location"]
         o["stop_date_time"] = o.removeValue(forKey: "end_date_time")
         o["auth_id"] = o["cdr_token"]?["contract_id"]
         o["auth_method"] = authMethod(o["auth_method"])
-        o["location"] = site(location, evseUID: place?["evse_uid"]?.stringValue, connectorId: place?["connector_id"]?.stringValue)
-            ?? site(of: place, lastUpdated: o["last_updated"]) ?? .null
+        guard let site = site(location, evseUID: place?["evse_uid"]?.stringValue, connectorId: place?["connector_id"]?.stringValue)
+            ?? site(of: place, lastUpdated: o["last_updated"])
+        else { return nil }
+        o["location"] = site
         o["total_cost"] = amount(o["total_cost"])
         o["charging_periods"] = chargingPeriods(o["charging_periods"])
         if case .array(let tariffs)? = o["tariffs"] {

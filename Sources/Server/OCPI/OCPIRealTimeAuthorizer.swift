@@ -21,6 +21,10 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
     /// At most this many eMSPs are asked about a token no copy names.
     let fanOut = 8
     private let askable = Mutex<(at: ContinuousClock.Instant, partners: [PartnerRepository.Partner])?>(nil)
+    /// Uids no eMSP knew, and until when they are not asked about again: a station reading stray cards does not send
+    /// every eMSP a request per card.
+    private let unknown = Mutex<[String: ContinuousClock.Instant]>([:])
+    let unknownFor: Duration = .seconds(60)
 
     init(reads: RealTimeAuthorizationRepository, partners: PartnerRepository, client: PartnerClient, logger: Logger) {
         self.reads = reads
@@ -29,18 +33,22 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
         self.logger = logger
     }
 
-    /// Registered 2.2.1 partners with a tokens Sender endpoint, read at most every 5 s (none: nothing is ever asked, and
-    /// a station's Authorize costs no read here).
+    /// Registered partners with a tokens endpoint to ask (2.2.1: its Sender; 2.1.1: its tokens interface, which has no
+    /// role), read at most every 5 s (none: nothing is ever asked, and a station's Authorize costs no read here).
     func askablePartners() async -> [PartnerRepository.Partner] {
         if let cached = askable.withLock({ $0 }), ContinuousClock.now - cached.at < .seconds(5) { return cached.partners }
         guard let all = try? await partners.partners() else { return askable.withLock { $0?.partners } ?? [] }
-        let fresh = all.filter { $0.state == .registered && $0.version == .v221 && Self.tokensURL($0) != nil }
+        let fresh = all.filter { $0.state == .registered && Self.tokensURL($0) != nil }
         askable.withLock { $0 = (ContinuousClock.now, fresh) }
         return fresh
     }
 
     static func tokensURL(_ partner: PartnerRepository.Partner) -> String? {
-        partner.endpoints.first { $0.identifier.lowercased() == ModuleID.tokens.rawValue && $0.role == .sender }?.url
+        switch partner.version {
+        case .v221: partner.endpoints.first { $0.identifier.lowercased() == ModuleID.tokens.rawValue && $0.role == .sender }?.url
+        case .v211: partner.endpoints.first { $0.identifier.lowercased() == ModuleID.tokens.rawValue }?.url
+        case nil: nil
+        }
     }
 
     /// Bounded as a whole (the reads too, which a database that hangs would otherwise hold): past the partner timeout
@@ -69,9 +77,11 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
             )
         }
         // No copy: the eMSPs that take the call are asked together; the first ALLOWED wins, else any other answer.
+        let key = idToken.lowercased()
+        if let until = unknown.withLock({ $0[key] }), until > .now { return nil }
         let asked = Array(partners.filter { $0.roles.contains { $0.role == .emsp || $0.role == .hub } }.prefix(fanOut))
         guard !asked.isEmpty else { return nil }
-        return await withTaskGroup(of: RealTimeAuthorization?.self) { group in
+        let found: RealTimeAuthorization? = await withTaskGroup(of: RealTimeAuthorization?.self) { group in
             for partner in asked {
                 group.addTask { await self.ask(partner, uid: idToken, type: .rfid, stationId: stationId, place: place, unknownIsNil: true) }
             }
@@ -80,12 +90,20 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
                 guard let answer, answer.allowed != .unreachable else { continue }
                 if answer.allowed == .allowed {
                     group.cancelAll()
-                    return answer
+                    return answer as RealTimeAuthorization?
                 }
                 other = other ?? answer
             }
-            return other
+            return other as RealTimeAuthorization?
         }
+        if found == nil {
+            unknown.withLock { cache in
+                let now = ContinuousClock.now
+                if cache.count > 10_000 { cache = cache.filter { $0.value > now } }
+                cache[key] = now + unknownFor
+            }
+        }
+        return found
     }
 
     func answer(partner: Int64, parties: Set<String>, uid: String, type: TokenType, stationId: String, place: LocationReferences,
@@ -108,7 +126,8 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
         let url = (base.hasSuffix("/") ? base : base + "/") + encoded + "/authorize?type=" + type.rawValue
         let started = ContinuousClock.now
         do {
-            let info = try await client.post(AuthorizationInfo.self, url: url, token: token, body: place)
+            // LocationReferences needs its location_id: a station at no location asks with no body.
+            let info = try await client.post(AuthorizationInfo.self, url: url, token: token, body: place.locationId == nil ? nil : place, rawFirst: partner.version == .v211)
             // The token it answers with must be the one asked about, or it is not kept.
             let same = info.token.map { $0.uid.lowercased() == uid.lowercased() } ?? false
             logger.debug("real-time authorization", metadata: [

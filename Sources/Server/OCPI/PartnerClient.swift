@@ -69,10 +69,12 @@ struct PartnerClient: Sendable {
     }
 
     /// POSTs `body` (JSON) to `url` and decodes the envelope's `data`, bounded as `get` is.
-    func post<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String, body: some Encodable) async throws(Failure) -> T {
-        let data: Data
-        do { data = try JSONEncoder().encode(body) } catch { throw .notOCPI("the request could not be encoded") }
-        return try await call(T.self, method: .POST, url: url, token: token, body: data)
+    func post<T: Decodable & Sendable>(_ type: T.Type, url: String, token: String, body: (some Encodable)?, rawFirst: Bool = false) async throws(Failure) -> T {
+        var data: Data?
+        if let body {
+            do { data = try JSONEncoder().encode(body) } catch { throw .notOCPI("the request could not be encoded") }
+        }
+        return try await call(T.self, method: .POST, url: url, token: token, body: data, rawFirst: rawFirst)
     }
 
     private func call<T: Decodable & Sendable>(_ type: T.Type, method: HTTPMethod, url: String, token: String, body: Data?, rawFirst: Bool = false) async throws(Failure) -> T {

@@ -6,7 +6,8 @@ import Storage
 
 /// The anchoring chain from the settlement configuration: all of RPC URL, key file and contract, or none.
 enum ChainSetup {
-    static func load(_ c: SettlementConfiguration, client: PostgresClient, logger: Logger) throws -> SettlementService.Anchoring? {
+    /// `sessionClient`: where the anchoring lock is held, when `client` is a pooler in transaction mode.
+    static func load(_ c: SettlementConfiguration, client: PostgresClient, sessionClient: PostgresClient? = nil, logger: Logger) throws -> SettlementService.Anchoring? {
         let given = [c.chainRPC, c.chainKeyFile, c.chainContract].compactMap { $0 }
         guard !given.isEmpty else { return nil }
         guard let url = c.chainRPC, let keyFile = c.chainKeyFile, let contractText = c.chainContract else {
@@ -14,7 +15,8 @@ enum ChainSetup {
         }
         guard let contract = Address(contractText.lowercased()) else { throw ConfigurationError("--chain-contract: \(contractText.prefix(60)) is not an address") }
         let key = try loadKey(keyFile)
-        let store = PostgresAnchorStore(client: client, logger: logger)
+        var store = PostgresAnchorStore(client: client, logger: logger)
+        store.sessionClient = sessionClient
         let anchorer = Anchorer(
             rpc: EthereumRPC(url: url, logger: logger), key: key, contract: contract, store: store,
             policy: AnchorLifecycle.Policy(confirmations: c.chainConfirmations), logger: logger

@@ -200,6 +200,8 @@ struct TLSMaintenance: Service {
     let logger: Logger
     /// Told of fingerprints newly on the list: the connections that used them are closed.
     var onRevoked: @Sendable (Set<String>) async -> Void = { _ in }
+    /// Opened once the migrations ran (the first read of the list is the server's own, before it starts).
+    var ready: StartupGate?
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -210,7 +212,8 @@ struct TLSMaintenance: Service {
                     }
                 }
                 group.addTask {
-                    // The first read is the server's own, before it starts (after the migrations): this one would race them.
+                    // The first read is the server's own, before it starts, after the migrations: refreshes wait for those.
+                    await ready?.wait()
                     while !Task.isCancelled {
                         try? await Task.sleep(for: interval)
                         guard !Task.isCancelled else { break }

@@ -8,7 +8,14 @@ public enum DatabaseLocation: Sendable, Hashable {
     case socket(directory: String, port: Int, user: String, database: String)
 
     /// A postgres-nio client configuration for this location.
-    public func clientConfiguration(database override: String? = nil) throws -> PostgresClient.Configuration {
+    /// `pooled`: the URL is a pooler in transaction mode (PgBouncer), which refuses startup parameters it does not know.
+    public func clientConfiguration(database override: String? = nil, pooled: Bool = false) throws -> PostgresClient.Configuration {
+        var c = try configuration(database: override)
+        if pooled { c.options.additionalStartupParameters = [] }
+        return c
+    }
+
+    private func configuration(database override: String?) throws -> PostgresClient.Configuration {
         switch self {
         case .socket(let directory, let port, let user, let database):
             var c = PostgresClient.Configuration(unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: user, password: nil, database: override ?? database)

@@ -6,11 +6,14 @@ public import PostgresNIO
 /// asks another to make. Notifications go on channel `voltaic` as JSON `{"kind": …}`.
 public struct ClusterRepository: Sendable {
     public let client: PostgresClient
+    /// Where LISTEN runs: a session of its own (`client` unless a pooler in transaction mode stands in front of it).
+    public var listenClient: PostgresClient
     public let logger: Logger
     public static let channel = "voltaic"
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, listenClient: PostgresClient? = nil) {
         self.client = client
+        self.listenClient = listenClient ?? client
         self.logger = logger
     }
 

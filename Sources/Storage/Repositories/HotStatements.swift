@@ -34,21 +34,35 @@ struct Hot<S: HotSQL>: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
 
+/// Whether hot statements are kept prepared by name on each connection (the default), or sent unnamed each time: through
+/// a pooler in transaction mode (PgBouncer before 1.21) a connection's next transaction may run on another server
+/// session, which never saw the name.
+public enum HotStatements {
+    /// Set once at start, before any statement runs (and read only after), so a plain flag.
+    nonisolated(unsafe) private static var unnamed = false
+
+    public static func sendUnnamed(_ on: Bool) { unnamed = on }
+    static var areUnnamed: Bool { unnamed }
+}
+
 extension PostgresConnection {
     /// Runs a hot statement; its rows, as they come.
     func run<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow> {
-        try await execute(statement, logger: logger)
+        if HotStatements.areUnnamed {
+            return try await query(PostgresQuery(unsafeSQL: S.sql, binds: statement.bindings), logger: logger).map { $0 }
+        }
+        return try await execute(statement, logger: logger)
     }
 
     /// Runs a hot statement whose one row is one bigint (a count).
     func count<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> Int {
-        for try await row in try await execute(statement, logger: logger) { return Int(try row.decode(Int64.self)) }
+        for try await row in try await run(statement, logger: logger) { return Int(try row.decode(Int64.self)) }
         return 0
     }
 
     /// Runs a hot statement and says whether it returned a row.
     func returnsRow<S: HotSQL>(_ statement: Hot<S>, logger: Logger) async throws -> Bool {
-        for try await _ in try await execute(statement, logger: logger) { return true }
+        for try await _ in try await run(statement, logger: logger) { return true }
         return false
     }
 }
@@ -84,9 +98,10 @@ enum HotSQLs {
                 UNION ALL
                 (SELECT o.uid, 'OCPI ' || o.type,
                         CASE WHEN NOT o.valid THEN 'Blocked'
-                             -- A copy that says to ask is decided by its eMSP's answer of the last 15 minutes: unreachable
-                             -- (or none) refuses a NEVER token and lets an ALLOWED_OFFLINE one charge.
-                             WHEN o.whitelist IN ('NEVER', 'ALLOWED_OFFLINE') AND a.allowed IS NOT NULL AND a.allowed <> 'UNREACHABLE' THEN
+                             -- The eMSP's answer of the last 15 minutes decides, whatever the copy's whitelist (a refusal
+                             -- stands over a copy that would allow); unreachable, or no answer, leaves it to the copy:
+                             -- a NEVER token is refused, an ALLOWED_OFFLINE one charges.
+                             WHEN a.allowed IS NOT NULL AND a.allowed <> 'UNREACHABLE' THEN
                                  CASE a.allowed WHEN 'ALLOWED' THEN 'Accepted' WHEN 'BLOCKED' THEN 'Blocked' WHEN 'EXPIRED' THEN 'Expired'
                                                 WHEN 'NO_CREDIT' THEN 'NoCredit' ELSE 'Invalid' END
                              WHEN o.whitelist = 'NEVER' THEN 'Invalid'
@@ -95,9 +110,19 @@ enum HotSQLs {
                  FROM ocpi_tokens o
                  LEFT JOIN LATERAL (
                      SELECT allowed FROM ocpi_authorizations
-                     WHERE lower(token_uid) = lower(o.uid) AND created_at > now() - interval '15 minutes' ORDER BY id DESC LIMIT 1
+                     WHERE lower(token_uid) = lower(o.uid) AND partner_id = o.partner_id AND created_at > now() - interval '15 minutes'
+                     ORDER BY id DESC LIMIT 1
                  ) a ON true
                  WHERE lower(o.uid) = lower($1::text) ORDER BY o.valid DESC, o.last_updated DESC LIMIT 1)
+                UNION ALL
+                -- A token with no copy that an eMSP answered for (a refusal keeps no copy; a 2.1.1 answer has no Token).
+                (SELECT token_uid, 'OCPI ' || token_type,
+                        CASE allowed WHEN 'ALLOWED' THEN 'Accepted' WHEN 'BLOCKED' THEN 'Blocked' WHEN 'EXPIRED' THEN 'Expired'
+                                     WHEN 'NO_CREDIT' THEN 'NoCredit' ELSE 'Invalid' END,
+                        NULL::timestamptz, NULL::text, created_at, created_at, 2
+                 FROM ocpi_authorizations
+                 WHERE lower(token_uid) = lower($1::text) AND created_at > now() - interval '15 minutes' AND allowed <> 'UNREACHABLE'
+                 ORDER BY id DESC LIMIT 1)
             ) t ORDER BY rank LIMIT 1
             """
     }

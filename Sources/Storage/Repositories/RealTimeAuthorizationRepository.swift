@@ -26,7 +26,8 @@ public struct RealTimeAuthorizationRepository: Sendable {
         /// The token is in Voltaic's own list: its rules decide, no eMSP is asked.
         public var own: Bool
         public var copy: Copy?
-        /// An eMSP answered for this token at this station in the last 15 minutes (not UNREACHABLE): that answer stands.
+        /// An eMSP allowed this token at this station in the last 15 minutes: that answer stands (a station's Authorize and
+        /// then its start ask once). A refusal does not: the driver may have fixed it since (a top-up), so they ask again.
         public var answered: Bool
         /// The station's location and the EVSE uids there (the EVSE asked for first), for the LocationReferences.
         public var locationId: String?
@@ -51,7 +52,7 @@ public struct RealTimeAuthorizationRepository: Sendable {
                 """
                 SELECT 1 FROM (SELECT station_id, allowed FROM ocpi_authorizations WHERE lower(token_uid) = lower(\(idToken))
                     AND created_at > now() - interval '15 minutes' ORDER BY id DESC LIMIT 1) a
-                WHERE a.station_id = \(stationId) AND a.allowed <> 'UNREACHABLE'
+                WHERE a.station_id = \(stationId) AND a.allowed = 'ALLOWED'
                 """,
                 logger: logger
             ) { context.answered = true }

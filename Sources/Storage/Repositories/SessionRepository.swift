@@ -81,14 +81,16 @@ public struct SessionRepository: Sendable {
                 authMethod = "COMMAND"
                 reference = ref
             }
-            // Authorized by the eMSP in real time (the answer of the last 15 minutes for this token at this station):
+            // Authorized by the eMSP in real time (its answer of the 15 minutes before the transaction, at this station):
             // AUTH_REQUEST, with the eMSP's reference.
             if authMethod != "COMMAND" {
                 for try await ref in try await conn.query(
                     """
                     SELECT a.authorization_reference FROM ocpi_authorizations a, transactions t
                     WHERE t.id = \(transactionId) AND lower(a.token_uid) = lower(t.id_token) AND a.station_id = t.station_id
-                      AND a.partner_id = \(partner) AND a.allowed = 'ALLOWED' AND a.created_at > now() - interval '15 minutes'
+                      AND a.partner_id = \(partner) AND a.allowed = 'ALLOWED'
+                      -- Within 15 minutes before the transaction was made (the relay may run later than that).
+                      AND a.created_at BETWEEN t.created_at - interval '15 minutes' AND t.created_at
                     ORDER BY a.id DESC LIMIT 1
                     """,
                     logger: logger

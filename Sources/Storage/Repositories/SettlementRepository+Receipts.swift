@@ -146,6 +146,8 @@ extension SettlementRepository {
 public struct PostgresAnchorStore: AnchorStore {
     public let client: PostgresClient
     public let logger: Logger
+    /// Where the anchoring lock (a session lock) is held: `client` unless a pooler in transaction mode stands in front of it.
+    public var sessionClient: PostgresClient?
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -196,7 +198,7 @@ public struct PostgresAnchorStore: AnchorStore {
     /// once when another node holds it. The lock is a session lock on one pooled connection: it goes with the
     /// connection if the node dies.
     public func whileAnchoringLock(_ body: @Sendable () async -> Void) async throws -> Bool {
-        try await client.withConnection { conn in
+        try await (sessionClient ?? client).withConnection { conn in
             var locked = false
             for try await l in try await conn.query("SELECT pg_try_advisory_lock(\(SettlementRepository.anchorLock))", logger: logger).decode(Bool.self) { locked = l }
             guard locked else { return false }

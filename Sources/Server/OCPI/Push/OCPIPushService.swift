@@ -267,8 +267,8 @@ struct OCPIPushService: Service {
             guard case .array(let connectors)? = shaped["connectors"], !connectors.isEmpty else { return nil }
             return shaped.serialized
         case .tariffs: return OCPI211.tariff(value)?.serialized
-        case .sessions: return OCPI211.session(value, site: try await site(value["location_id"]?.stringValue)).serialized
-        case .cdrs: return OCPI211.cdr(value, site: try await site(value["cdr_location"]?["id"]?.stringValue)).serialized
+        case .sessions: return OCPI211.session(value, site: try await site(value["location_id"]?.stringValue))?.serialized
+        case .cdrs: return OCPI211.cdr(value, site: try await site(value["cdr_location"]?["id"]?.stringValue))?.serialized
         default: return nil
         }
     }
