@@ -177,6 +177,17 @@ def test_helm_chart_renders_to_valid_kubernetes_manifests():
     assert sm["apiVersion"] == "monitoring.coreos.com/v1" and sm["spec"]["endpoints"][0]["path"] == "/metrics" and sm["spec"]["selector"]["matchLabels"]
     assert set(kinds["Secret"]["stringData"]) >= {"VOLTAIC_DATABASE_URL", "VOLTAIC_ADMIN_TOKEN", "receipt.key"}
     assert kinds["ConfigMap"]["data"]["VOLTAIC_LOG_FORMAT"] == "json"
+    # Through PgBouncer in transaction mode: pooled, the direct session URL in the Secret, and migrations on it.
+    docs = rendered({"database": {"url": "postgres://v@pgbouncer:6432/voltaic", "pooled": True, "sessionUrl": "postgres://v@postgres:5432/voltaic"}})
+    for name, ds in docs.items():
+        for d in ds:
+            if d["kind"] != "ServiceMonitor":
+                kubernetes_validate.validate(d, "1.30", strict=True)
+    secret = docs["secret.yaml"][0]["stringData"]
+    assert secret["VOLTAIC_DATABASE_POOLED"] == "1" and secret["VOLTAIC_DATABASE_SESSION_URL"] == "postgres://v@postgres:5432/voltaic", secret
+    migrate = docs["deployment.yaml"][0]["spec"]["template"]["spec"]["initContainers"][0]
+    assert migrate["env"][0]["name"] == "VOLTAIC_DATABASE_URL" and migrate["env"][0]["valueFrom"]["secretKeyRef"]["key"] == "VOLTAIC_DATABASE_SESSION_URL", migrate
+    assert "env" not in rendered()["deployment.yaml"][0]["spec"]["template"]["spec"]["initContainers"][0]
     # With an existing secret the chart makes none and the pods use it.
     docs = rendered({"existingSecret": "prod-voltaic", "serviceMonitor": {"enabled": False, "interval": "30s"}})
     assert docs["secret.yaml"] == [] and docs["servicemonitor.yaml"] == []

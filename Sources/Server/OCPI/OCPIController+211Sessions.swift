@@ -112,12 +112,7 @@ extension OCPIController {
         }
         guard OCPI211.tokenTypes.contains(token.type) else { throw OCPIError.invalid("type: RFID or OTHER (OCPI 2.1.1)") }
         guard let key = try tokenKeys211(request, context, bodyType: token.type).first else { throw OCPIError.invalid("the token's key") }
-        let (service, parties, partnerId) = (tokens, Self.parties(partner), partner.id)
-        do {
-            _ = try await runner.perform { uow in try await service.put(uow, token, key: key, partnerId: partnerId, parties: parties) }
-        } catch let refusal as RoamingTokenService.Refusal {
-            throw Self.ocpiError(refusal)
-        }
+        try await put(token, key: key, partner: partner)
         return OCPIReply.envelope(NoPayload?.none, request: request, routing: routing(partner))
     }
 

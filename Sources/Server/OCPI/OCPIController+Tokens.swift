@@ -45,13 +45,18 @@ extension OCPIController {
         let partner = try await modulePartner(request)
         let key = try tokenKey(request, context)
         let token = try await Self.decode(Token.self, request, context: context)
+        try await put(token, key: key, partner: partner)
+        return OCPIReply.envelope(NoPayload?.none, request: request, routing: routing(partner))
+    }
+
+    /// A partner's token through the one write path, its refusal as the OCPI error it deserves (both versions' PUT).
+    func put(_ token: Token, key: RoamingTokenService.Key, partner: PartnerRepository.Partner) async throws {
         let (service, parties, partnerId) = (tokens, Self.parties(partner), partner.id)
         do {
             _ = try await runner.perform { uow in try await service.put(uow, token, key: key, partnerId: partnerId, parties: parties) }
         } catch let refusal as RoamingTokenService.Refusal {
             throw Self.ocpiError(refusal)
         }
-        return OCPIReply.envelope(NoPayload?.none, request: request, routing: routing(partner))
     }
 
     @Sendable func patchToken(_ request: Request, context: AdminContext) async throws -> Response {

@@ -1026,8 +1026,7 @@ def session_211(s, path="session"):
     c.enum(s, "auth_method", path, AUTH_METHODS_211)
     _site_211(c, s, path)
     c.string(s, "meter_id", path, 255, required=False)
-    if c.required(s, "currency", path) and not re.match(r"^[A-Z]{3}$", str(s["currency"])):
-        c.fail(f"{path}.currency", "must be ISO 4217")
+    _currency(c, s, path)
     _charging_periods_211(c, s, path, at_least_one=False)
     c.number(s, "total_cost", path, required=False)
     c.enum(s, "status", path, SESSION_STATUS_211)
@@ -1047,8 +1046,7 @@ def cdr_211(r, path="cdr"):
     c.enum(r, "auth_method", path, AUTH_METHODS_211)
     _site_211(c, r, path)
     c.string(r, "meter_id", path, 255, required=False)
-    if c.required(r, "currency", path) and not re.match(r"^[A-Z]{3}$", str(r["currency"])):
-        c.fail(f"{path}.currency", "must be ISO 4217")
+    _currency(c, r, path)
     for i, t in enumerate(c.listed(r, "tariffs", path)):
         c.problems += tariff_211(t, f"{path}.tariffs[{i}]")
     _charging_periods_211(c, r, path, at_least_one=True)
