@@ -21,6 +21,9 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
     /// At most this many eMSPs are asked about a token no copy names.
     let fanOut = 8
     private let askable = Mutex<(at: ContinuousClock.Instant, partners: [PartnerRepository.Partner])?>(nil)
+    private let refreshing = Mutex(false)
+    /// The longest a station's message waits on a read of this authorizer's (the first partner list, the token's copy).
+    let databaseWait: Duration = .seconds(1)
     /// Uids no eMSP knew, and until when they are not asked about again: a station reading stray cards does not send
     /// every eMSP a request per card.
     private let unknown = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -34,10 +37,26 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
     }
 
     /// Registered partners with a tokens endpoint to ask (2.2.1: its Sender; 2.1.1: its tokens interface, which has no
-    /// role), read at most every 5 s (none: nothing is ever asked, and a station's Authorize costs no read here).
+    /// role). The list is read again in the background once it is 5 s old, and a station's message never waits for that
+    /// read (a database that is down must not slow its answer): it uses the list it has. Only before the first list
+    /// does it wait, for at most `databaseWait`.
     func askablePartners() async -> [PartnerRepository.Partner] {
-        if let cached = askable.withLock({ $0 }), ContinuousClock.now - cached.at < .seconds(5) { return cached.partners }
-        guard let all = try? await partners.partners() else { return askable.withLock { $0?.partners } ?? [] }
+        let cached = askable.withLock { $0 }
+        if let cached {
+            if ContinuousClock.now - cached.at >= .seconds(5), refreshing.withLock({ r in defer { r = true }; return !r }) {
+                Task { await self.reload() }
+            }
+            return cached.partners
+        }
+        return (try? await Deadline.run(within: databaseWait) { await self.reload() }) ?? []
+    }
+
+    @discardableResult
+    func reload() async -> [PartnerRepository.Partner] {
+        defer { refreshing.withLock { $0 = false } }
+        guard let all = try? await Deadline.run(within: .seconds(5), { try await self.partners.partners() }) else {
+            return askable.withLock { $0?.partners } ?? []
+        }
         let fresh = all.filter { $0.state == .registered && Self.tokensURL($0) != nil }
         askable.withLock { $0 = (ContinuousClock.now, fresh) }
         return fresh
@@ -63,7 +82,8 @@ final class OCPIRealTimeAuthorizer: RealTimeAuthorizer {
         let partners = await askablePartners()
         guard !partners.isEmpty else { return nil }
         // The database being down is the transaction's to find out: nothing is asked.
-        guard let context = try? await reads.context(idToken: idToken, stationId: stationId, evseId: evseId) else { return nil }
+        guard let context = try? await Deadline.run(within: databaseWait, { try await self.reads.context(idToken: idToken, stationId: stationId, evseId: evseId) })
+        else { return nil }
         if context.own || context.answered { return nil }
         let place = LocationReferences(locationId: context.locationId, evseUIDs: context.evseUIDs.isEmpty ? nil : context.evseUIDs)
         if let copy = context.copy {
