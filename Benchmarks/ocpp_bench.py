@@ -155,7 +155,9 @@ class Worker:
             if data.startswith(b"[2,"):  # a CALL from the server: answer it, it is not ours to count
                 try:
                     mid = json.loads(data)[1]
-                    st.transport.send(self.picows.WSMsgType.TEXT, json.dumps([3, mid, {}]).encode())
+                    # {"status": "Accepted"} is a valid answer to the commands an operator sends (ChangeAvailability,
+                    # Reset, TriggerMessage, ...).
+                    st.transport.send(self.picows.WSMsgType.TEXT, json.dumps([3, mid, {"status": "Accepted"}]).encode())
                 except (ValueError, IndexError):
                     pass
                 return

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """P1, the box-wide figure: N `voltaic serve` nodes (release build) sharing one PostgreSQL, each holding up to
 `--per-node` stations (a process may hold up to its open-file limit, 20,000 here), together `--stations` connected and
-booted at once by the load generator of `ocpp_bench.py` (its worker processes, spread over source addresses). Then any
+booted at once by the load generator of `ocpp_bench.py` (its worker processes, spread over source addresses; the
+stations are written into PostgreSQL first, in one statement). Then any
 node commands any station: `--commands` ChangeAvailability CALLs, each sent through a random node's admin API to a
 random station (most go to another node, by LISTEN/NOTIFY). Reports the time until all were connected and booted, the
 failures by kind, the servers' RSS per held connection (all nodes together, against their RSS before the stations came),
@@ -42,9 +43,11 @@ def run(args):
     limit = bc.raise_nofile()
     per_node = min(args.per_node, limit - 512)
     n, k = args.stations, args.nodes
-    common = ["--max-connections", str(per_node), "--unknown-stations", "accept", "--max-unknown-stations", str(n + 1000)]
+    common = ["--max-connections", str(per_node)]
     nodes = [bc.Server("voltaic", binary=args.voltaic_bin, extra_args=common + ["--node-id", "p1n0"])]
     nodes[0].start()
+    # The stations exist (registered by the operator, profile 0), written in one statement: the figure is connecting them.
+    nodes[0].sql(f"INSERT INTO stations (id) SELECT 'P1' || lpad(g::text, 7, '0') FROM generate_series(0, {n - 1}) g")
     url = f"postgres://voltaic@/voltaic?host={nodes[0].data_dir}/postgres/run"
     try:
         for i in range(1, k):
@@ -123,7 +126,7 @@ def main():
     p.add_argument("--per-node", type=int, default=19_000)
     p.add_argument("--workers-per-node", type=int, default=2)
     p.add_argument("--source-addrs", type=int, default=8)
-    p.add_argument("--connect-concurrency", type=int, default=500)
+    p.add_argument("--connect-concurrency", type=int, default=100, help="handshakes in flight per generator process")
     p.add_argument("--connect-timeout", type=float, default=120.0)
     p.add_argument("--settle", type=float, default=10.0)
     p.add_argument("--commands", type=int, default=60)
