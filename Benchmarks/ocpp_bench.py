@@ -433,14 +433,7 @@ def run_once(target, args, run_index):
             p.start()
             pipes.append(parent)
             procs.append(p)
-        ready, early_failures = 0, {}
-        for pipe in pipes:
-            msg = pipe.recv()
-            if msg[0] == "failed":
-                raise RuntimeError("worker failed: " + msg[1])
-            ready += msg[1]
-            for k, v in msg[2].items():
-                early_failures[k] = early_failures.get(k, 0) + v
+        ready, early_failures = gather_ready(pipes)
         connect_s = time.monotonic() - t - provision_s
         result = {"target": target, "run": run_index, "scenario": args.scenario, "stations": n, "ready": ready, "pinning": pinning,
                   "provision_s": provision_s, "connect_s": connect_s}
@@ -512,6 +505,19 @@ def run_once(target, args, run_index):
         return result
     finally:
         server.destroy(keep_log_to=args.keep_logs and f"{args.keep_logs}-{target}-{run_index}.log")
+
+
+def gather_ready(pipes):
+    """Waits for every worker's "ready": (stations connected and booted, failures by kind)."""
+    ready, failures = 0, {}
+    for pipe in pipes:
+        msg = pipe.recv()
+        if msg[0] == "failed":
+            raise RuntimeError("worker failed: " + msg[1])
+        ready += msg[1]
+        for k, v in msg[2].items():
+            failures[k] = failures.get(k, 0) + v
+    return ready, failures
 
 
 def collect(pipe):

@@ -74,14 +74,7 @@ def run(args):
                 p.start()
                 pipes.append(parent)
                 procs.append(p)
-        ready, failures = 0, {}
-        for pipe in pipes:
-            msg = pipe.recv()
-            if msg[0] == "failed":
-                raise RuntimeError("worker failed: " + msg[1])
-            ready += msg[1]
-            for kind, count in msg[2].items():
-                failures[kind] = failures.get(kind, 0) + count
+        ready, failures = ob.gather_ready(pipes)
         connect_s = time.monotonic() - t0
         for pipe in pipes:
             pipe.send(time.monotonic())

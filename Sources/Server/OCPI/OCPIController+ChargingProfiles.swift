@@ -35,8 +35,9 @@ extension OCPIController {
 
     func keep(_ kind: ChargingProfileRequest, _ call: CommandTranslation.Call, session: CommandRepository.SessionPlace, responseURL: String,
               partner: PartnerRepository.Partner, request: Request, context: AdminContext) async throws -> Response {
-        _ = try await commandStore.record(.profile(
-            kind, partnerId: partner.id, stationId: session.stationId, action: call.action, payload: call.payload, responseURL: responseURL, within: commandWindow
+        _ = try await commandStore.record(.init(
+            partnerId: partner.id, profile: kind, stationId: session.stationId, action: call.action, payload: call.payload, responseURL: responseURL,
+            within: commandWindow
         ))
         context.logger.info("OCPI charging profile request", metadata: ["ocpi.partner.id": "\(partner.id)", "ocpi.command": "\(kind.rawValue)"])
         return OCPIReply.envelope(ChargingProfileResponse(result: .accepted, timeout: Int(commandWindow.components.seconds)), request: request, routing: routing(partner))

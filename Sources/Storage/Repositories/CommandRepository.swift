@@ -86,7 +86,8 @@ public struct CommandRepository: Sendable {
 
     public struct NewCommand: Sendable {
         public var partnerId: Int64
-        public var command: CommandType
+        /// What is kept in `ocpi_commands.command`: an OCPI CommandType, or a charging profile request.
+        public let name: String
         public var stationId: String
         public var action: String
         public var payload: JSONValue
@@ -96,22 +97,23 @@ public struct CommandRepository: Sendable {
         public var remoteStartId: Int?
         /// By when the station must have been sent it and answered; past it, TIMEOUT.
         public var within: Duration
-        /// A charging profile request instead of `command` (kept beside the commands, sent the same way).
-        public var profile: ChargingProfileRequest?
-
-        var name: String { profile?.rawValue ?? command.rawValue }
-
-        /// A charging profile request of `partnerId` for a station.
-        public static func profile(_ profile: ChargingProfileRequest, partnerId: Int64, stationId: String, action: String, payload: JSONValue, responseURL: String, within: Duration) -> NewCommand {
-            var c = NewCommand(partnerId: partnerId, command: .startSession, stationId: stationId, action: action, payload: payload, responseURL: responseURL, within: within)
-            c.profile = profile
-            return c
-        }
 
         public init(partnerId: Int64, command: CommandType, stationId: String, action: String, payload: JSONValue, responseURL: String,
                     tokenUID: String? = nil, authorizationReference: String? = nil, remoteStartId: Int? = nil, within: Duration) {
+            self.init(partnerId: partnerId, name: command.rawValue, stationId: stationId, action: action, payload: payload, responseURL: responseURL,
+                      tokenUID: tokenUID, authorizationReference: authorizationReference, remoteStartId: remoteStartId, within: within)
+        }
+
+        /// A charging profile request, kept beside the commands and sent the same way.
+        public init(partnerId: Int64, profile: ChargingProfileRequest, stationId: String, action: String, payload: JSONValue, responseURL: String, within: Duration) {
+            self.init(partnerId: partnerId, name: profile.rawValue, stationId: stationId, action: action, payload: payload, responseURL: responseURL,
+                      tokenUID: nil, authorizationReference: nil, remoteStartId: nil, within: within)
+        }
+
+        private init(partnerId: Int64, name: String, stationId: String, action: String, payload: JSONValue, responseURL: String,
+                     tokenUID: String?, authorizationReference: String?, remoteStartId: Int?, within: Duration) {
             self.partnerId = partnerId
-            self.command = command
+            self.name = name
             self.stationId = stationId
             self.action = action
             self.payload = payload

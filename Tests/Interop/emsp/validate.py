@@ -1013,20 +1013,25 @@ def _site_211(c, obj, path):
         c.fail(f"{path}.location.evses[0].connectors", "must hold exactly the connector used")
 
 
+def _session_or_cdr_211(c, obj, path):
+    """What a 2.1.1 Session and CDR have alike: id, the token's auth_id and method, the site, the meter, the currency."""
+    c.id(obj, "id", path, 36)
+    c.id(obj, "auth_id", path, 36)
+    c.enum(obj, "auth_method", path, AUTH_METHODS_211)
+    _site_211(c, obj, path)
+    c.string(obj, "meter_id", path, 255, required=False)
+    _currency(c, obj, path)
+
+
 def session_211(s, path="session"):
     """An OCPI 2.1.1 Session (mod_sessions 4.1)."""
     c = Checker211()
     if not c.only(s, "session", path):
         return c.problems
-    c.id(s, "id", path, 36)
     c.datetime(s, "start_datetime", path)
     c.datetime(s, "end_datetime", path, required=False)
     c.number(s, "kwh", path)
-    c.id(s, "auth_id", path, 36)
-    c.enum(s, "auth_method", path, AUTH_METHODS_211)
-    _site_211(c, s, path)
-    c.string(s, "meter_id", path, 255, required=False)
-    _currency(c, s, path)
+    _session_or_cdr_211(c, s, path)
     _charging_periods_211(c, s, path, at_least_one=False)
     c.number(s, "total_cost", path, required=False)
     c.enum(s, "status", path, SESSION_STATUS_211)
@@ -1039,14 +1044,9 @@ def cdr_211(r, path="cdr"):
     c = Checker211()
     if not c.only(r, "cdr", path):
         return c.problems
-    c.id(r, "id", path, 36)
     c.datetime(r, "start_date_time", path)
     c.datetime(r, "stop_date_time", path)
-    c.id(r, "auth_id", path, 36)
-    c.enum(r, "auth_method", path, AUTH_METHODS_211)
-    _site_211(c, r, path)
-    c.string(r, "meter_id", path, 255, required=False)
-    _currency(c, r, path)
+    _session_or_cdr_211(c, r, path)
     for i, t in enumerate(c.listed(r, "tariffs", path)):
         c.problems += tariff_211(t, f"{path}.tariffs[{i}]")
     _charging_periods_211(c, r, path, at_least_one=True)
